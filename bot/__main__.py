@@ -1,0 +1,105 @@
+"""`python -m bot chat | ask | telegram`: the command line over the retrieval library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+USAGE_ERROR = 2
+
+
+class UsageError(Exception):
+    """Bad usage or bad input; main prints it as one line and exits 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="Answer questions about news articles."
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", type=Path, help="YAML config file (default: config/default.yaml)"
+    )
+    common.add_argument("--seeds", type=Path, help="folder of seed articles; overrides the config")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("chat", parents=[common], help="console chat")
+    ask = commands.add_parser("ask", parents=[common], help="answer one question, or - for stdin")
+    ask.add_argument("--top-k", type=int, default=3, help="passages per answer (1-100, default 3)")
+    ask.add_argument("--json", action="store_true", help="one JSON object per question and line")
+    ask.add_argument("question", help="the question, or - to read one question per line")
+    commands.add_parser("telegram", parents=[common], help="run the Telegram bot")
+    return parser
+
+
+def _status(message: str) -> None:
+    if sys.stderr.isatty():
+        print(message, file=sys.stderr, flush=True)
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from bot.config import load_config
+
+    config = load_config(args.config)
+    if args.command == "chat":
+        from bot.console import run_chat
+
+        return run_chat(config, seeds_dir=args.seeds)
+    if args.command == "ask":
+        return _ask(args, config)
+    from bot.telegram_bot import run_telegram
+
+    return run_telegram(config, seeds_dir=args.seeds)
+
+
+def _ask(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, imported lazily
+    from bot.answer_format import ANSI, PLAIN, answer_to_json, render_answer
+    from bot.runtime import open_retriever
+
+    if not 1 <= args.top_k <= 100:
+        raise UsageError(f"--top-k: must be between 1 and 100, got {args.top_k}")
+    if args.question == "-":
+        questions = [line.strip() for line in sys.stdin if line.strip()]
+    else:
+        questions = [args.question.strip()]
+        if not questions[0]:
+            raise UsageError("QUESTION: the question is empty")
+    retriever = open_retriever(config, seeds_dir=args.seeds, status=_status)
+    markup = ANSI if sys.stdout.isatty() else PLAIN
+    for number, question in enumerate(questions):
+        answer = retriever.ask(question)
+        if args.json:
+            print(json.dumps(answer_to_json(answer, args.top_k), ensure_ascii=False), flush=True)
+        else:
+            if number:
+                print()
+            if len(questions) > 1:
+                print(markup.dim(f"Q: {question}"))
+            print(render_answer(answer, markup, shown=args.top_k), flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bot.config import ConfigError
+    from retrieval.corpus import SeedError
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return run(argv)
+    except (UsageError, ConfigError, SeedError) as exc:
+        print(f"python -m bot: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""The one way an answer is written, for every front end; only the markup differs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from retrieval.corpus import Article
+from retrieval.pipeline import Answer, Hit
+
+NO_ANSWER = "I found nothing about that in the articles."
+NO_ANSWER_HINT = "Ask about something they cover; {sources} lists them with their dates."
+
+
+def _same(text: str) -> str:
+    return text
+
+
+@dataclass(frozen=True)
+class Markup:
+    escape: Callable[[str], str]
+    bold: Callable[[str], str]
+    dim: Callable[[str], str]
+
+
+PLAIN = Markup(escape=_same, bold=lambda s: f"**{s}**", dim=_same)
+ANSI = Markup(
+    escape=_same, bold=lambda s: f"\033[1;33m{s}\033[0m", dim=lambda s: f"\033[2m{s}\033[0m"
+)
+HTML = Markup(escape=lambda s: html.escape(s, quote=False), bold=lambda s: f"<b>{s}</b>",
+              dim=lambda s: f"<i>{s}</i>")  # fmt: skip
+
+
+def human_date(date: dt.date) -> str:
+    return f"{date.day} {date:%B %Y}"
+
+
+def byline(article: Article, m: Markup) -> str:
+    return m.dim(f"— {m.escape(article.title)}, {human_date(article.date)}")
+
+
+def shorten(text: str, limit: int) -> str:
+    """Text cut at a word boundary to at most limit characters, with an ellipsis if cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:–- ")
+    return cut + "…"
+
+
+def full_passage(hit: Hit, m: Markup) -> str:
+    parts = [
+        m.bold(m.escape(s)) if i == hit.highlight else m.escape(s)
+        for i, s in enumerate(hit.passage.sentences)
+    ]
+    return " ".join(parts) + "\n" + byline(hit.passage.article, m)
+
+
+def short_passage(hit: Hit, m: Markup, snippet_chars: int) -> str:
+    article = hit.passage.article
+    source = m.dim(f"— {m.escape(shorten(article.title, 60))}, {human_date(article.date)}")
+    return m.escape(shorten(hit.highlight_text, snippet_chars)) + " " + source
+
+
+def corrections_note(answer: Answer, m: Markup) -> str:
+    fixes = ", ".join(
+        f"{m.escape(w)} → {m.escape(c)}" for w, c in sorted(answer.corrections.items())
+    )
+    return m.dim(f"(spelling: {fixes})")
+
+
+def render_answer(
+    answer: Answer,
+    m: Markup,
+    *,
+    shown: int = 3,
+    snippet_chars: int = 200,
+    max_chars: int | None = None,
+    sources_command: str = "/sources",
+) -> str:
+    """The best passage in full with its best sentence marked, then the next ones shortened.
+
+    With max_chars, fewer passages are listed, then the snippet shrinks, until it fits.
+    """
+    if not answer.answered:
+        return NO_ANSWER + " " + NO_ANSWER_HINT.format(sources=sources_command)
+    for count in range(min(shown, len(answer.hits)), 0, -1):
+        text = _answer_text(answer, m, count, snippet_chars)
+        if max_chars is None or len(text) <= max_chars:
+            return text
+    # A single passage still too long: fall back to its best sentence, then cut that.
+    top = answer.hits[0]
+    budget = max_chars or 0
+    for limit in (snippet_chars * 4, snippet_chars, 80):
+        text = short_passage(top, m, limit)
+        if len(text) <= budget:
+            return text
+    return m.escape(shorten(top.highlight_text, max(budget // 2, 20)))
+
+
+def _answer_text(answer: Answer, m: Markup, count: int, snippet_chars: int) -> str:
+    lines = [full_passage(answer.hits[0], m)]
+    if count > 1:
+        lines.append("")
+        lines.append(m.dim("Also:"))
+        for n, hit in enumerate(answer.hits[1:count], start=2):
+            lines.append(f"{n}. " + short_passage(hit, m, snippet_chars))
+    if answer.corrections:
+        lines.append(corrections_note(answer, m))
+    return "\n".join(lines)
+
+
+def render_more(hits: Sequence[Hit], m: Markup, *, first_number: int) -> str:
+    """Further passages for the same question, each in full."""
+    blocks = [f"{n}. " + full_passage(h, m) for n, h in enumerate(hits, start=first_number)]
+    return "\n\n".join(blocks)
+
+
+def render_sources(articles: Sequence[Article], m: Markup) -> str:
+    lines = [f"{len(articles)} article{'s' if len(articles) != 1 else ''}:"]
+    for a in sorted(articles, key=lambda a: (a.date, a.title), reverse=True):
+        lines.append(f"• {m.bold(human_date(a.date))} — {m.escape(a.title)}")
+    return "\n".join(lines)
+
+
+def answer_to_json(answer: Answer, top_k: int) -> dict[str, Any]:
+    return {
+        "question": answer.question,
+        "answered": answer.answered,
+        "passages": [
+            {
+                "text": h.passage.text,
+                "title": h.passage.article.title,
+                "date": h.passage.article.date.isoformat(),
+                "source": h.passage.article.source,
+                "score": round(h.score, 4),
+                "highlight": h.highlight_text,
+            }
+            for h in answer.hits[:top_k]
+        ],
+    }

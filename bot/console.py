@@ -1,0 +1,182 @@
+"""The console chat: prompt, question, answer, repeat; a few slash commands."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TextIO
+
+from bot.answer_format import ANSI, PLAIN, Markup, render_answer, render_more, render_sources
+from bot.config import AppConfig
+from bot.runtime import open_retriever
+from retrieval.pipeline import Answer, Retriever
+
+MAX_QUESTION_CHARS = 1000
+HELP = """Ask a question about the articles in plain words, e.g. "Who was arrested?".
+Commands:
+  /more     further passages for the last question
+  /sources  the articles and their dates
+  /help     this help
+  /quit     leave (Ctrl-D or Ctrl-C work too)"""
+
+
+class ConsoleChat:
+    """What the chat says to each line typed; the loop that reads lines is run_chat's job."""
+
+    def __init__(self, retriever: Retriever, markup: Markup, *, shown: int, snippet_chars: int):
+        self.retriever = retriever
+        self.markup = markup
+        self.shown = shown
+        self.snippet_chars = snippet_chars
+        self._last: Answer | None = None
+        self._next_hit = 0  # first hit /more has not shown yet
+
+    def reply(self, line: str) -> str | None:
+        """The reply to one input line; None means the user wants to leave."""
+        text = line.strip()
+        if not text:
+            return ""
+        if text.startswith("/"):
+            return self._command(text.split()[0].lower())
+        if len(text) > MAX_QUESTION_CHARS:
+            return (
+                f"That question is {len(text)} characters long;"
+                f" please keep it under {MAX_QUESTION_CHARS}."
+            )
+        answer = self.retriever.ask(text)
+        self._last, self._next_hit = answer, min(self.shown, len(answer.hits))
+        return render_answer(
+            answer, self.markup, shown=self.shown, snippet_chars=self.snippet_chars
+        )
+
+    def _command(self, command: str) -> str | None:
+        if command in ("/quit", "/exit", "/q"):
+            return None
+        if command == "/help":
+            return HELP
+        if command == "/sources":
+            return render_sources(self.retriever.articles, self.markup)
+        if command == "/more":
+            return self._more()
+        return f"Unknown command {command}. Type /help for the commands."
+
+    def _more(self) -> str:
+        if self._last is None:
+            return "Ask a question first; /more then shows further passages for it."
+        if not self._last.answered:
+            return "There was nothing about the last question in the articles."
+        page = self._last.hits[self._next_hit : self._next_hit + self.shown]
+        if not page:
+            return "No more passages for that question."
+        text = render_more(page, self.markup, first_number=self._next_hit + 1)
+        self._next_hit += len(page)
+        return text
+
+
+@contextlib.contextmanager
+def progress(message: str, stream: TextIO) -> Iterator[None]:
+    """A spinner with elapsed seconds on a terminal, a plain line otherwise."""
+    start = time.monotonic()
+    if not stream.isatty():
+        print(message, file=stream, flush=True)
+        yield
+        return
+    done = threading.Event()
+
+    def spin() -> None:
+        frames = "|/-\\"
+        n = 0
+        while not done.wait(0.1):
+            stream.write(f"\r{frames[n % 4]} {message} {time.monotonic() - start:4.1f}s")
+            stream.flush()
+            n += 1
+
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        yield
+    finally:
+        done.set()
+        spinner.join()
+        stream.write(f"\r✓ {message} {time.monotonic() - start:4.1f}s\n")
+        stream.flush()
+
+
+def _enable_line_editing(history_file: Path | None) -> Callable[[], None]:
+    """Arrow keys and history through readline; returns the function that saves history."""
+    try:
+        import readline
+    except ImportError:  # not on every platform; the chat works without it
+        return lambda: None
+    if history_file is None:
+        return lambda: None
+    with contextlib.suppress(OSError):
+        readline.read_history_file(history_file)
+    readline.set_history_length(1000)
+
+    def save() -> None:
+        with contextlib.suppress(OSError):
+            readline.write_history_file(history_file)
+
+    return save
+
+
+def run_chat(
+    config: AppConfig,
+    *,
+    seeds_dir: Path | None = None,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    with progress("Loading the articles and the embedding model…", stderr):
+        retriever = open_retriever(config, seeds_dir=seeds_dir)
+    colour = stdout.isatty() and "NO_COLOR" not in os.environ
+    chat = ConsoleChat(
+        retriever,
+        ANSI if colour else PLAIN,
+        shown=config.chat.shown_passages,
+        snippet_chars=config.chat.snippet_chars,
+    )
+    interactive = stdin.isatty() and stdout.isatty()
+    history = config.chat.history_file
+    save_history = None
+    if interactive:
+        save_history = _enable_line_editing(history.expanduser() if history else None)
+    n = len(retriever.articles)
+    print(f"Ready: {n} article{'s' if n != 1 else ''}. Ask a question, or /help.", file=stdout)
+    try:
+        while True:
+            line = _read_line(stdin, stdout, interactive)
+            if line is None:
+                break
+            reply = chat.reply(line)
+            if reply is None:
+                break
+            if reply:
+                print(reply + "\n", file=stdout, flush=True)
+    except KeyboardInterrupt:
+        print(file=stdout)
+    finally:
+        if save_history:
+            save_history()
+    print("Bye.", file=stdout, flush=True)
+    return 0
+
+
+def _read_line(stdin: TextIO, stdout: TextIO, interactive: bool) -> str | None:
+    """One line, or None at end of input (Ctrl-D)."""
+    if interactive:
+        try:
+            return input("› ")
+        except EOFError:
+            print(file=stdout)
+            return None
+    line = stdin.readline()
+    return line if line else None

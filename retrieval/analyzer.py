@@ -1,0 +1,105 @@
+"""Text analysis for BM25: folding, tokens, stop words, stems, and typo-tolerant query terms."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import Stemmer
+from rapidfuzz import fuzz, process
+from wordfreq import zipf_frequency
+
+# Typographic quotes and dashes fold to ASCII so "Nazarbayev’s" and "Nazarbayev's" agree.
+_PUNCT_FOLD = str.maketrans(
+    {"’": "'", "‘": "'", "ʼ": "'", "`": "'", "“": '"', "”": '"', "«": '"', "»": '"',
+     "–": "-", "—": "-", "‑": "-"}
+)  # fmt: skip
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_SURFACE = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+
+# Lucene's English stop set plus the question words a reader starts with.
+STOP_WORDS = frozenset(
+    """a an and are as at be but by for if in into is it no not of on or such that the their then
+    there these they this to was will with what who whom whose when where why how which did
+    does do done doing has have had having been being were am i me my we our you your he him
+    his she her its them those than so can could would should may might must shall about from
+    up down out over under again further once here all any both each few more most other some
+    own same too very just s t don now also said says tell told anything something thing
+    things""".split()  # noqa: SIM905
+)
+
+
+def fold(text: str) -> str:
+    """Case-, accent- and quote-insensitive form of text."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_PUNCT_FOLD))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def words(text: str) -> list[str]:
+    """Folded word tokens without possessive endings ("nazarbayev's" -> "nazarbayev")."""
+    return [t.removesuffix("'s").replace("'", "") for t in _TOKEN.findall(fold(text))]
+
+
+@dataclass
+class Analyzer:
+    """Turns text into BM25 terms; learns the corpus vocabulary to correct misspelled query words."""
+
+    fuzzy_min_score: float = 80.0
+    fuzzy_min_length: int = 5
+    # Only words rare in English are read as typos: "country" must not become the corpus's "count".
+    fuzzy_max_zipf: float = 3.0
+    _stemmer: Stemmer.Stemmer = field(default_factory=lambda: Stemmer.Stemmer("english"))
+    _vocabulary: dict[str, str] = field(default_factory=dict)  # folded word -> surface form
+    _stems: set[str] = field(
+        default_factory=set
+    )  # stems of the vocabulary: inflections are no typos
+
+    def terms(self, text: str) -> list[str]:
+        content = [w for w in words(text) if w not in STOP_WORDS]
+        return self._stemmer.stemWords(content)
+
+    def learn_vocabulary(self, texts: Iterable[str]) -> None:
+        surface: Counter[tuple[str, str]] = Counter()
+        for text in texts:
+            for raw in _SURFACE.findall(text.translate(_PUNCT_FOLD)):
+                raw = raw.removesuffix("'s")
+                surface[(words(raw)[0] if words(raw) else "", raw)] += 1
+        for (folded, raw), _ in surface.most_common():
+            if folded and folded not in STOP_WORDS and not folded.isdigit():
+                self._vocabulary.setdefault(folded, raw)
+                self._stems.add(self._stemmer.stemWord(folded))
+
+    def corrections(self, question: str) -> dict[str, str]:
+        """Misspelled question words mapped to the corpus word they most likely mean."""
+        found = {}
+        for word in set(words(question)):
+            if (
+                len(word) < self.fuzzy_min_length
+                or word in STOP_WORDS
+                or word in self._vocabulary
+                or self._stemmer.stemWord(word) in self._stems
+                or word.isdigit()
+                or zipf_frequency(word, "en") >= self.fuzzy_max_zipf
+            ):
+                continue
+            match = process.extractOne(
+                word, self._vocabulary.keys(), scorer=fuzz.ratio, score_cutoff=self.fuzzy_min_score
+            )
+            if match:
+                found[word] = match[0]
+        return found
+
+    def correct(self, question: str) -> tuple[str, dict[str, str]]:
+        """The question with misspelled words replaced by their corpus spelling."""
+        fixes = self.corrections(question)
+        if not fixes:
+            return question, {}
+
+        def replace(m: re.Match[str]) -> str:
+            key = fold(m.group(0))
+            return self._vocabulary[fixes[key]] if key in fixes else m.group(0)
+
+        return re.sub(r"\w+", replace, question), fixes

@@ -1,0 +1,84 @@
+"""Dated articles: one seed file each, `date YYYY-MM-DD <title>` then blank-line paragraphs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DATE_LINE = re.compile(r"^date\s+(\S+)\s+(\S.*)$")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class Article:
+    title: str
+    date: dt.date
+    source: str  # seed file name, shown to users and used as the article's id
+    paragraphs: tuple[str, ...]
+
+
+class SeedError(ValueError):
+    """A seed file that breaks the format; str() is one line naming file, line and problem."""
+
+    def __init__(self, path: Path, line: int | None, problem: str) -> None:
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {problem}")
+        self.path, self.line, self.problem = path, line, problem
+
+
+def parse_article(path: Path) -> Article:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SeedError(path, None, f"not UTF-8 (bad byte at offset {exc.start})") from None
+    except OSError as exc:
+        raise SeedError(path, None, f"cannot read: {exc.strerror}") from None
+
+    lines = text.splitlines()
+    header_no = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if header_no is None:
+        raise SeedError(path, None, "empty file, expected 'date YYYY-MM-DD <title>'")
+    header = lines[header_no].strip()
+    match = DATE_LINE.match(header)
+    if not match:
+        raise SeedError(
+            path, header_no + 1, f"expected 'date YYYY-MM-DD <title>', found {header[:60]!r}"
+        )
+    raw_date, title = match.groups()
+    if not ISO_DATE.match(raw_date):
+        raise SeedError(path, header_no + 1, f"date {raw_date!r} is not YYYY-MM-DD")
+    try:
+        date = dt.date.fromisoformat(raw_date)
+    except ValueError as exc:
+        raise SeedError(path, header_no + 1, f"impossible date {raw_date!r} ({exc})") from None
+
+    body = "\n".join(lines[header_no + 1 :])
+    paragraphs = tuple(
+        " ".join(block.split()) for block in re.split(r"\n\s*\n", body) if block.strip()
+    )
+    if not paragraphs:
+        raise SeedError(path, header_no + 1, "no body: the date line is not followed by text")
+    return Article(title=title.strip(), date=date, source=path.name, paragraphs=paragraphs)
+
+
+def load_corpus(seeds_dir: Path, *, skip_bad_files: bool = False) -> list[Article]:
+    """Every `*.txt` seed in the folder, oldest first; a bad file stops loading unless skipped."""
+    if not seeds_dir.is_dir():
+        raise SeedError(seeds_dir, None, "seeds folder does not exist")
+    articles = []
+    for path in sorted(seeds_dir.glob("*.txt")):
+        try:
+            articles.append(parse_article(path))
+        except SeedError as exc:
+            if not skip_bad_files:
+                raise
+            log.warning("skipping bad seed file %s", exc)
+    if not articles:
+        raise SeedError(seeds_dir, None, "no usable seed files (*.txt)")
+    articles.sort(key=lambda a: (a.date, a.source))
+    return articles

@@ -1,0 +1,49 @@
+"""Fusing two score vectors over the same passages into one ranking score."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def min_max(scores: np.ndarray) -> np.ndarray:
+    """Scores scaled to [0, 1]; all-equal scores carry no ranking signal and become 0."""
+    low, high = float(scores.min(initial=0.0)), float(scores.max(initial=0.0))
+    if high - low < 1e-12:
+        return np.zeros_like(scores, dtype=np.float64)
+    return (scores - low) / (high - low)
+
+
+def ranks(scores: np.ndarray) -> np.ndarray:
+    """1-based rank of each score, best first (ties keep corpus order)."""
+    order = np.argsort(-scores, kind="stable")
+    result = np.empty(len(scores), dtype=np.int64)
+    result[order] = np.arange(1, len(scores) + 1)
+    return result
+
+
+def reciprocal_rank_fusion(
+    lexical: np.ndarray, dense: np.ndarray, *, k: int = 60, lexical_weight: float = 0.5
+) -> np.ndarray:
+    """Cormack et al. (2009): sum of w / (k + rank); a ranker with no signal adds nothing."""
+    fused = np.zeros(len(dense), dtype=np.float64)
+    for scores, weight in ((lexical, lexical_weight), (dense, 1.0 - lexical_weight)):
+        if np.ptp(scores) > 0:
+            fused += weight / (k + ranks(scores))
+    return fused
+
+
+def weighted_sum(
+    lexical: np.ndarray, dense: np.ndarray, *, lexical_weight: float = 0.5
+) -> np.ndarray:
+    """Convex combination of min-max normalised scores."""
+    return lexical_weight * min_max(lexical) + (1.0 - lexical_weight) * min_max(dense)
+
+
+def fuse(
+    method: str, lexical: np.ndarray, dense: np.ndarray, *, lexical_weight: float, rrf_k: int
+) -> np.ndarray:
+    if method == "rrf":
+        return reciprocal_rank_fusion(lexical, dense, k=rrf_k, lexical_weight=lexical_weight)
+    if method == "weighted":
+        return weighted_sum(lexical, dense, lexical_weight=lexical_weight)
+    raise ValueError(f"unknown fusion method {method!r}")

@@ -1,0 +1,37 @@
+"""Retrieval settings with their defaults; the YAML loader in bot.config validates into these."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Strict(BaseModel):
+    # Unknown keys are errors: a typo in the YAML must not silently fall back to a default.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoAnswerSettings(Strict):
+    min_similarity: float = Field(0.30, ge=-1.0, le=1.0)
+    min_similarity_with_terms: float = Field(0.20, ge=-1.0, le=1.0)
+    min_term_coverage: float = Field(0.5, ge=0.0, le=1.0)
+
+
+class RetrievalSettings(Strict):
+    max_sentences: int = Field(3, ge=1, le=10)
+    stride: int = Field(1, ge=1, le=10)
+    model: str | None = None
+    sentence_weight: float = Field(0.5, ge=0.0, le=1.0)
+    fusion: Literal["weighted", "rrf"] = "weighted"
+    lexical_weight: float = Field(0.5, ge=0.0, le=1.0)
+    rrf_k: int = Field(60, ge=1, le=1000)
+    fuzzy_min_score: float = Field(80.0, ge=50.0, le=100.0)
+    max_results: int = Field(10, ge=1, le=100)
+    no_answer: NoAnswerSettings = NoAnswerSettings()
+
+    @model_validator(mode="after")
+    def _stride_fits_window(self) -> RetrievalSettings:
+        if self.stride > self.max_sentences:
+            raise ValueError("stride must not exceed max_sentences, or sentences would be skipped")
+        return self

@@ -1,0 +1,47 @@
+"""Shared fixtures: the real model and the real index, built once per test session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from bot.config import AppConfig, load_config  # noqa: E402
+from retrieval.corpus import load_corpus  # noqa: E402
+from retrieval.embeddings import DEFAULT_MODEL, Encoder, load_model  # noqa: E402
+from retrieval.pipeline import Retriever  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+
+
+@pytest.fixture(scope="session")
+def model():
+    return load_model(None)  # cached per process: every fixture below shares this one
+
+
+@pytest.fixture(scope="session")
+def config() -> AppConfig:
+    return load_config()
+
+
+@pytest.fixture(scope="session")
+def retriever(model, config, tmp_path_factory) -> Retriever:
+    """The bundled article, indexed with the default settings and a cache of its own."""
+    cache = tmp_path_factory.mktemp("cache")
+    encoder = Encoder(model, DEFAULT_MODEL, cache)
+    return Retriever(load_corpus(SEEDS), config.retrieval, encoder)
+
+
+@pytest.fixture
+def seeds_copy(tmp_path) -> Path:
+    """A writable copy of the bundled seeds, for tests that add or break files."""
+    target = tmp_path / "seeds"
+    shutil.copytree(SEEDS, target)
+    return target
