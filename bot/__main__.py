@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -20,16 +22,25 @@ class UsageError(Exception):
     """Bad usage or bad input; main prints it as one line and exits 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line on stderr, like every other error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see 'python -m bot --help')")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m bot", description="Answer questions about news articles."
     )
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--config", type=Path, help="YAML config file (default: config/default.yaml)"
     )
     common.add_argument("--seeds", type=Path, help="folder of seed articles; overrides the config")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
     commands.add_parser("chat", parents=[common], help="console chat")
     ask = commands.add_parser("ask", parents=[common], help="answer one question, or - for stdin")
     ask.add_argument("--top-k", type=int, default=3, help="passages per answer (1-100, default 3)")
@@ -39,9 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _status(message: str) -> None:
+def _loading(message: str) -> AbstractContextManager[object]:
+    """On a terminal, say what is loading; piped output stays clean."""
     if sys.stderr.isatty():
         print(message, file=sys.stderr, flush=True)
+    return contextlib.nullcontext()
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -68,11 +81,13 @@ def _ask(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, 
         raise UsageError(f"--top-k: must be between 1 and 100, got {args.top_k}")
     if args.question == "-":
         questions = [line.strip() for line in sys.stdin if line.strip()]
+        if not questions:
+            raise UsageError("standard input holds no question (one question per line)")
     else:
         questions = [args.question.strip()]
         if not questions[0]:
             raise UsageError("QUESTION: the question is empty")
-    retriever = open_retriever(config, seeds_dir=args.seeds, status=_status)
+    retriever = open_retriever(config, seeds_dir=args.seeds, progress=_loading)
     markup = ANSI if sys.stdout.isatty() else PLAIN
     for number, question in enumerate(questions):
         answer = retriever.ask(question)

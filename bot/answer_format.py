@@ -90,14 +90,19 @@ def render_answer(
         text = _answer_text(answer, m, count, snippet_chars)
         if max_chars is None or len(text) <= max_chars:
             return text
-    # A single passage still too long: fall back to its best sentence, then cut that.
-    top = answer.hits[0]
-    budget = max_chars or 0
-    for limit in (snippet_chars * 4, snippet_chars, 80):
+    # A single passage still too long: its best sentence alone, cut shorter until it fits
+    # (escaping can lengthen text, so the rendered length is what gets checked).
+    top, budget = answer.hits[0], max_chars or 0
+    limit = snippet_chars * 4
+    while limit > 20:
         text = short_passage(top, m, limit)
         if len(text) <= budget:
             return text
-    return m.escape(shorten(top.highlight_text, max(budget // 2, 20)))
+        limit = limit * 2 // 3
+    limit = budget
+    while limit > 1 and len(m.escape(shorten(top.highlight_text, limit))) > budget:
+        limit = limit * 2 // 3
+    return m.escape(shorten(top.highlight_text, limit))
 
 
 def _answer_text(answer: Answer, m: Markup, count: int, snippet_chars: int) -> str:

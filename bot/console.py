@@ -135,8 +135,9 @@ def run_chat(
     stderr: TextIO | None = None,
 ) -> int:
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
-    with progress("Loading the articles and the embedding model…", stderr):
-        retriever = open_retriever(config, seeds_dir=seeds_dir)
+    retriever = open_retriever(
+        config, seeds_dir=seeds_dir, progress=lambda message: progress(message, stderr)
+    )
     colour = stdout.isatty() and "NO_COLOR" not in os.environ
     chat = ConsoleChat(
         retriever,
@@ -148,7 +149,7 @@ def run_chat(
     history = config.chat.history_file
     save_history = None
     if interactive:
-        save_history = _enable_line_editing(history.expanduser() if history else None)
+        save_history = _enable_line_editing(config.resolve(history) if history else None)
     n = len(retriever.articles)
     print(f"Ready: {n} article{'s' if n != 1 else ''}. Ask a question, or /help.", file=stdout)
     try:

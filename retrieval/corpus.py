@@ -33,11 +33,14 @@ class SeedError(ValueError):
 
 def parse_article(path: Path) -> Article:
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SeedError(path, None, f"not UTF-8 (bad byte at offset {exc.start})") from None
+        data = path.read_bytes()
     except OSError as exc:
         raise SeedError(path, None, f"cannot read: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SeedError(path, line, f"not UTF-8 (byte 0x{data[exc.start]:02x})") from None
 
     lines = text.splitlines()
     header_no = next((i for i, line in enumerate(lines) if line.strip()), None)

@@ -7,7 +7,9 @@ import numpy as np
 
 def min_max(scores: np.ndarray) -> np.ndarray:
     """Scores scaled to [0, 1]; all-equal scores carry no ranking signal and become 0."""
-    low, high = float(scores.min(initial=0.0)), float(scores.max(initial=0.0))
+    if scores.size == 0:
+        return np.zeros(0, dtype=np.float64)
+    low, high = float(scores.min()), float(scores.max())
     if high - low < 1e-12:
         return np.zeros_like(scores, dtype=np.float64)
     return (scores - low) / (high - low)

@@ -1,0 +1,232 @@
+"""How answers are written: plain, ANSI and HTML markup, length limits, and the JSON shape."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import pytest
+
+from bot.answer_format import (
+    ANSI,
+    HTML,
+    NO_ANSWER,
+    PLAIN,
+    answer_to_json,
+    human_date,
+    render_answer,
+    render_more,
+    render_sources,
+    shorten,
+)
+from retrieval.corpus import Article
+from retrieval.passages import Passage
+from retrieval.pipeline import Answer, Hit
+
+HOSTILE_TITLE = '<script>alert("x")</script> Tom & Jerry\'s <b>news</b>'
+HOSTILE_SENTENCES = (
+    "First <img src=x onerror=alert(1)> sentence & more.",
+    "The <b>best</b> one says 3 < 4 && 5 > 2.",
+    "Last </i></b> sentence.",
+)
+ALLOWED_TAGS = {"<b>", "</b>", "<i>", "</i>"}
+
+
+def make_answer(
+    sentences=HOSTILE_SENTENCES,
+    title=HOSTILE_TITLE,
+    highlight=1,
+    hits=1,
+    corrections=None,
+    date=dt.date(2022, 1, 8),
+) -> Answer:
+    article = Article(title, date, "hostile.txt", (" ".join(sentences),))
+    made = tuple(
+        Hit(Passage(article, n, 0, tuple(sentences)), 1.0 - n / 10, highlight) for n in range(hits)
+    )
+    return Answer("question?", True, made, corrections or {})
+
+
+def tags(text: str) -> set[str]:
+    return set(re.findall(r"</?[a-zA-Z][^<>]*>", text))
+
+
+def test_human_date():
+    assert human_date(dt.date(2022, 1, 8)) == "8 January 2022"
+    assert human_date(dt.date(2023, 11, 30)) == "30 November 2023"
+
+
+# --- HTML ---------------------------------------------------------------------------------------
+
+
+def test_html_escapes_hostile_passage_title_and_corrections():
+    answer = make_answer(hits=3, corrections={"<tokaev>": "tokayev&co"})
+    text = render_answer(answer, HTML, shown=3)
+    assert tags(text) <= ALLOWED_TAGS
+    assert "&lt;script&gt;" in text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text
+    assert "3 &lt; 4 &amp;&amp; 5 &gt; 2" in text
+    assert "&lt;tokaev&gt; → tokayev&amp;co" in text
+    # The highlighted sentence is bold, escaped inside.
+    assert "<b>The &lt;b&gt;best&lt;/b&gt; one says 3 &lt; 4 &amp;&amp; 5 &gt; 2.</b>" in text
+    # Balanced markup: every tag opened is closed.
+    assert text.count("<b>") == text.count("</b>")
+    assert text.count("<i>") == text.count("</i>")
+
+
+def test_html_escapes_in_more_and_sources():
+    answer = make_answer(hits=2)
+    more = render_more(answer.hits, HTML, first_number=4)
+    assert tags(more) <= ALLOWED_TAGS
+    assert more.startswith("4. ") and "\n\n5. " in more
+    sources = render_sources([answer.hits[0].passage.article], HTML)
+    assert tags(sources) <= ALLOWED_TAGS
+    assert "&lt;script&gt;" in sources
+    assert "<b>8 January 2022</b>" in sources
+
+
+def test_html_huge_passage_fits_telegram_limit():
+    sentences = tuple(f"Sentence {n} <tag> & " + "word " * 120 + "end." for n in range(40))
+    answer = make_answer(sentences=sentences, highlight=7, hits=3)
+    text = render_answer(answer, HTML, shown=3, max_chars=4096)
+    assert len(text) <= 4096
+    assert tags(text) <= ALLOWED_TAGS
+    assert "Sentence 7 &lt;tag&gt; &amp;" in text  # the best sentence is still what is shown
+    assert "Sentence 8 " not in text
+
+
+def test_max_chars_drops_shortened_passages_before_the_best_one():
+    sentences = tuple("word " * 60 + f"end{n}." for n in range(3))  # ~900 characters
+    answer = make_answer(sentences=sentences, title="Short title", highlight=0, hits=3)
+    full = render_answer(answer, PLAIN, shown=3)
+    assert "\n2. " in full and "\n3. " in full
+    limited = render_answer(answer, PLAIN, shown=3, max_chars=len(full) - 1)
+    assert len(limited) < len(full)
+    assert "\n2. " in limited and "\n3. " not in limited
+    assert limited.startswith("**" + sentences[0] + "**")  # the best passage still in full
+
+
+@pytest.mark.parametrize("max_chars", [4096, 1000, 500])
+def test_max_chars_honoured_with_ordinary_huge_text(max_chars):
+    sentences = tuple(
+        "A rather long sentence about the news, " * 60 + f"number {n}." for n in range(3)
+    )
+    answer = make_answer(sentences=sentences, title="T", highlight=0, hits=3)
+    for markup in (PLAIN, HTML, ANSI):
+        assert len(render_answer(answer, markup, max_chars=max_chars)) <= max_chars
+
+
+@pytest.mark.parametrize("max_chars", [300, 100])
+def test_max_chars_honoured_when_escaping_expands_text(max_chars):
+    answer = make_answer(sentences=("&" * 5000,), title="T", highlight=0)
+    assert len(render_answer(answer, HTML, max_chars=max_chars)) <= max_chars
+
+
+# --- plain and ANSI -----------------------------------------------------------------------------
+
+
+def test_plain_marks_best_sentence_and_has_no_escape_codes():
+    answer = make_answer(sentences=("One.", "Two is best.", "Three."), title="Title", hits=2)
+    text = render_answer(answer, PLAIN, shown=2)
+    assert text.startswith("One. **Two is best.** Three.\n— Title, 8 January 2022")
+    assert "\n2. Two is best. — Title, 8 January 2022" in text
+    assert "\033" not in text
+    assert "<b>" not in text
+
+
+def test_ansi_marks_best_sentence_in_colour():
+    answer = make_answer(sentences=("One.", "Two is best.", "Three."), title="Title")
+    text = render_answer(answer, ANSI)
+    assert "\033[1;33mTwo is best.\033[0m" in text
+    assert "\033[2m— Title, 8 January 2022\033[0m" in text
+    assert "**" not in text
+
+
+def test_plain_text_is_not_escaped():
+    text = render_answer(make_answer(), PLAIN)
+    assert "3 < 4 && 5 > 2" in text
+    assert "&lt;" not in text
+
+
+def test_corrections_note_shows_what_was_read():
+    answer = make_answer(
+        sentences=("A.",), title="T", highlight=0, corrections={"tokaev": "tokayev"}
+    )
+    assert render_answer(answer, PLAIN).endswith("(spelling: tokaev → tokayev)")
+
+
+def test_unanswered_question_says_so_and_points_to_sources():
+    answer = Answer("What is the capital of France?", False, ())
+    for markup in (PLAIN, ANSI, HTML):
+        text = render_answer(answer, markup, sources_command="/sources")
+        assert text.startswith(NO_ANSWER)
+        assert "/sources" in text
+
+
+def test_shown_limits_the_listed_passages():
+    answer = make_answer(sentences=("One.", "Two.", "Three."), title="T", highlight=0, hits=5)
+    assert "\n3. " in render_answer(answer, PLAIN, shown=3)
+    assert "\n4. " not in render_answer(answer, PLAIN, shown=3)
+    assert "Also:" not in render_answer(answer, PLAIN, shown=1)
+
+
+def test_snippet_chars_shortens_the_other_passages():
+    long = "word " * 100 + "end."
+    answer = make_answer(sentences=(long,), title="T", highlight=0, hits=2)
+    text = render_answer(answer, PLAIN, shown=2, snippet_chars=50)
+    second = text.split("\n2. ")[1]
+    snippet = second.split(" — T")[0]
+    assert len(snippet) <= 50
+    assert snippet.endswith("…")
+
+
+@pytest.mark.parametrize("limit", [5, 10, 33, 60])
+def test_shorten_cuts_at_a_word_boundary(limit):
+    text = "The quick brown fox jumps over the lazy dog, again and again and again."
+    short = shorten(text, limit)
+    assert len(short) <= limit
+    assert short.endswith("…")
+    assert text.startswith(short[:-1])
+    assert text[len(short) - 1] in " ,"  # no word cut in half
+    assert shorten("short", limit) == "short"
+
+
+# --- JSON ---------------------------------------------------------------------------------------
+
+
+def test_answer_to_json_shape():
+    answer = make_answer(hits=4)
+    data = answer_to_json(answer, top_k=3)
+    assert set(data) == {"question", "answered", "passages"}
+    assert data["question"] == "question?"
+    assert data["answered"] is True
+    assert len(data["passages"]) == 3
+    for passage, hit in zip(data["passages"], answer.hits, strict=False):
+        assert set(passage) == {"text", "title", "date", "source", "score", "highlight"}
+        assert passage["text"] == " ".join(HOSTILE_SENTENCES)  # raw text: JSON needs no escaping
+        assert passage["title"] == HOSTILE_TITLE
+        assert passage["date"] == "2022-01-08"
+        assert passage["source"] == "hostile.txt"
+        assert passage["score"] == round(hit.score, 4)
+        assert passage["highlight"] == HOSTILE_SENTENCES[1]
+    assert json.loads(json.dumps(data)) == data
+
+
+def test_answer_to_json_unanswered():
+    data = answer_to_json(Answer("How do I bake bread?", False, ()), top_k=3)
+    assert data == {"question": "How do I bake bread?", "answered": False, "passages": []}
+
+
+def test_real_answer_renders_with_highlight_and_byline(retriever):
+    answer = retriever.ask("How many Russian soldiers arrived in Kazakhstan?")
+    text = render_answer(answer, PLAIN, shown=3)
+    first = text.split("\n")[0]
+    assert "**The arrival of the 2,500 Russian soldiers" in first
+    assert text.split("\n")[1] == (
+        "— Masimov was a loyalist of former President Nazabaryev. The purge has begun,"
+        " 8 January 2022"
+    )
+    data = answer_to_json(answer, top_k=2)
+    assert len(data["passages"]) == 2
+    assert data["passages"][0]["highlight"] in data["passages"][0]["text"]

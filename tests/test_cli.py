@@ -1,0 +1,228 @@
+"""`python -m bot` as a user runs it: real subprocesses, real model (loaded by two of them only)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TITLE = "Masimov was a loyalist of former President Nazabaryev. The purge has begun"
+CHESS = (
+    "date 2023-04-30 Ding Liren becomes world chess champion\n\n"
+    "Ding Liren of China won the world chess championship on Sunday, beating Ian Nepomniachtchi "
+    "of Russia in a rapid tie-break. He is the first Chinese player to hold the title.\n"
+)
+
+
+def run_bot(*args: str, stdin: str = "", timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env.pop("NO_COLOR", None)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+@pytest.fixture(scope="module")
+def cli_config(tmp_path_factory) -> Path:
+    """The bundled seeds, with the embedding cache in a temporary folder instead of the project."""
+    folder = tmp_path_factory.mktemp("cli")
+    path = folder / "bot.yaml"
+    path.write_text(
+        f"corpus:\n  seeds_dir: {ROOT / 'seeds'}\n  cache_dir: {folder / 'cache'}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+# --- answers (the two runs that load the model) -------------------------------------------------
+
+
+def test_ask_json_batch_from_stdin(cli_config):
+    questions = [
+        "Who did President Tokayev order to be arrested?",
+        "",  # blank lines are skipped
+        "Why did Tokaev arrest Massimov?",
+        "What is the capital of France?",
+    ]
+    result = run_bot("ask", "--config", str(cli_config), "--json", "-", stdin="\n".join(questions))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # not a terminal: no progress messages mixed into a pipeline
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3
+    answers = [json.loads(line) for line in lines]
+    assert [a["question"] for a in answers] == [q for q in questions if q]
+    for answer in answers:
+        assert set(answer) == {"question", "answered", "passages"}
+        for passage in answer["passages"]:
+            assert set(passage) == {"text", "title", "date", "source", "score", "highlight"}
+            assert passage["title"] == TITLE
+            assert passage["date"] == "2022-01-08"
+            assert passage["source"] == "000_bf7e3f6dcec9099b.txt"
+            assert isinstance(passage["score"], float)
+            assert passage["highlight"] in passage["text"]
+        scores = [p["score"] for p in answer["passages"]]
+        assert scores == sorted(scores, reverse=True)
+
+    arrest, typo, france = answers
+    assert arrest["answered"] is True
+    assert len(arrest["passages"]) == 3  # --top-k defaults to 3
+    assert "Karim Masimov" in arrest["passages"][0]["highlight"]
+    assert typo["answered"] is True
+    assert "Masimov" in typo["passages"][0]["text"]
+    assert france == {
+        "question": "What is the capital of France?",
+        "answered": False,
+        "passages": [],
+    }
+
+
+def test_seeds_option_overrides_the_corpus(cli_config, tmp_path):
+    seeds = tmp_path / "other-seeds"
+    seeds.mkdir()
+    (seeds / "chess.txt").write_text(CHESS, encoding="utf-8")
+    result = run_bot(
+        "ask",
+        "--config",
+        str(cli_config),
+        "--seeds",
+        str(seeds),
+        "--top-k",
+        "1",
+        "-",
+        stdin="Who won the world chess championship?\nWho was Karim Masimov?\n",
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    # Plain text on a pipe: no colour codes, the best sentence marked with **.
+    assert "\033" not in out
+    assert "Q: Who won the world chess championship?" in out
+    assert "**Ding Liren of China won the world chess championship" in out
+    assert "— Ding Liren becomes world chess champion, 30 April 2023" in out
+    assert "Q: Who was Karim Masimov?" in out
+    assert "Masimov" not in out.split("Q: Who was Karim Masimov?")[1]  # bundled seeds not loaded
+    assert "8 January 2022" not in out
+
+
+# --- usage errors: one line on stderr, exit 2, fast (no model) ----------------------------------
+
+
+def usage_error(*args: str, stdin: str = "") -> str:
+    """Runs with import profiling: the error must come before torch or the model is imported."""
+    env_args = ["-X", "importtime", "-m", "bot", *args]
+    result = subprocess.run(
+        [sys.executable, *env_args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    imports = [line for line in result.stderr.splitlines() if line.startswith("import time:")]
+    rest = [line for line in result.stderr.splitlines() if not line.startswith("import time:")]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in imports}
+    assert "torch" not in imported and "sentence_transformers" not in imported
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(rest) == 1, rest
+    return rest[0]
+
+
+def test_empty_question():
+    assert usage_error("ask", "  ") == "python -m bot: error: QUESTION: the question is empty"
+
+
+@pytest.mark.parametrize("top_k", ["0", "101", "-3"])
+def test_top_k_out_of_range(top_k):
+    line = usage_error("ask", "--top-k", top_k, "Who was arrested?")
+    assert line == f"python -m bot: error: --top-k: must be between 1 and 100, got {top_k}"
+
+
+def test_top_k_checked_before_reading_stdin():
+    assert "--top-k" in usage_error("ask", "--top-k", "0", "-", stdin="Who was arrested?\n")
+
+
+@pytest.mark.parametrize("command", [["ask", "Who was arrested?"], ["chat"], ["telegram"]])
+def test_bad_config_file(tmp_path, command):
+    config = tmp_path / "bad.yaml"
+    config.write_text("retrieval:\n  max_sentencs: 3\n", encoding="utf-8")
+    line = usage_error(*command[:1], "--config", str(config), *command[1:])
+    assert line == f"python -m bot: error: {config}: unknown key 'retrieval.max_sentencs'"
+
+
+def test_missing_config_file(tmp_path):
+    line = usage_error("ask", "--config", str(tmp_path / "nope.yaml"), "Who?")
+    assert str(tmp_path / "nope.yaml") in line and "not found" in line
+
+
+def test_bad_seed_file(tmp_path):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "ok.txt").write_text("date 2022-01-08 Fine\n\nFine text.\n", encoding="utf-8")
+    bad = seeds / "bad.txt"
+    bad.write_text("\ndate 2022-02-30 Leap\n\nText.\n", encoding="utf-8")
+    line = usage_error("ask", "--seeds", str(seeds), "Who was arrested?")
+    assert line.startswith(f"python -m bot: error: {bad}:2: impossible date '2022-02-30'")
+
+
+def test_missing_seed_folder(tmp_path):
+    line = usage_error("ask", "--seeds", str(tmp_path / "nowhere"), "Who?")
+    assert str(tmp_path / "nowhere") in line and "does not exist" in line
+
+
+def test_seed_folder_without_articles(tmp_path):
+    line = usage_error("ask", "--seeds", str(tmp_path), "Who?")
+    assert str(tmp_path) in line and "no usable seed files" in line
+
+
+def test_chat_with_bad_seeds_is_one_line(tmp_path):
+    line = usage_error("chat", "--seeds", str(tmp_path))
+    assert "no usable seed files" in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["ask"], ["ask", "--top-k", "abc", "Who?"], ["frobnicate"]],
+    ids=["missing-subcommand", "missing-question", "top-k-not-a-number", "unknown-subcommand"],
+)
+def test_argument_errors_are_one_line(args):
+    line = usage_error(*args)
+    assert line.startswith("python -m bot")
+    assert "error:" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ([], ["required", "COMMAND"]),
+        (["ask"], ["required", "question"]),
+        (["ask", "--top-k", "abc", "Who?"], ["--top-k", "abc"]),
+        (["frobnicate"], ["invalid choice", "frobnicate"]),
+    ],
+)
+def test_argument_errors_exit_2_and_name_the_problem(args, words):
+    result = run_bot(*args, timeout=60)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    last = result.stderr.strip().splitlines()[-1]
+    assert "error:" in last
+    for word in words:
+        assert word in last
+
+
+def test_help_lists_the_commands():
+    result = run_bot("--help", timeout=60)
+    assert result.returncode == 0
+    for command in ("chat", "ask", "telegram"):
+        assert command in result.stdout

@@ -1,0 +1,198 @@
+"""The YAML configuration: defaults, documentation, and one-line errors naming file and key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import annotated_types
+import pytest
+import yaml
+from pydantic import BaseModel
+
+from bot.config import DEFAULT_CONFIG, AppConfig, ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str, name: str = "bot.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def config_error(path: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert "\n" not in message and message.strip() == message
+    assert message.startswith(str(path))
+    return message
+
+
+def test_default_file_loads(config):
+    assert DEFAULT_CONFIG == ROOT / "config" / "default.yaml"
+    assert config.source == DEFAULT_CONFIG.resolve()
+    assert config.resolve(config.corpus.seeds_dir) == (ROOT / "seeds").resolve()
+    assert config.resolve(config.corpus.cache_dir) == (ROOT / ".cache").resolve()
+    assert config.retrieval.max_sentences == 3
+    assert config.retrieval.fusion == "weighted"
+    assert config.telegram.mode == "polling"
+
+
+def test_empty_file_means_all_defaults(tmp_path):
+    loaded = load_config(write(tmp_path, "# nothing set\n"))
+    assert loaded.model_dump() == AppConfig().model_dump()
+    assert loaded.source == (tmp_path / "bot.yaml").resolve()
+
+
+def test_partial_file_keeps_other_defaults_and_resolves_paths_next_to_it(tmp_path):
+    (tmp_path / "conf").mkdir()
+    path = write(
+        tmp_path / "conf",
+        "corpus:\n  seeds_dir: my_seeds\n  cache_dir: null\nretrieval:\n  fusion: rrf\n",
+    )
+    loaded = load_config(path)
+    assert loaded.retrieval.fusion == "rrf"
+    assert loaded.retrieval.max_sentences == 3
+    assert loaded.corpus.cache_dir is None
+    assert loaded.resolve(loaded.corpus.seeds_dir) == (tmp_path / "conf" / "my_seeds").resolve()
+    assert loaded.resolve(Path("/abs/seeds")) == Path("/abs/seeds")
+
+
+BAD_VALUES = [
+    # id, YAML, the key the message must name, another word it must hold
+    ("unknown-key", "retrieval:\n  max_sentencs: 3\n", "retrieval.max_sentencs", "unknown key"),
+    ("unknown-section", "retreival:\n  max_sentences: 3\n", "retreival", "unknown key"),
+    ("unknown-deep", "telegram:\n  webhook:\n    prot: 80\n", "telegram.webhook.prot", "unknown"),
+    ("source-key", "source: elsewhere.yaml\n", "source", "unknown key"),
+    ("type-int", "chat:\n  snippet_chars: many\n", "chat.snippet_chars", "'many'"),
+    ("type-bool", "corpus:\n  skip_bad_files: maybe\n", "corpus.skip_bad_files", "'maybe'"),
+    ("type-section", "retrieval: 5\n", "retrieval", "5"),
+    ("type-list", "telegram:\n  allowed_user_ids: [1, bob]\n", "telegram.allowed_user_ids", "bob"),
+    ("choice", "retrieval:\n  fusion: sum\n", "retrieval.fusion", "'sum'"),
+    ("range-low", "retrieval:\n  max_sentences: 0\n", "retrieval.max_sentences", "0"),
+    ("range-high", "telegram:\n  webhook:\n    port: 70000\n", "telegram.webhook.port", "70000"),
+    ("range-float", "retrieval:\n  lexical_weight: 1.5\n", "retrieval.lexical_weight", "1.5"),
+    ("range-nested", "retrieval:\n  no_answer:\n    min_term_coverage: -0.1\n",
+     "retrieval.no_answer.min_term_coverage", "-0.1"),
+    ("cross-field", "retrieval:\n  max_sentences: 2\n  stride: 3\n", "retrieval", "stride"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("yaml_text", "key", "word"), [b[1:] for b in BAD_VALUES],
+                         ids=[b[0] for b in BAD_VALUES])  # fmt: skip
+def test_bad_value_is_one_line_naming_file_and_key(tmp_path, yaml_text, key, word):
+    message = config_error(write(tmp_path, yaml_text))
+    assert f"'{key}'" in message or f"'{key}." in message  # list items add their index
+    assert word in message
+
+
+def test_bad_yaml_names_file_and_line(tmp_path):
+    path = write(tmp_path, "retrieval:\n  max_sentences: 3\n  fusion: [rrf\n")
+    message = config_error(path)
+    assert re.match(rf"{re.escape(str(path))}:\d+: invalid YAML", message)
+
+
+def test_tab_indented_yaml_is_bad_yaml(tmp_path):
+    message = config_error(write(tmp_path, "retrieval:\n\tmax_sentences: 3\n"))
+    assert "invalid YAML" in message
+
+
+def test_missing_file(tmp_path):
+    message = config_error(tmp_path / "nope.yaml")
+    assert "not found" in message
+
+
+@pytest.mark.parametrize("text", ["- corpus\n- retrieval\n", "just a string\n", "42\n"])
+def test_top_level_must_be_a_mapping(tmp_path, text):
+    assert "mapping" in config_error(write(tmp_path, text))
+
+
+def test_not_utf8_config(tmp_path):
+    path = tmp_path / "latin.yaml"
+    path.write_bytes("chat:\n  history_file: caf\xe9\n".encode("latin-1"))
+    assert "cannot read" in config_error(path)
+
+
+# --- the default file documents every setting -------------------------------------------------
+
+
+def model_tree(model: type[BaseModel], prefix: str = "") -> dict[str, object]:
+    """Dotted key -> field info for every setting, sections included."""
+    keys: dict[str, object] = {}
+    for name, info in model.model_fields.items():
+        if info.exclude:
+            continue  # internal, e.g. AppConfig.source
+        keys[prefix + name] = info
+        kind = info.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            keys.update(model_tree(kind, prefix + name + "."))
+    return keys
+
+
+def yaml_tree(data: dict, prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    for name, value in data.items():
+        keys.add(prefix + name)
+        if isinstance(value, dict):
+            keys |= yaml_tree(value, prefix + name + ".")
+    return keys
+
+
+def test_default_yaml_names_every_setting_and_nothing_else():
+    documented = yaml_tree(yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8")))
+    expected = set(model_tree(AppConfig))
+    assert expected - documented == set(), "settings missing from config/default.yaml"
+    assert documented - expected == set(), "keys in config/default.yaml that are no setting"
+
+
+def test_default_yaml_values_equal_the_pydantic_defaults(config):
+    assert config.model_dump() == AppConfig().model_dump()
+
+
+def test_default_yaml_keys_have_comments():
+    lines = DEFAULT_CONFIG.read_text(encoding="utf-8").splitlines()
+    uncommented = [
+        line.strip().split(":")[0]
+        for line in lines
+        if re.match(r"^\s*\w+:\s*\S", line) and "#" not in line
+    ]
+    # base_file_url sits under base_url, whose comment covers both.
+    assert uncommented in ([], ["base_file_url"])
+
+
+def _bounds(info) -> tuple[float | None, float | None]:
+    low = high = None
+    for item in info.metadata:
+        if isinstance(item, annotated_types.Ge):
+            low = item.ge
+        elif isinstance(item, annotated_types.Gt):
+            low = item.gt
+        elif isinstance(item, annotated_types.Le):
+            high = item.le
+        elif isinstance(item, annotated_types.Lt):
+            high = item.lt
+    return low, high
+
+
+def test_ranges_in_default_yaml_comments_match_the_validation():
+    """A comment `(1-10)` after a key must state the range pydantic really enforces."""
+    fields = model_tree(AppConfig)
+    stack: list[tuple[int, str]] = []
+    checked = 0
+    for line in DEFAULT_CONFIG.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"^(\s*)(\w+):", line)
+        if not match:
+            continue
+        indent, name = len(match.group(1)), match.group(2)
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        stack.append((indent, name))
+        key = ".".join(n for _, n in stack)
+        documented = re.search(r"#.*\((-?[\d.]+)-(-?[\d.]+)\)", line)
+        if documented:
+            low, high = _bounds(fields[key])
+            assert (float(documented.group(1)), float(documented.group(2))) == (low, high), key
+            checked += 1
+    assert checked >= 10

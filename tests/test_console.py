@@ -1,0 +1,289 @@
+"""The console chat: replies to each line, and the read-answer loop with its start and end."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import select
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.answer_format import ANSI, PLAIN
+from bot.console import MAX_QUESTION_CHARS, ConsoleChat, run_chat
+
+TITLE = "Masimov was a loyalist of former President Nazabaryev. The purge has begun"
+ARREST = "Who did President Tokayev order to be arrested?"
+
+
+@pytest.fixture(scope="module")
+def chat_config(config, tmp_path_factory):
+    """The default config with its cache and history in a temporary folder, not the project."""
+    tmp = tmp_path_factory.mktemp("console")
+    return config.model_copy(
+        update={
+            "corpus": config.corpus.model_copy(update={"cache_dir": tmp / "cache"}),
+            "chat": config.chat.model_copy(update={"history_file": tmp / "history"}),
+        }
+    )
+
+
+@pytest.fixture
+def chat(retriever) -> ConsoleChat:
+    return ConsoleChat(retriever, PLAIN, shown=3, snippet_chars=200)
+
+
+def session(config, text: str, **kwargs) -> tuple[int, str, str]:
+    stdin, stdout, stderr = io.StringIO(text), io.StringIO(), io.StringIO()
+    code = run_chat(config, stdin=stdin, stdout=stdout, stderr=stderr, **kwargs)
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+# --- ConsoleChat: one reply per line ------------------------------------------------------------
+
+
+def test_question_answered_with_best_sentence_title_and_date(chat):
+    reply = chat.reply(ARREST)
+    lines = reply.split("\n")
+    assert re.search(
+        r"\*\*[^*]*orders the arrest of the head of the Knb[^*]*Karim Masimov\.\*\*", lines[0]
+    )
+    assert lines[1] == f"— {TITLE}, 8 January 2022"
+    assert "Also:" in reply and "\n2. " in reply and "\n3. " in reply
+    assert "\n4. " not in reply
+    assert "\033" not in reply
+
+
+def test_misspelt_question_says_what_was_read(chat):
+    reply = chat.reply("Why did Tokaev arrest Massimov?")
+    assert "Masimov" in reply.split("\n")[0]
+    assert "(spelling: massimov → masimov, tokaev → tokayev)" in reply
+
+
+def test_more_pages_through_all_passages_then_says_so(chat, retriever):
+    total = len(retriever.ask(ARREST).hits)
+    assert total > 6
+    chat.reply(ARREST)
+    shown = 3
+    seen_numbers = [1, 2, 3]
+    while shown < total:
+        page = chat.reply("/more")
+        numbers = [int(n) for n in re.findall(r"^(\d+)\. ", page, flags=re.M)]
+        assert numbers == list(range(shown + 1, min(shown + 3, total) + 1))
+        assert page.count("— " + TITLE) == len(numbers)  # each passage in full with byline
+        assert page.count("**") == 2 * len(numbers)  # each with its best sentence marked
+        seen_numbers += numbers
+        shown += len(numbers)
+    assert seen_numbers == list(range(1, total + 1))
+    assert chat.reply("/more") == "No more passages for that question."
+    assert chat.reply("/more") == "No more passages for that question."
+
+
+def test_more_passages_do_not_repeat_text(chat):
+    first = chat.reply(ARREST)
+    more = chat.reply("/more")
+    best_sentence = re.search(r"\*\*(.+?)\*\*", first).group(1)
+    assert best_sentence not in more
+
+
+def test_more_before_any_question(chat):
+    assert "Ask a question first" in chat.reply("/more")
+
+
+def test_more_after_an_unanswered_question(chat):
+    reply = chat.reply("What is the capital of France?")
+    assert reply.startswith("I found nothing about that in the articles.")
+    assert "/sources" in reply
+    assert chat.reply("/more") == "There was nothing about the last question in the articles."
+
+
+def test_sources_lists_the_article_with_its_date(chat):
+    assert chat.reply("/sources") == f"1 article:\n• **8 January 2022** — {TITLE}"
+
+
+def test_help_lists_the_commands(chat):
+    reply = chat.reply("/help")
+    for command in ("/more", "/sources", "/help", "/quit"):
+        assert command in reply
+
+
+def test_unknown_command(chat):
+    assert (
+        chat.reply("/frobnicate now") == "Unknown command /frobnicate. Type /help for the commands."
+    )
+
+
+@pytest.mark.parametrize("line", ["", "   ", "\n", "\t \n"])
+def test_empty_line_gets_no_reply(chat, line):
+    assert chat.reply(line) == ""
+
+
+@pytest.mark.parametrize("line", ["/quit", "/exit", "/q", "  /QUIT  ", "/quit now"])
+def test_quit_commands(chat, line):
+    assert chat.reply(line) is None
+
+
+def test_overlong_question_is_refused_politely(chat):
+    reply = chat.reply("Who " * (MAX_QUESTION_CHARS // 2))
+    assert f"under {MAX_QUESTION_CHARS}" in reply
+    assert "**" not in reply
+
+
+def test_ansi_markup_marks_the_best_sentence_in_colour(retriever):
+    reply = ConsoleChat(retriever, ANSI, shown=3, snippet_chars=200).reply(ARREST)
+    assert re.search(r"\033\[1;33m[^\033]*Karim Masimov\.\033\[0m", reply)
+    assert "**" not in reply
+
+
+# --- run_chat: the whole loop, as a pipe would drive it -----------------------------------------
+
+
+def test_session_through_pipes(chat_config):
+    script = f"{ARREST}\n/more\n\n/sources\n/help\n/nope\n/quit\nHow do I bake bread?\n"
+    code, out, err = session(chat_config, script)
+    assert code == 0
+    assert "Loading the embedding model" in err
+    assert out.startswith("Ready: 1 article. Ask a question, or /help.\n")
+    assert "Karim Masimov.**" in out
+    assert f"— {TITLE}, 8 January 2022" in out
+    assert "\n4. " in out  # /more
+    assert "• **8 January 2022** — " + TITLE in out  # /sources
+    assert "/sources  the articles and their dates" in out  # /help
+    assert "Unknown command /nope." in out
+    assert "\033" not in out and "\033" not in err  # not a terminal: no colour, no spinner
+    assert "I found nothing" not in out  # nothing after /quit is read
+    assert out.endswith("\nBye.\n")
+
+
+def test_end_of_input_ends_the_chat(chat_config):
+    code, out, _ = session(chat_config, "How do I bake bread?\n")
+    assert code == 0
+    assert "I found nothing about that in the articles." in out
+    assert out.endswith("\nBye.\n")
+
+
+def test_no_input_at_all(chat_config):
+    code, out, _ = session(chat_config, "")
+    assert code == 0
+    assert out == "Ready: 1 article. Ask a question, or /help.\nBye.\n"
+
+
+def test_seeds_dir_overrides_the_corpus(chat_config, seeds_copy):
+    (seeds_copy / "001_chess.txt").write_text(
+        "date 2023-04-30 Ding Liren becomes world chess champion\n\n"
+        "Ding Liren of China won the world chess championship in Astana on Sunday, beating Ian "
+        "Nepomniachtchi in a rapid tie-break.\n",
+        encoding="utf-8",
+    )
+    _, out, _ = session(
+        chat_config, "Who won the world chess championship?\n/sources\n", seeds_dir=seeds_copy
+    )
+    assert out.startswith("Ready: 2 articles.")
+    assert "**Ding Liren of China won the world chess championship" in out
+    assert "— Ding Liren becomes world chess champion, 30 April 2023" in out
+    sources = out.split("2 articles:\n")[1]
+    assert sources.index("30 April 2023") < sources.index("8 January 2022")  # newest first
+
+
+# --- a real terminal -----------------------------------------------------------------------------
+
+
+class Terminal:
+    """The master side of a pseudo-terminal: read until some text shows up, or fail in time."""
+
+    def __init__(self, master: int, chat: threading.Thread) -> None:
+        self.master = master
+        self.chat = chat
+        self.seen = ""
+
+    def expect(self, text: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.seen:
+            left = deadline - time.monotonic()
+            gone = not self.chat.is_alive()
+            ready, _, _ = select.select([self.master], [], [], 0 if gone else min(left, 0.2))
+            if ready:
+                self.seen += os.read(self.master, 65536).decode("utf-8", "replace")
+            elif gone or left <= 0:
+                pytest.fail(f"{text!r} did not appear; the terminal shows {self.seen[-500:]!r}")
+
+    def type(self, text: str) -> None:
+        os.write(self.master, text.encode("utf-8"))
+
+
+def run_on_terminal(config, monkeypatch, steps) -> Terminal:
+    """run_chat with stdin, stdout and stderr on a pseudo-terminal; steps(terminal) types."""
+    master, slave = os.openpty()
+    reader = open(slave, encoding="utf-8", closefd=False)  # noqa: SIM115
+    writer = open(slave, "w", encoding="utf-8", closefd=False, buffering=1)  # noqa: SIM115
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    # input() reads sys.stdin and prompts on sys.stdout, as it does in `python -m bot chat`.
+    monkeypatch.setattr(sys, "stdin", reader)
+    monkeypatch.setattr(sys, "stdout", writer)
+    outcome: list[object] = []
+
+    def chat() -> None:
+        try:
+            outcome.append(run_chat(config, stdin=reader, stdout=writer, stderr=writer))
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=chat, daemon=True)
+    terminal = Terminal(master, thread)
+    thread.start()
+    try:
+        steps(terminal)
+    finally:
+        thread.join(timeout=30)
+        if not thread.is_alive():
+            os.close(master)
+            os.close(slave)
+    assert not thread.is_alive(), "the chat did not end"
+    assert outcome == [0], outcome
+    return terminal
+
+
+def test_terminal_session_has_colour_and_ctrl_d_leaves(chat_config, monkeypatch):
+    def steps(terminal: Terminal) -> None:
+        terminal.expect("› ")
+        terminal.type(ARREST + "\n")
+        terminal.expect("\033[1;33m")
+        terminal.expect("› ")
+        terminal.type("\x04")  # Ctrl-D
+        terminal.expect("Bye.")
+
+    terminal = run_on_terminal(chat_config, monkeypatch, steps)
+    assert "✓ Loading the embedding model" in terminal.seen  # spinner done
+    assert "Ready: 1 article." in terminal.seen
+    assert re.search(r"\033\[1;33m[^\033]*Karim Masimov\.\033\[0m", terminal.seen)
+    assert "\033[2m— " + TITLE in terminal.seen
+    assert "**" not in terminal.seen
+
+
+def test_relative_history_file_is_next_to_the_config(chat_config, monkeypatch, tmp_path):
+    folder, elsewhere = tmp_path / "conf", tmp_path / "cwd"
+    folder.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = chat_config.model_copy(
+        update={
+            "source": folder / "bot.yaml",
+            "corpus": chat_config.corpus.model_copy(
+                update={"seeds_dir": chat_config.resolve(chat_config.corpus.seeds_dir)}
+            ),
+            "chat": chat_config.chat.model_copy(update={"history_file": Path("history")}),
+        }
+    )
+
+    def steps(terminal: Terminal) -> None:
+        terminal.expect("› ")
+        terminal.type("/quit\n")
+        terminal.expect("Bye.")
+
+    run_on_terminal(config, monkeypatch, steps)
+    assert (folder / "history").exists()
+    assert not (elsewhere / "history").exists()

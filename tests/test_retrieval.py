@@ -1,0 +1,188 @@
+"""End-to-end retrieval with the real model over the bundled article (and a second one)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from retrieval.corpus import load_corpus
+from retrieval.embeddings import DEFAULT_MODEL, Encoder
+from retrieval.pipeline import Answer, Retriever
+
+BUNDLED_DATE = dt.date(2022, 1, 8)
+BUNDLED_TITLE = "Masimov was a loyalist of former President Nazabaryev. The purge has begun"
+BUNDLED_SOURCE = "000_bf7e3f6dcec9099b.txt"
+
+# question, a phrase the best passage and its highlighted sentence must both hold
+ANSWERABLE = [
+    ("Who did President Tokayev order to be arrested?", "Karim Masimov"),
+    ("Where did the first riots over the price of LPG begin?", "Zhanaozen"),
+    ("How many Russian soldiers arrived in Kazakhstan?", "2,500 Russian soldiers"),
+    ("When did Nazarbayev last appear in public?", "St. Petersburg on December 28"),
+    ("What did US Secretary of State Anthony Blinken say about the Russians?", "enter your house"),
+    ("How old is Tokayev?", "at 68"),
+]
+
+# misspelt question, the correction expected, a phrase the best passage must hold
+TYPOS = [
+    ("Why did Tokaev arrest Massimov?", {"tokaev": "tokayev", "massimov": "masimov"}, "Masimov"),
+    ("Has Nazarbaev fled the country?", {"nazarbaev": "nazarbayev"}, "not fled abroad"),
+    ("When did the riots in Janaozen start?", {"janaozen": "zhanaozen"}, "Zhanaozen"),
+]
+
+UNANSWERABLE = [
+    "What is the capital of France?",
+    "How do I bake bread?",
+    "Who won the 2018 FIFA World Cup?",
+    "How do I reverse a list in Python?",
+]
+
+
+def assert_well_formed(answer: Answer, retriever: Retriever) -> None:
+    """What every answered question must look like, whatever was asked."""
+    assert answer.answered
+    assert 1 <= len(answer.hits) <= retriever.settings.max_results
+    scores = [h.score for h in answer.hits]
+    assert scores == sorted(scores, reverse=True)
+    for n, hit in enumerate(answer.hits):
+        assert hit.highlight_text in hit.passage.sentences
+        assert hit.highlight_text in hit.passage.text
+        for other in answer.hits[n + 1 :]:
+            assert not hit.passage.overlaps(other.passage)
+            assert not set(hit.passage.sentences) & set(other.passage.sentences)
+
+
+@pytest.mark.parametrize(("question", "phrase"), ANSWERABLE, ids=[q for q, _ in ANSWERABLE])
+def test_answerable_question_gets_the_right_passage(retriever, question, phrase):
+    answer = retriever.ask(question)
+    assert_well_formed(answer, retriever)
+    top = answer.hits[0]
+    assert phrase in top.passage.text
+    assert phrase in top.highlight_text
+    article = top.passage.article
+    assert article.title == BUNDLED_TITLE
+    assert article.date == BUNDLED_DATE
+    assert article.source == BUNDLED_SOURCE
+    assert answer.corrections == {}
+
+
+@pytest.mark.parametrize(("question", "fixes", "phrase"), TYPOS, ids=[t[0] for t in TYPOS])
+def test_misspelt_names_reach_the_right_passage(retriever, question, fixes, phrase):
+    answer = retriever.ask(question)
+    assert_well_formed(answer, retriever)
+    assert answer.corrections == fixes
+    assert phrase in answer.hits[0].passage.text
+
+
+def test_typo_and_correct_spelling_give_the_same_best_passage(retriever):
+    for wrong, right in [
+        ("Why did Tokaev arrest Massimov?", "Why did Tokayev arrest Masimov?"),
+        ("Has Nazarbaev fled the country?", "Has Nazarbayev fled the country?"),
+        ("When did the riots in Janaozen start?", "When did the riots in Zhanaozen start?"),
+    ]:
+        assert retriever.ask(wrong).hits[0].passage == retriever.ask(right).hits[0].passage
+
+
+def test_typo_question_matches_the_corpus_word_in_bm25(retriever):
+    misspelt = retriever.score("Massimov")
+    assert misspelt.query_terms == ("masimov",)
+    assert misspelt.lexical.max() > 0
+    masimov_passages = [i for i, p in enumerate(retriever.passages) if "Masimov" in p.text]
+    assert set(masimov_passages) == {i for i, s in enumerate(misspelt.lexical) if s > 0}
+
+
+@pytest.mark.parametrize("question", UNANSWERABLE)
+def test_off_topic_question_is_not_answered(retriever, question):
+    answer = retriever.ask(question)
+    assert not answer.answered
+    assert answer.hits == ()
+
+
+def test_punctuation_only_question_is_not_answered(retriever):
+    answer = retriever.ask("???")
+    assert not answer.answered
+    assert answer.hits == ()
+
+
+def test_hits_never_repeat_text_and_respect_max_results(retriever):
+    answer = retriever.ask("What did Nazarbayev and Tokayev do?")
+    assert_well_formed(answer, retriever)
+    assert len(answer.hits) > 3  # enough for "more" paging
+    covered = [(h.passage.paragraph, i) for h in answer.hits for i in h.passage.sentence_span]
+    assert len(covered) == len(set(covered))
+
+
+def test_index_covers_every_sentence_of_the_article(retriever):
+    article = retriever.articles[0]
+    text = " ".join(p.text for p in retriever.passages)
+    for paragraph in article.paragraphs:
+        for word in paragraph.split():
+            assert word in text
+    assert all(p.article is article for p in retriever.passages)
+    assert len(retriever.passage_vectors) == len(retriever.passages)
+
+
+# --- other settings and a second article ------------------------------------------------------
+
+SECOND_ARTICLE = """date 2023-11-11 Iceland declares emergency as volcano threatens Grindavik
+
+Iceland declared a state of emergency on Friday after a swarm of earthquakes on the Reykjanes \
+peninsula raised fears of a volcanic eruption. The fishing town of Grindavik, home to about \
+3,700 people, was evacuated overnight.
+
+Scientists said magma was flowing into a 15-kilometre tunnel beneath the town. The Blue Lagoon \
+spa nearby closed its doors for a week. Roads into Grindavik were cracked by the tremors.
+"""
+
+
+@pytest.fixture(scope="module")
+def shared_encoder(model, tmp_path_factory) -> Encoder:
+    """One cache for the retrievers built here, so each text is embedded once in this module."""
+    return Encoder(model, DEFAULT_MODEL, tmp_path_factory.mktemp("retrieval-cache"))
+
+
+@pytest.fixture
+def two_articles(seeds_copy: Path, config, shared_encoder) -> Retriever:
+    (seeds_copy / "001_iceland.txt").write_text(SECOND_ARTICLE, encoding="utf-8")
+    return Retriever(load_corpus(seeds_copy), config.retrieval, shared_encoder)
+
+
+def test_second_article_answers_its_own_question(two_articles):
+    assert [a.source for a in two_articles.articles] == [BUNDLED_SOURCE, "001_iceland.txt"]
+    answer = two_articles.ask("Why was the town of Grindavik evacuated?")
+    assert_well_formed(answer, two_articles)
+    top = answer.hits[0].passage
+    assert top.article.date == dt.date(2023, 11, 11)
+    assert top.article.title.startswith("Iceland declares emergency")
+    assert "Grindavik" in top.text
+    # ... and the first article still answers its own.
+    kazakh = two_articles.ask("Who did President Tokayev order to be arrested?")
+    assert kazakh.hits[0].passage.article.date == BUNDLED_DATE
+    assert "Karim Masimov" in kazakh.hits[0].passage.text
+
+
+def test_second_article_words_are_corrected_too(two_articles):
+    answer = two_articles.ask("How many people live in Grindavick?")
+    assert answer.corrections == {"grindavick": "grindavik"}
+    assert "3,700 people" in answer.hits[0].passage.text
+
+
+def test_rrf_fusion_finds_the_same_answers(retriever, shared_encoder):
+    settings = retriever.settings.model_copy(update={"fusion": "rrf"})
+    rrf = Retriever(retriever.articles, settings, shared_encoder)
+    answer = rrf.ask("Why did Tokaev arrest Massimov?")
+    assert_well_formed(answer, rrf)
+    assert "Masimov" in answer.hits[0].passage.text
+    assert not rrf.ask("What is the capital of France?").answered
+
+
+def test_single_sentence_passages(retriever, shared_encoder):
+    settings = retriever.settings.model_copy(update={"max_sentences": 1, "max_results": 5})
+    single = Retriever(retriever.articles, settings, shared_encoder)
+    answer = single.ask("How many Russian soldiers arrived in Kazakhstan?")
+    assert_well_formed(answer, single)
+    assert len(answer.hits) == 5
+    assert all(len(h.passage.sentences) == 1 for h in answer.hits)
+    assert "2,500 Russian soldiers" in answer.hits[0].passage.text
