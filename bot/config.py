@@ -63,6 +63,14 @@ class TelegramSettings(Strict):
     workers: int = Field(4, ge=1, le=64)
     poll_timeout: int = Field(10, ge=0, le=60)
     retries: int = Field(3, ge=0, le=10)
+    example_questions: list[str] | None = None  # shown by /start; None: made from the articles
+
+    @field_validator("example_questions")
+    @classmethod
+    def _examples(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and (not value or any(not q.strip() for q in value)):
+            raise ValueError("must be null or a list of non-empty questions")
+        return value
 
 
 class AppConfig(Strict):
