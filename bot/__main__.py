@@ -30,9 +30,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="python -m bot", description="Answer questions about news articles."
-    )
+    parser = _Parser(prog="python -m bot", description="Answer questions about news articles.")
     common = _Parser(add_help=False)
     common.add_argument(
         "--config", type=Path, help="YAML config file (default: config/default.yaml)"

@@ -27,7 +27,9 @@ def open_retriever(
     articles = load_corpus(seeds, skip_bad_files=config.corpus.skip_bad_files)
     model_name = config.retrieval.model or DEFAULT_MODEL
     cache = config.corpus.cache_dir
-    with progress(f"Loading the embedding model {model_name} and indexing {len(articles)} article(s)…"):
+    with progress(
+        f"Loading the embedding model {model_name} and indexing {len(articles)} article(s)…"
+    ):
         encoder = Encoder(
             load_model(config.retrieval.model), model_name, config.resolve(cache) if cache else None
         )

@@ -21,7 +21,7 @@ import numpy as np
 
 from retrieval.corpus import Article, load_corpus
 from retrieval.embeddings import DEFAULT_MODEL, Encoder, load_model
-from retrieval.pipeline import Retriever, Scores, decide_answerable
+from retrieval.pipeline import Retriever, decide_answerable
 from retrieval.settings import RetrievalSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,8 +43,8 @@ class Row:
     hit_at_1: float
     hit_at_3: float
     mrr: float
-    refused_unanswerable: float
-    refused_answerable: float
+    refused_unanswerable: float | None  # the no-answer decision is the system's: fused row only
+    refused_answerable: float | None
 
 
 def article_questions(path: Path = ARTICLE_QUESTIONS) -> list[Question]:
@@ -85,6 +85,12 @@ def evaluate(retriever: Retriever, questions: Sequence[Question]) -> list[Row]:
     answerable = [q for q in questions if q.is_hit]
     unanswerable = [q for q in questions if not q.is_hit]
     scored = {q.text: retriever.score(q.text) for q in questions}
+
+    def refused(qs: Sequence[Question]) -> float:
+        rules = retriever.settings.no_answer
+        decisions = [not decide_answerable(scored[q.text], rules) for q in qs]
+        return float(np.mean(decisions)) if decisions else float("nan")
+
     rows = []
     for ranker in RANKERS:
         reciprocal_ranks = []
@@ -94,27 +100,17 @@ def evaluate(retriever: Retriever, questions: Sequence[Question]) -> list[Row]:
             reciprocal_ranks.append(1.0 / rank if rank else 0.0)
         rr = np.array(reciprocal_ranks)
 
-        def refused(qs: Sequence[Question], ranker: str = ranker) -> float:
-            if not qs:
-                return float("nan")
-            return float(np.mean([not _answers(retriever, scored[q.text], ranker) for q in qs]))
-
         rows.append(
             Row(
                 ranker=RANKER_NAMES[ranker],
                 hit_at_1=float(np.mean(rr == 1.0)),
                 hit_at_3=float(np.mean(rr >= 1 / 3)),
                 mrr=float(rr.mean()),
-                refused_unanswerable=refused(unanswerable),
-                refused_answerable=refused(answerable),
+                refused_unanswerable=refused(unanswerable) if ranker == "fused" else None,
+                refused_answerable=refused(answerable) if ranker == "fused" else None,
             )
         )
     return rows
-
-
-def _answers(retriever: Retriever, scores: Scores, ranker: str) -> bool:
-    best = int(np.argmax(getattr(scores, ranker)))
-    return decide_answerable(scores, best, retriever.settings.no_answer)
 
 
 def format_table(results: dict[str, tuple[int, int, list[Row]]]) -> str:
@@ -127,9 +123,13 @@ def format_table(results: dict[str, tuple[int, int, list[Row]]]) -> str:
             lines.append(
                 f"| {name} ({n_answerable} + {n_unanswerable} unanswerable) | {row.ranker} "
                 f"| {row.hit_at_1:.3f} | {row.hit_at_3:.3f} | {row.mrr:.3f} "
-                f"| {row.refused_unanswerable:.3f} | {row.refused_answerable:.3f} |"
+                f"| {_rate(row.refused_unanswerable)} | {_rate(row.refused_answerable)} |"
             )
     return "\n".join(lines)
+
+
+def _rate(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,14 @@ def min_max(scores: np.ndarray) -> np.ndarray:
     return (scores - low) / (high - low)
 
 
+def z_score(scores: np.ndarray) -> np.ndarray:
+    """Scores as standard deviations from their mean; all-equal scores carry no signal, 0."""
+    spread = float(scores.std()) if scores.size else 0.0
+    if spread < 1e-12:
+        return np.zeros_like(scores, dtype=np.float64)
+    return (scores - scores.mean()) / spread
+
+
 def ranks(scores: np.ndarray) -> np.ndarray:
     """1-based rank of each score, best first (ties keep corpus order)."""
     order = np.argsort(-scores, kind="stable")
@@ -37,8 +45,11 @@ def reciprocal_rank_fusion(
 def weighted_sum(
     lexical: np.ndarray, dense: np.ndarray, *, lexical_weight: float = 0.5
 ) -> np.ndarray:
-    """Convex combination of min-max normalised scores."""
-    return lexical_weight * min_max(lexical) + (1.0 - lexical_weight) * min_max(dense)
+    """Convex combination of z-scored scores.
+
+    z-scores rather than min-max: one BM25 outlier would squash every other passage to near 0.
+    """
+    return lexical_weight * z_score(lexical) + (1.0 - lexical_weight) * z_score(dense)
 
 
 def fuse(

@@ -14,8 +14,9 @@ from rank_bm25 import BM25Okapi
 
 from retrieval.analyzer import Analyzer
 from retrieval.corpus import Article
-from retrieval.embeddings import Encoder
+from retrieval.embeddings import Embedding, Encoder
 from retrieval.fusion import fuse
+from retrieval.late_interaction import TokenIndex
 from retrieval.passages import Passage, split_passages
 from retrieval.settings import NoAnswerSettings, RetrievalSettings
 
@@ -43,8 +44,9 @@ class Answer:
 class Scores:
     """Every signal for one question, one entry per passage; the evaluation reads these too."""
 
-    lexical: np.ndarray
-    dense: np.ndarray
+    lexical: np.ndarray  # BM25
+    dense: np.ndarray  # the embedding ranker: token matching mixed with pooled similarity
+    similarity: np.ndarray  # pooled cosine similarity (passage and best sentence); no-answer
     fused: np.ndarray
     term_coverage: np.ndarray  # share of the question's term weight found in each passage
     query_terms: tuple[str, ...]
@@ -52,14 +54,16 @@ class Scores:
     corrections: dict[str, str]
 
 
-def decide_answerable(scores: Scores, best: int, rules: NoAnswerSettings) -> bool:
-    """Refuse unless the best passage is semantically close, or close enough and shares terms."""
-    similarity = float(scores.dense[best])
+def decide_answerable(scores: Scores, rules: NoAnswerSettings) -> bool:
+    """Refuse unless some passage is semantically close to the question, or close enough and
+    holding most of the question's rarer terms. Ranking picks the best passage; this asks
+    whether anything in the articles is about the question at all."""
+    similarity = float(scores.similarity.max(initial=-1.0))
     if similarity >= rules.min_similarity:
         return True
     return (
         similarity >= rules.min_similarity_with_terms
-        and float(scores.term_coverage[best]) >= rules.min_term_coverage
+        and float(scores.term_coverage.max(initial=0.0)) >= rules.min_term_coverage
     )
 
 
@@ -80,11 +84,14 @@ class Retriever:
         self.analyzer.learn_vocabulary(p for a in self.articles for p in a.paragraphs)
         self._passage_terms = [set(self.analyzer.terms(p.text)) for p in self.passages]
         self.bm25 = BM25Okapi([self.analyzer.terms(p.text) for p in self.passages])
-        self.passage_vectors = encoder.encode_corpus([p.text for p in self.passages])
-        # Sentences are embedded on their own to pick the one to highlight.
+        passage_embeddings = encoder.encode_corpus([p.text for p in self.passages])
+        self.passage_vectors = _stack(passage_embeddings)
+        self.token_index = TokenIndex(passage_embeddings)
+        # Sentences are embedded on their own too: one relevant sentence is diluted in a window,
+        # and the highlight is the sentence closest to the question.
         self._sentence_texts = sorted({s for p in self.passages for s in p.sentences})
         self._sentence_index = {s: i for i, s in enumerate(self._sentence_texts)}
-        self.sentence_vectors = encoder.encode_corpus(self._sentence_texts)
+        self.sentence_vectors = _stack(encoder.encode_corpus(self._sentence_texts))
         self._passage_sentences = [
             np.array([self._sentence_index[s] for s in p.sentences]) for p in self.passages
         ]
@@ -95,12 +102,14 @@ class Retriever:
         lexical = (
             self.bm25.get_scores(terms) if terms else np.zeros(len(self.passages), dtype=float)
         )
-        query_vector = self.encoder.encode_query(corrected)
-        # A long window dilutes its one relevant sentence, so its best sentence counts too.
+        query = self.encoder.encode_query(corrected)
+        query_vector = query.vector
         sentence_similarity = self.sentence_vectors @ query_vector
         best_sentence = np.array([sentence_similarity[ix].max() for ix in self._passage_sentences])
         weight = self.settings.sentence_weight
-        dense = (1.0 - weight) * (self.passage_vectors @ query_vector) + weight * best_sentence
+        similarity = (1.0 - weight) * (self.passage_vectors @ query_vector) + weight * best_sentence
+        token_weight = self.settings.token_weight
+        dense = token_weight * self.token_index.scores(query) + (1.0 - token_weight) * similarity
         fused = fuse(
             self.settings.fusion,
             lexical,
@@ -111,6 +120,7 @@ class Retriever:
         return Scores(
             lexical=lexical,
             dense=dense,
+            similarity=similarity,
             fused=fused,
             term_coverage=self._term_coverage(terms),
             query_terms=tuple(terms),
@@ -121,7 +131,7 @@ class Retriever:
     def ask(self, question: str) -> Answer:
         scores = self.score(question)
         order = np.argsort(-scores.fused, kind="stable")
-        if not len(order) or not decide_answerable(scores, int(order[0]), self.settings.no_answer):
+        if not len(order) or not decide_answerable(scores, self.settings.no_answer):
             return Answer(question, False, (), scores.corrections)
         hits = tuple(
             Hit(
@@ -166,3 +176,7 @@ class Retriever:
             return float(vector @ scores.query_vector) + 0.5 * shared
 
         return max(range(len(passage.sentences)), key=lambda i: score(passage.sentences[i]))
+
+
+def _stack(embeddings: Sequence[Embedding]) -> np.ndarray:
+    return np.stack([e.vector for e in embeddings]) if embeddings else np.zeros((0, 0))

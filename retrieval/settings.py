@@ -23,8 +23,9 @@ class RetrievalSettings(Strict):
     stride: int = Field(1, ge=1, le=10)
     model: str | None = None
     sentence_weight: float = Field(0.5, ge=0.0, le=1.0)
+    token_weight: float = Field(1.0, ge=0.0, le=1.0)
     fusion: Literal["weighted", "rrf"] = "weighted"
-    lexical_weight: float = Field(0.5, ge=0.0, le=1.0)
+    lexical_weight: float = Field(0.1, ge=0.0, le=1.0)
     rrf_k: int = Field(60, ge=1, le=1000)
     fuzzy_min_score: float = Field(80.0, ge=50.0, le=100.0)
     max_results: int = Field(10, ge=1, le=100)

@@ -76,7 +76,10 @@ def test_cached_vectors_equal_fresh_ones(model, warm, cache_copy):
     texts = [p.text for p in retriever.passages[:3]]
     cached = Encoder(model, DEFAULT_MODEL, cache_copy)
     fresh = Encoder(model, DEFAULT_MODEL, None)
-    assert np.allclose(cached.encode_corpus(texts), fresh.encode_corpus(texts), atol=1e-5)
+    for old, new in zip(cached.encode_corpus(texts), fresh.encode_corpus(texts), strict=True):
+        assert np.allclose(old.vector, new.vector, atol=1e-5)
+        assert old.tokens == new.tokens and len(old.tokens) > 5
+        assert np.allclose(old.token_vectors, new.token_vectors, atol=1e-5)
     assert cached.embedded_count == 0
     assert fresh.embedded_count == 3
 
@@ -124,4 +127,5 @@ def test_without_a_cache_everything_is_embedded_every_time(model, warm):
     first = encoder.encode_corpus(texts)
     second = encoder.encode_corpus(texts)
     assert encoder.embedded_count == 4
-    assert np.allclose(first, second, atol=1e-5)
+    for one, two in zip(first, second, strict=True):
+        assert np.allclose(one.vector, two.vector, atol=1e-5)

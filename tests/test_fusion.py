@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval.fusion import fuse, min_max, ranks, reciprocal_rank_fusion, weighted_sum
+from retrieval.fusion import (
+    fuse,
+    min_max,
+    ranks,
+    reciprocal_rank_fusion,
+    weighted_sum,
+    z_score,
+)
 
 
 def order(scores: np.ndarray) -> list[int]:
@@ -71,7 +78,7 @@ def test_weighted_sum_with_all_zero_lexical_follows_embeddings():
     dense = a([0.0, 0.3, 0.8, 0.5])
     fused = weighted_sum(np.zeros(4), dense, lexical_weight=0.5)
     assert order(fused) == [2, 3, 1, 0]
-    assert fused.max() <= 0.5 + 1e-9  # the silent ranker adds nothing
+    assert fused == pytest.approx(0.5 * z_score(dense))  # the silent ranker adds nothing
 
 
 def test_weighted_sum_ties_keep_corpus_order():
@@ -81,9 +88,15 @@ def test_weighted_sum_ties_keep_corpus_order():
 
 
 def test_weighted_sum_equal_weights_are_symmetric():
-    # Passage 0 is best on embeddings and worst on BM25, passage 1 the reverse: a tie at 0.5.
+    # Passage 0 is best on embeddings and worst on BM25, passage 1 the reverse: a tie.
     fused = weighted_sum(a([0.0, 1.0]), a([0.9, 0.5]), lexical_weight=0.5)
-    assert fused == pytest.approx([0.5, 0.5])
+    assert fused[0] == pytest.approx(fused[1])
+
+
+def test_z_score_centres_and_scales():
+    assert z_score(a([1.0, 2.0, 3.0])) == pytest.approx([-1.2247449, 0.0, 1.2247449])
+    assert z_score(a([4.0, 4.0])) == pytest.approx([0.0, 0.0])  # no spread, no signal
+    assert z_score(a([])).shape == (0,)
 
 
 # --- reciprocal rank fusion -------------------------------------------------------------------
