@@ -17,6 +17,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import torch  # noqa: E402
+
 from retrieval.corpus import load_corpus  # noqa: E402
 from retrieval.embeddings import DEFAULT_MODEL, Encoder, load_model  # noqa: E402
 from retrieval.eval import article_questions, squad_corpus  # noqa: E402
@@ -57,6 +59,7 @@ def main() -> int:
         )
         print(f"| index {name}, warm cache | {median_ms(warm)} | nothing embedded |")
     retriever = build(corpora["article"], model, None)
+    torch.set_num_threads(1)  # as bot.runtime does once the index is built
     questions = [q.text for q in article_questions()]
     for q in questions[:5]:
         retriever.ask(q)  # warm-up
