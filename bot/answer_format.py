@@ -84,12 +84,32 @@ def render_answer(
 
     With max_chars, fewer passages are listed, then the snippet shrinks, until it fits.
     """
+    return fit_answer(
+        answer,
+        m,
+        shown=shown,
+        snippet_chars=snippet_chars,
+        max_chars=max_chars,
+        sources_command=sources_command,
+    )[0]
+
+
+def fit_answer(
+    answer: Answer,
+    m: Markup,
+    *,
+    shown: int,
+    snippet_chars: int,
+    max_chars: int | None,
+    sources_command: str = "/sources",
+) -> tuple[str, int]:
+    """render_answer's text and how many passages it lists (where "more" paging goes on)."""
     if not answer.answered:
-        return NO_ANSWER + " " + NO_ANSWER_HINT.format(sources=sources_command)
+        return NO_ANSWER + " " + NO_ANSWER_HINT.format(sources=sources_command), 0
     for count in range(min(shown, len(answer.hits)), 0, -1):
         text = _answer_text(answer, m, count, snippet_chars)
         if max_chars is None or len(text) <= max_chars:
-            return text
+            return text, count
     # A single passage still too long: its best sentence alone, cut shorter until it fits
     # (escaping can lengthen text, so the rendered length is what gets checked).
     top, budget = answer.hits[0], max_chars or 0
@@ -97,12 +117,12 @@ def render_answer(
     while limit > 20:
         text = short_passage(top, m, limit)
         if len(text) <= budget:
-            return text
+            return text, 1
         limit = limit * 2 // 3
     limit = budget
     while limit > 1 and len(m.escape(shorten(top.highlight_text, limit))) > budget:
         limit = limit * 2 // 3
-    return m.escape(shorten(top.highlight_text, limit))
+    return m.escape(shorten(top.highlight_text, limit)), 1
 
 
 def _answer_text(answer: Answer, m: Markup, count: int, snippet_chars: int) -> str:

@@ -48,8 +48,8 @@ from telegram.ext import (
 
 from bot.answer_format import (
     HTML,
+    fit_answer,
     human_date,
-    render_answer,
     render_more,
     render_sources,
     short_passage,
@@ -367,17 +367,6 @@ def _more_button(key: str, start: int, remaining: int) -> InlineKeyboardMarkup:
     )
 
 
-def _shown_count(answer: Any, settings: TelegramSettings) -> int:
-    """How many passages render_answer(max_chars=MAX_CHARS) lists: "More" starts after them."""
-    if not answer.answered:
-        return 0
-    for count in range(min(settings.shown_passages, len(answer.hits)), 0, -1):
-        text = render_answer(answer, HTML, shown=count, snippet_chars=settings.snippet_chars)
-        if len(text) <= MAX_CHARS:
-            return count
-    return 1
-
-
 def more_page(item: PendingQuestion, start: int, page_size: int) -> tuple[str, int]:
     """The text of the next "More" page and how many passages it holds (within MAX_CHARS)."""
     asked = html.escape(shorten(item.question, 100), quote=False)
@@ -436,14 +425,13 @@ async def answer_question(
         return
     started = time.monotonic()
     answer = await _retrieve(context, message.chat.id, question)
-    text = render_answer(
+    text, shown = fit_answer(
         answer,
         HTML,
         shown=settings.shown_passages,
         snippet_chars=settings.snippet_chars,
         max_chars=MAX_CHARS,
     )
-    shown = _shown_count(answer, settings)
     markup, key = None, None
     if answer.answered and len(answer.hits) > shown:
         key = services.questions.add(PendingQuestion(message.chat.id, question, answer.hits, shown))

@@ -82,8 +82,9 @@ class Retriever:
         self.analyzer = Analyzer(fuzzy_min_score=settings.fuzzy_min_score)
         self.analyzer.learn_vocabulary([a.title for a in self.articles])
         self.analyzer.learn_vocabulary(p for a in self.articles for p in a.paragraphs)
-        self._passage_terms = [set(self.analyzer.terms(p.text)) for p in self.passages]
-        self.bm25 = BM25Okapi([self.analyzer.terms(p.text) for p in self.passages])
+        passage_terms = [self.analyzer.terms(p.text) for p in self.passages]
+        self._passage_terms = [set(terms) for terms in passage_terms]
+        self.bm25 = BM25Okapi(passage_terms)
         passage_embeddings = encoder.encode_corpus([p.text for p in self.passages])
         self.passage_vectors = _stack(passage_embeddings)
         self.token_index = TokenIndex(passage_embeddings)
@@ -130,8 +131,7 @@ class Retriever:
 
     def ask(self, question: str) -> Answer:
         scores = self.score(question)
-        order = np.argsort(-scores.fused, kind="stable")
-        if not len(order) or not decide_answerable(scores, self.settings.no_answer):
+        if not self.passages or not decide_answerable(scores, self.settings.no_answer):
             return Answer(question, False, (), scores.corrections)
         hits = tuple(
             Hit(
