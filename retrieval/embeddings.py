@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# Part of the cache key: bump it when what is stored per text changes (e.g. which pieces are kept).
+EMBEDDING_FORMAT = "pooled+pieces/2"
 
 
 def resolve_model(name: str | None) -> str:
@@ -63,7 +65,7 @@ class Encoder:
 
     def __init__(self, model: SentenceTransformer, model_key: str, cache_dir: Path | None) -> None:
         self.model = model
-        self.model_key = model_key
+        self.model_key = f"{model_key} {EMBEDDING_FORMAT}"
         self.embedded_count = 0  # texts sent to the model for the corpus; the cache's witness
         self._db: sqlite3.Connection | None = None
         if cache_dir is not None:
@@ -146,7 +148,7 @@ class Encoder:
 def _content_piece(piece: str) -> bool:
     """Word pieces that carry meaning: not [CLS]/[SEP], punctuation or a stop word."""
     word = piece.removeprefix("##")
-    return word.isalnum() and not piece.startswith("[") and word not in STOP_WORDS
+    return word.isalnum() and not piece.startswith("[") and piece not in STOP_WORDS
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
