@@ -31,11 +31,22 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m bot", description="Answer questions about news articles.")
+    # --config and --seeds go before or after the command; SUPPRESS keeps an absent
+    # after-command option from overwriting one given before it.
     common = _Parser(add_help=False)
-    common.add_argument(
-        "--config", type=Path, help="YAML config file (default: config/default.yaml)"
-    )
-    common.add_argument("--seeds", type=Path, help="folder of seed articles; overrides the config")
+    for options, default in ((parser, None), (common, argparse.SUPPRESS)):
+        options.add_argument(
+            "--config",
+            type=Path,
+            default=default,
+            help="YAML config file (default: config/default.yaml)",
+        )
+        options.add_argument(
+            "--seeds",
+            type=Path,
+            default=default,
+            help="folder of seed articles; overrides the config",
+        )
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )

@@ -161,6 +161,22 @@ def test_bad_config_file(tmp_path, command):
     assert line == f"python -m bot: error: {config}: unknown key 'retrieval.max_sentencs'"
 
 
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_config_and_seeds_may_come_before_or_after_the_command(tmp_path, where):
+    config = tmp_path / "bad.yaml"
+    config.write_text("chat:\n  snippet_chars: 5\n", encoding="utf-8")
+    options = ["--config", str(config)]
+    args = [*options, "ask", "Who?"] if where == "before" else ["ask", *options, "Who?"]
+    assert "chat.snippet_chars" in usage_error(*args)
+    seeds = tmp_path / "missing"
+    args = (
+        ["--seeds", str(seeds), "ask", "Who?"]
+        if where == "before"
+        else ["ask", "--seeds", str(seeds), "Who?"]
+    )
+    assert str(seeds) in usage_error(*args)
+
+
 def test_missing_config_file(tmp_path):
     line = usage_error("ask", "--config", str(tmp_path / "nope.yaml"), "Who?")
     assert str(tmp_path / "nope.yaml") in line and "not found" in line
