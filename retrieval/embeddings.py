@@ -79,10 +79,6 @@ class Encoder:
             )
             self._db.commit()
 
-    @property
-    def dimension(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
-
     def encode_query(self, text: str) -> Embedding:
         return self._encode([text])[0]
 
@@ -101,17 +97,20 @@ class Encoder:
     def _lookup(self, keys: set[str]) -> dict[str, Embedding]:
         if self._db is None or not keys:
             return {}
-        rows = self._db.execute(
-            "SELECT text_sha, vector, tokens, token_vectors FROM embeddings WHERE model = ?",
-            (self.model_key,),
-        ).fetchall()
         found = {}
-        for key, vector, tokens, token_vectors in rows:
-            if key in keys:
-                words = tuple(json.loads(tokens))
+        wanted = sorted(keys)
+        for start in range(0, len(wanted), 500):  # SQLite caps the parameters of one query
+            batch = wanted[start : start + 500]
+            rows = self._db.execute(
+                "SELECT text_sha, vector, tokens, token_vectors FROM embeddings"
+                f" WHERE model = ? AND text_sha IN ({','.join('?' * len(batch))})",
+                (self.model_key, *batch),
+            )
+            for key, vector, tokens, token_vectors in rows:
+                pieces = tuple(json.loads(tokens))
                 pooled = np.frombuffer(vector, dtype=np.float32)
-                matrix = np.frombuffer(token_vectors, dtype=np.float32).reshape(len(words), -1)
-                found[key] = Embedding(pooled, words, matrix.reshape(len(words), len(pooled)))
+                matrix = np.frombuffer(token_vectors, dtype=np.float32)
+                found[key] = Embedding(pooled, pieces, matrix.reshape(len(pieces), len(pooled)))
         return found
 
     def _store(self, embeddings: dict[str, Embedding]) -> None:

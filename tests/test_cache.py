@@ -129,3 +129,14 @@ def test_without_a_cache_everything_is_embedded_every_time(model, warm):
     assert encoder.embedded_count == 4
     for one, two in zip(first, second, strict=True):
         assert np.allclose(one.vector, two.vector, atol=1e-5)
+
+
+def test_a_text_without_content_pieces_comes_back_from_the_cache(model, tmp_path):
+    # Only stop words: no word piece is kept for token matching, and the cache must cope.
+    texts = ["It is what it is.", "Tokayev orders an arrest."]
+    first = Encoder(model, DEFAULT_MODEL, tmp_path).encode_corpus(texts)
+    again = Encoder(model, DEFAULT_MODEL, tmp_path)
+    cached = again.encode_corpus(texts)
+    assert again.embedded_count == 0
+    assert cached[0].tokens == () and cached[0].token_vectors.shape == (0, len(first[0].vector))
+    assert cached[1].tokens == first[1].tokens
