@@ -110,19 +110,22 @@ def fit_answer(
         text = _answer_text(answer, m, count, snippet_chars)
         if max_chars is None or len(text) <= max_chars:
             return text, count
-    # A single passage still too long: its best sentence alone, cut shorter until it fits
-    # (escaping can lengthen text, so the rendered length is what gets checked).
-    top, budget = answer.hits[0], max_chars or 0
+    return shortest_passage(answer.hits[0], m, max_chars or 0, snippet_chars), 1
+
+
+def shortest_passage(hit: Hit, m: Markup, budget: int, snippet_chars: int = 200) -> str:
+    """A passage too long for budget: its best sentence with the byline, cut shorter until it
+    fits, then without the byline. Escaping can lengthen text, so rendered length is checked."""
     limit = snippet_chars * 4
     while limit > 20:
-        text = short_passage(top, m, limit)
+        text = short_passage(hit, m, limit)
         if len(text) <= budget:
-            return text, 1
+            return text
         limit = limit * 2 // 3
     limit = budget
-    while limit > 1 and len(m.escape(shorten(top.highlight_text, limit))) > budget:
+    while limit > 1 and len(m.escape(shorten(hit.highlight_text, limit))) > budget:
         limit = limit * 2 // 3
-    return m.escape(shorten(top.highlight_text, limit)), 1
+    return m.escape(shorten(hit.highlight_text, limit))
 
 
 def _answer_text(answer: Answer, m: Markup, count: int, snippet_chars: int) -> str:

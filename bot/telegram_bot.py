@@ -52,8 +52,8 @@ from bot.answer_format import (
     human_date,
     render_more,
     render_sources,
-    short_passage,
     shorten,
+    shortest_passage,
 )
 from bot.config import AppConfig, ConfigError, TelegramSettings
 from bot.telegram_support import (
@@ -376,11 +376,8 @@ def more_page(item: PendingQuestion, start: int, page_size: int) -> tuple[str, i
         text = header + render_more(hits[:count], HTML, first_number=start + 1)
         if len(text) <= MAX_CHARS:
             return text, count
-    for limit in (1000, 300, 80):  # one passage alone too long: its best sentence, shortened
-        text = header + f"{start + 1}. " + short_passage(hits[0], HTML, limit)
-        if len(text) <= MAX_CHARS:
-            return text, 1
-    return header + f"{start + 1}. …", 1
+    prefix = header + f"{start + 1}. "
+    return prefix + shortest_passage(hits[0], HTML, MAX_CHARS - len(prefix), 250), 1
 
 
 # --------------------------------------------------------------------------- questions

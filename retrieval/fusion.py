@@ -5,16 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 
-def min_max(scores: np.ndarray) -> np.ndarray:
-    """Scores scaled to [0, 1]; all-equal scores carry no ranking signal and become 0."""
-    if scores.size == 0:
-        return np.zeros(0, dtype=np.float64)
-    low, high = float(scores.min()), float(scores.max())
-    if high - low < 1e-12:
-        return np.zeros_like(scores, dtype=np.float64)
-    return (scores - low) / (high - low)
-
-
 def z_score(scores: np.ndarray) -> np.ndarray:
     """Scores as standard deviations from their mean; all-equal scores carry no signal, 0."""
     spread = float(scores.std()) if scores.size else 0.0

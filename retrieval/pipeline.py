@@ -93,6 +93,7 @@ class Retriever:
         self._sentence_texts = sorted({s for p in self.passages for s in p.sentences})
         self._sentence_index = {s: i for i, s in enumerate(self._sentence_texts)}
         self.sentence_vectors = _stack(encoder.encode_corpus(self._sentence_texts))
+        self._sentence_terms = {s: set(self.analyzer.terms(s)) for s in self._sentence_texts}
         self._passage_sentences = [
             np.array([self._sentence_index[s] for s in p.sentences]) for p in self.passages
         ]
@@ -172,7 +173,7 @@ class Retriever:
 
         def score(sentence: str) -> float:
             vector = self.sentence_vectors[self._sentence_index[sentence]]
-            shared = len(terms & set(self.analyzer.terms(sentence))) / max(len(terms), 1)
+            shared = len(terms & self._sentence_terms[sentence]) / max(len(terms), 1)
             return float(vector @ scores.query_vector) + 0.5 * shared
 
         return max(range(len(passage.sentences)), key=lambda i: score(passage.sentences[i]))

@@ -7,7 +7,6 @@ import pytest
 
 from retrieval.fusion import (
     fuse,
-    min_max,
     ranks,
     reciprocal_rank_fusion,
     weighted_sum,
@@ -21,36 +20,6 @@ def order(scores: np.ndarray) -> list[int]:
 
 
 a = np.array  # short hand for the tables below
-
-
-# --- min_max ----------------------------------------------------------------------------------
-
-
-def test_min_max_scores_touching_zero():
-    assert min_max(a([0.0, 2.0, 4.0])) == pytest.approx([0.0, 0.5, 1.0])
-    assert min_max(a([-1.0, 0.0, 1.0])) == pytest.approx([0.0, 0.5, 1.0])
-
-
-def test_min_max_edge_cases():
-    assert min_max(a([])).shape == (0,)
-    assert min_max(a([0.0, 0.0, 0.0])) == pytest.approx([0.0, 0.0, 0.0])
-    result = min_max(a([0, 3]))  # integer input still gives floats
-    assert result.dtype.kind == "f"
-    assert result == pytest.approx([0.0, 1.0])
-
-
-@pytest.mark.parametrize(
-    ("scores", "expected"),
-    [
-        ([5.0, 6.0, 7.0], [0.0, 0.5, 1.0]),
-        ([0.2, 0.4, 0.6], [0.0, 0.5, 1.0]),
-        ([-3.0, -2.0, -1.0], [0.0, 0.5, 1.0]),
-        ([3.0, 3.0, 3.0], [0.0, 0.0, 0.0]),  # docstring: all-equal scores become 0
-        ([7.0], [0.0]),
-    ],
-)
-def test_min_max_scales_from_the_smallest_score(scores, expected):
-    assert min_max(a(scores)) == pytest.approx(expected)
 
 
 # --- ranks ------------------------------------------------------------------------------------
