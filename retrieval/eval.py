@@ -21,6 +21,7 @@ import numpy as np
 
 from retrieval.corpus import Article, load_corpus
 from retrieval.embeddings import DEFAULT_MODEL, Encoder, load_model
+from retrieval.models import PACKAGED_MODELS, ModelError
 from retrieval.pipeline import Retriever, decide_answerable
 from retrieval.settings import RetrievalSettings
 
@@ -138,12 +139,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fusion", choices=["weighted", "rrf"], help="override the default fusion")
     parser.add_argument("--lexical-weight", type=float, help="override the default BM25 weight")
     parser.add_argument("--squad", type=Path, default=SQUAD_SAMPLE, help="SQuAD 2.0 JSON file")
+    parser.add_argument(
+        "--model", help=f"embedding model: {' or '.join(PACKAGED_MODELS)} or a local folder"
+    )
     args = parser.parse_args(argv)
-    overrides = {"fusion": args.fusion, "lexical_weight": args.lexical_weight}
+    overrides = {"fusion": args.fusion, "lexical_weight": args.lexical_weight, "model": args.model}
     settings = RetrievalSettings(**{k: v for k, v in overrides.items() if v is not None})
 
-    print("Loading the embedding model…", file=sys.stderr, flush=True)
-    encoder = Encoder(load_model(settings.model), settings.model or DEFAULT_MODEL, ROOT / ".cache")
+    model_name = settings.model or DEFAULT_MODEL
+    print(f"Loading the embedding model {model_name}…", file=sys.stderr, flush=True)
+    try:
+        model = load_model(settings.model)
+    except ModelError as exc:
+        parser.error(f"--model {exc}")
+    encoder = Encoder(model, model_name, ROOT / ".cache")
     results = {}
     article_set = article_questions()
     retriever = Retriever(load_corpus(ROOT / "seeds"), settings, encoder)
@@ -153,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         results["SQuAD 2.0 sample"] = _summary(Retriever(articles, settings, encoder), squad_set)
     else:
         print(f"{args.squad}: not found, SQuAD rows skipped", file=sys.stderr)
-    print(f"fusion={settings.fusion} lexical_weight={settings.lexical_weight}")
+    print(f"model={model_name} fusion={settings.fusion} lexical_weight={settings.lexical_weight}")
     print(format_table(results))
     return 0
 

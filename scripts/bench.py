@@ -6,6 +6,7 @@ Prints medians (and p95 for questions) so numbers are comparable between runs.
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -25,8 +26,6 @@ from retrieval.eval import article_questions, squad_corpus  # noqa: E402
 from retrieval.pipeline import Retriever  # noqa: E402
 from retrieval.settings import RetrievalSettings  # noqa: E402
 
-REPEATS = 5
-
 
 def timed(fn):  # noqa: ANN001, ANN201 - tiny local helper
     start = time.perf_counter()
@@ -38,33 +37,40 @@ def median_ms(samples: list[float]) -> str:
     return f"{statistics.median(samples) * 1000:.1f} ms"
 
 
-def build(articles, model, cache: Path | None) -> Retriever:  # noqa: ANN001
-    return Retriever(articles, RetrievalSettings(), Encoder(model, DEFAULT_MODEL, cache))
-
-
 def main() -> int:
-    model, load_s = timed(lambda: load_model(None))
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", help="embedding model (default: all-MiniLM-L6-v2)")
+    parser.add_argument("--repeats", type=int, default=5, choices=range(1, 21), metavar="1-20")
+    args = parser.parse_args()
+    settings = RetrievalSettings(model=args.model)
+    model_name = args.model or DEFAULT_MODEL
+    model, load_s = timed(lambda: load_model(args.model))
+
+    def build(articles, cache: Path | None) -> Retriever:  # noqa: ANN001
+        return Retriever(articles, settings, Encoder(model, model_name, cache))
+
+    print(f"model={model_name}")
     print("| what | median | notes |\n|---|---:|---|")
     print(f"| import + load model | {load_s * 1000:.0f} ms | once per process |")
     corpora = {"article": load_corpus(ROOT / "seeds"), "SQuAD sample": squad_corpus()[0]}
     for name, articles in corpora.items():
         cold, warm = [], []
-        for _ in range(REPEATS):
+        for _ in range(args.repeats):
             with tempfile.TemporaryDirectory() as cache:
-                cold.append(timed(lambda a=articles, c=cache: build(a, model, Path(c)))[1])
-                r, t = timed(lambda a=articles, c=cache: build(a, model, Path(c)))
+                cold.append(timed(lambda a=articles, c=cache: build(a, Path(c)))[1])
+                r, t = timed(lambda a=articles, c=cache: build(a, Path(c)))
                 warm.append(t)
         print(
             f"| index {name}, empty cache | {median_ms(cold)} | {len(r.passages)} passages, {len(r._sentence_texts)} sentences embedded |"
         )
         print(f"| index {name}, warm cache | {median_ms(warm)} | nothing embedded |")
-    retriever = build(corpora["article"], model, None)
+    retriever = build(corpora["article"], None)
     torch.set_num_threads(1)  # as bot.runtime does once the index is built
     questions = [q.text for q in article_questions()]
     for q in questions[:5]:
         retriever.ask(q)  # warm-up
     latencies = []
-    for _ in range(REPEATS):
+    for _ in range(args.repeats):
         for q in questions:
             latencies.append(timed(lambda q=q: retriever.ask(q))[1])
     p95 = statistics.quantiles(latencies, n=20)[-1]

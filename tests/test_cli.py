@@ -177,6 +177,19 @@ def test_config_and_seeds_may_come_before_or_after_the_command(tmp_path, where):
     assert str(seeds) in usage_error(*args)
 
 
+@pytest.mark.parametrize(
+    ("model", "problem"),
+    [("missing-model", "no such model folder"), (".", "not a sentence-transformers model folder")],
+)
+def test_model_that_is_not_there_is_one_line(tmp_path, model, problem):
+    """A relative model folder is looked up next to the config file, like every other path."""
+    config = tmp_path / "bot.yaml"
+    config.write_text(f"retrieval:\n  model: ./{model}\n", encoding="utf-8")
+    line = usage_error("ask", "--config", str(config), "--seeds", str(ROOT / "seeds"), "Who?")
+    assert line.startswith(f"python -m bot: error: {config}: key 'retrieval.model': ")
+    assert problem in line
+
+
 def test_missing_config_file(tmp_path):
     line = usage_error("ask", "--config", str(tmp_path / "nope.yaml"), "Who?")
     assert str(tmp_path / "nope.yaml") in line and "not found" in line
