@@ -40,8 +40,8 @@ def resolve_model(name: str | None) -> str:
     if name == MPNET:
         return str(packaged_mpnet())
     path = Path(name).expanduser()
-    if path.exists() and not (path / "modules.json").is_file():
-        raise ModelError(f"{name}: not a sentence-transformers model folder (no modules.json)")
+    if path.exists() and not any((path / f).is_file() for f in ("modules.json", "config.json")):
+        raise ModelError(f"{name}: not a model folder (no modules.json or config.json)")
     if not path.exists() and (path.is_absolute() or name.startswith(".")):
         raise ModelError(f"{name}: no such model folder")
     return str(path)

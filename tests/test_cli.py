@@ -179,7 +179,7 @@ def test_config_and_seeds_may_come_before_or_after_the_command(tmp_path, where):
 
 @pytest.mark.parametrize(
     ("model", "problem"),
-    [("missing-model", "no such model folder"), (".", "not a sentence-transformers model folder")],
+    [("missing-model", "no such model folder"), (".", "not a model folder")],
 )
 def test_model_that_is_not_there_is_one_line(tmp_path, model, problem):
     """A relative model folder is looked up next to the config file, like every other path."""
