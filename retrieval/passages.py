@@ -22,6 +22,15 @@ class Passage:
         return " ".join(self.sentences)
 
     @property
+    def sentence_offsets(self) -> list[int]:
+        """Where each sentence starts in text."""
+        offsets, at = [], 0
+        for sentence in self.sentences:
+            offsets.append(at)
+            at += len(sentence) + 1
+        return offsets
+
+    @property
     def sentence_span(self) -> range:
         return range(self.first_sentence, self.first_sentence + len(self.sentences))
 

@@ -1,0 +1,158 @@
+"""Time expressions: found and resolved against the article's date, and nothing that is no date."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from retrieval.corpus import load_corpus
+from retrieval.event_dates import paragraph_expressions
+from retrieval.timex import ImpossibleDate, Period, find_time_expressions, question_time
+
+ROOT = Path(__file__).resolve().parent.parent
+SATURDAY = dt.date(2022, 1, 8)  # the bundled article's date
+TUESDAY = dt.date(1987, 3, 10)
+
+
+def found(text: str, anchor: dt.date = TUESDAY) -> list[tuple[str, str]]:
+    return [(e.text, e.period.iso()) for e in find_time_expressions(text, anchor)]
+
+
+def test_every_expression_of_the_bundled_article():
+    (article,) = load_corpus(ROOT / "seeds")
+    expressions = [
+        (e.text, e.period.iso())
+        for paragraph in article.paragraphs
+        for e in paragraph_expressions(paragraph, article.date)
+    ]
+    assert expressions == [
+        ("six years ago", "2016"),
+        ("last Wednesday", "2022-01-05"),
+        ("last Thursday", "2022-01-06"),
+        ("Sunday", "2022-01-02"),
+        ("the night between Tuesday and Wednesday", "2022-01-04/2022-01-05"),
+        ("December 28", "2021-12-28"),
+        ("In a few days", "2022-01-09/2022-01-15"),
+    ]
+
+
+def test_offsets_point_at_the_phrase():
+    text = "Officially, Masimov has to answer for the security blackout last Wednesday, when"
+    (e,) = find_time_expressions(text, SATURDAY)
+    assert text[e.start : e.end] == e.text == "last Wednesday"
+    assert e.period.label() == "5 January 2022" and not e.explicit
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "at 68, Tokayev is cutting the umbilical cord",  # an age
+        "The arrival of the 2,500 Russian soldiers",  # a count
+        "And now the puppets of the Nazarbayev theater",  # dateparser's search reads a date here
+        "it sold 2000 tonnes of sugar at 1,986 dlrs",  # amounts that look like years
+        "trading opens at 10 a.m. and closes at noon",  # times of day
+        "fiscal 1987 earnings rose",  # a fiscal year depends on the company
+        "the Sunday Times reported",  # a newspaper
+        "you may go, but march on",  # month names as words
+        "a 10-year contract for the five-year plan",  # durations
+        "the year-ago quarter and a year ago",  # comparisons with another period
+        "in the 1990s and for the past two weeks",  # decades, durations
+        "more than 10 years ago",  # no one year
+        "the 1986 Fiero models",  # model years
+    ],
+)
+def test_no_date_where_there_is_none(text):
+    assert found(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("on December 28, 2021", [("December 28, 2021", "2021-12-28")]),
+        ("on December 28", [("December 28", "2021-12-28")]),
+        ("last Wednesday and on Sunday", [("last Wednesday", "2022-01-05"), ("Sunday", "2022-01-02")]),
+        ("yesterday", [("yesterday", "2022-01-07")]),
+        ("three days ago", [("three days ago", "2022-01-05")]),
+        ("six years ago", [("six years ago", "2016")]),
+        ("last week", [("last week", "2021-12-27/2022-01-02")]),
+        ("last month", [("last month", "2021-12")]),
+        ("next Monday", [("next Monday", "2022-01-10")]),
+        ("in a few days", [("in a few days", "2022-01-09/2022-01-15")]),
+        ("in December", [("December", "2021-12")]),
+        ("in 2016 and in 1986", [("2016", "2016"), ("1986", "1986")]),
+        ("between March 3 and 5", [("between March 3 and 5", "2022-03-03/2022-03-05")]),
+        ("the night between Tuesday and Wednesday", [
+            ("the night between Tuesday and Wednesday", "2022-01-04/2022-01-05")
+        ]),
+        ("the first quarter of 2021", [("the first quarter of 2021", "2021-01/2021-03")]),
+        ("the 2021/22 season", [("2021/22", "2021/2022")]),
+    ],
+)  # fmt: skip
+def test_resolved_against_the_article_date(text, expected):
+    assert found(text, SATURDAY) == expected
+
+
+def test_a_date_without_a_year_takes_the_nearest_year_and_the_tense():
+    # "payable April 1" in an article of 2 March means next month, "in October" in a June
+    # article of a past event means last October, "will meet on Monday" the coming Monday.
+    assert found("payable April 1 to holders of record", dt.date(1987, 3, 2)) == [
+        ("April 1", "1987-04-01")
+    ]
+    assert found("sales rose in October", dt.date(1987, 6, 19)) == [("October", "1986-10")]
+    assert found("the ministers will meet on Monday", TUESDAY) == [("Monday", "1987-03-16")]
+    assert found("the ministers met on Monday", TUESDAY) == [("Monday", "1987-03-09")]
+    assert found("on Tuesday the talks began", TUESDAY) == [("Tuesday", "1987-03-10")]
+
+
+def test_period_iso_and_labels():
+    assert Period.from_iso("2022-01-04/2022-01-05").label() == "4–5 January 2022"
+    assert Period.from_iso("2021-12").label() == "December 2021"
+    assert Period.from_iso("2016").iso() == "2016"
+    assert Period.week_of(dt.date(2022, 1, 8)).iso() == "2022-01-03/2022-01-09"
+
+
+CORPUS = [dt.date(2021, 12, 20), dt.date(2022, 1, 8), dt.date(2022, 1, 12)]
+
+
+@pytest.mark.parametrize(
+    ("question", "value", "rest"),
+    [
+        ("What happened on January 5?", "2022-01-05", "What happened?"),
+        ("news from 20 December", "2021-12-20", "news"),
+        ("What was reported about Iran on 5 Jan 2022?", "2022-01-05", "What was reported about Iran?"),
+        ("anything on jan 2nd", "2022-01-02", "anything"),
+        ("What happened in December 2021?", "2021-12", "What happened?"),
+        ("What happened between March 3 and March 10?", "2021-03-03/2021-03-10", "What happened?"),
+        ("What happened in the week of January 5?", "2022-01-03/2022-01-09", "What happened?"),
+    ],
+)  # fmt: skip
+def test_dates_in_questions(question, value, rest):
+    asked = question_time(question, CORPUS)
+    assert asked.period is not None and asked.period.iso() == value
+    assert asked.remainder == rest
+
+
+def test_relative_dates_in_questions_count_from_the_newest_article_and_say_so():
+    asked = question_time("What happened yesterday?", CORPUS)
+    assert asked.period.iso() == "2022-01-11"
+    assert asked.assumptions and "11 January 2022" in asked.assumptions[0]
+    assert question_time("news from last week", CORPUS).period.iso() == "2022-01-03/2022-01-09"
+
+
+def test_a_date_without_a_year_takes_the_year_of_the_articles():
+    reuters = [dt.date(1987, 3, 2), dt.date(1987, 3, 19), dt.date(1987, 10, 20)]
+    assert question_time("Iran on March 19?", reuters).period.iso() == "1987-03-19"
+    assert question_time("Iran on December 2?", reuters).period.iso() == "1986-12-02"
+
+
+@pytest.mark.parametrize("question", ["What happened on February 30?", "news of 31 April 2022"])
+def test_an_impossible_date_is_an_error_in_plain_words(question):
+    with pytest.raises(ImpossibleDate, match="there is no 3[01] (February|April)"):
+        question_time(question, CORPUS)
+
+
+def test_no_date_no_constraint():
+    asked = question_time("Who was arrested?", CORPUS)
+    assert asked.period is None and asked.remainder == "Who was arrested?"
