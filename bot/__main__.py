@@ -55,6 +55,14 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--top-k", type=int, default=3, help="passages per answer (1-100, default 3)")
     ask.add_argument("--json", action="store_true", help="one JSON object per question and line")
     ask.add_argument("question", help="the question, or - to read one question per line")
+    timeline = commands.add_parser(
+        "timeline", parents=[common], help="the dated events, in date order"
+    )
+    timeline.add_argument("topic", nargs="?", help="only events of passages about this topic")
+    timeline.add_argument("--json", action="store_true", help="one JSON list of the events")
+    timeline.add_argument(
+        "--limit", type=int, default=None, help="at most this many events (default: all)"
+    )
     commands.add_parser("telegram", parents=[common], help="run the Telegram bot")
     return parser
 
@@ -77,6 +85,8 @@ def run(argv: list[str] | None = None) -> int:
         return run_chat(config, seeds_dir=args.seeds)
     if args.command == "ask":
         return _ask(args, config)
+    if args.command == "timeline":
+        return _timeline(args, config)
     from bot.telegram_bot import run_telegram
 
     return run_telegram(config, seeds_dir=args.seeds)
@@ -108,6 +118,26 @@ def _ask(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, 
             if len(questions) > 1:
                 print(markup.dim(f"Q: {question}"))
             print(render_answer(answer, markup, shown=args.top_k), flush=True)
+    return 0
+
+
+def _timeline(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, lazily
+    from bot.answer_format import ANSI, PLAIN, render_timeline, timeline_to_json
+    from bot.runtime import open_retriever
+
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit: must be at least 1, got {args.limit}")
+    topic = (args.topic or "").strip() or None
+    retriever = open_retriever(config, seeds_dir=args.seeds, progress=_loading)
+    events = retriever.timeline(topic)[: args.limit]
+    if args.json:
+        print(json.dumps(timeline_to_json(events), ensure_ascii=False))
+    elif not events:
+        about = f" about “{topic}”" if topic else ""
+        print(f"No dated events{about} in the articles.")
+    else:
+        markup = ANSI if sys.stdout.isatty() else PLAIN
+        print(render_timeline(events, markup, first_number=1))
     return 0
 
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from retrieval.corpus import Article
-from retrieval.pipeline import Answer, Hit
+from retrieval.pipeline import Answer, Hit, TimelineEvent
+from retrieval.timex import TimeExpression
 
 NO_ANSWER = "I found nothing about that in the articles."
 NO_ANSWER_HINT = "Ask about something they cover; {sources} lists them with their dates."
@@ -50,18 +51,41 @@ def shorten(text: str, limit: int) -> str:
     return cut + "…"
 
 
+def with_dates(text: str, expressions: Sequence[TimeExpression]) -> str:
+    """The text with each time phrase that does not say its own date followed by it:
+    "last Wednesday (5 January 2022)". Offsets are into text."""
+    out, at = [], 0
+    for e in sorted(expressions, key=lambda e: e.start):
+        if e.explicit or e.start < at:
+            continue
+        out.append(text[at : e.end] + f" ({e.period.label()})")
+        at = e.end
+    return "".join(out) + text[at:]
+
+
+def sentence_dates(hit: Hit, index: int) -> list[TimeExpression]:
+    """The hit's time expressions that lie in one of its sentences, offsets into that sentence."""
+    start = hit.passage.sentence_offsets[index]
+    end = start + len(hit.passage.sentences[index])
+    return [e.shifted(-start) for e in hit.dates if start <= e.start and e.end <= end]
+
+
+def dated_sentence(hit: Hit, index: int) -> str:
+    return with_dates(hit.passage.sentences[index], sentence_dates(hit, index))
+
+
 def full_passage(hit: Hit, m: Markup) -> str:
-    parts = [
-        m.bold(m.escape(s)) if i == hit.highlight else m.escape(s)
-        for i, s in enumerate(hit.passage.sentences)
-    ]
+    parts = []
+    for i in range(len(hit.passage.sentences)):
+        text = m.escape(dated_sentence(hit, i))
+        parts.append(m.bold(text) if i == hit.highlight else text)
     return " ".join(parts) + "\n" + byline(hit.passage.article, m)
 
 
 def short_passage(hit: Hit, m: Markup, snippet_chars: int) -> str:
     article = hit.passage.article
     source = m.dim(f"— {m.escape(shorten(article.title, 60))}, {human_date(article.date)}")
-    return m.escape(shorten(hit.highlight_text, snippet_chars)) + " " + source
+    return m.escape(shorten(dated_sentence(hit, hit.highlight), snippet_chars)) + " " + source
 
 
 def corrections_note(answer: Answer, m: Markup) -> str:
@@ -105,12 +129,33 @@ def fit_answer(
 ) -> tuple[str, int]:
     """render_answer's text and how many passages it lists (where "more" paging goes on)."""
     if not answer.answered:
-        return NO_ANSWER + " " + NO_ANSWER_HINT.format(sources=sources_command), 0
+        return _unanswered(answer, m, sources_command), 0
     for count in range(min(shown, len(answer.hits)), 0, -1):
         text = _answer_text(answer, m, count, snippet_chars)
         if max_chars is None or len(text) <= max_chars:
             return text, count
     return shortest_passage(answer.hits[0], m, max_chars or 0, snippet_chars), 1
+
+
+def _unanswered(answer: Answer, m: Markup, sources_command: str) -> str:
+    if answer.problem:
+        return m.escape(answer.problem) + " Please check the date and ask again."
+    if answer.notes:
+        return "\n".join(m.escape(n) for n in answer.notes)
+    return NO_ANSWER + " " + NO_ANSWER_HINT.format(sources=sources_command)
+
+
+def when_line(answer: Answer, m: Markup) -> str | None:
+    """For "When ...?": the resolved date first, with the words the article used."""
+    if answer.when is None:
+        return None
+    said = answer.when
+    article = answer.hits[0].passage.article
+    if said.explicit:
+        return m.bold(said.period.label())
+    return m.bold(said.period.label()) + m.dim(
+        f" (“{m.escape(said.text)}” in the article of {human_date(article.date)})"
+    )
 
 
 def shortest_passage(hit: Hit, m: Markup, budget: int, snippet_chars: int = 200) -> str:
@@ -129,7 +174,11 @@ def shortest_passage(hit: Hit, m: Markup, budget: int, snippet_chars: int = 200)
 
 
 def _answer_text(answer: Answer, m: Markup, count: int, snippet_chars: int) -> str:
-    lines = [full_passage(answer.hits[0], m)]
+    lines = [m.dim(m.escape(note)) for note in answer.notes]
+    when = when_line(answer, m)
+    if when:
+        lines.append(when)
+    lines.append(full_passage(answer.hits[0], m))
     if count > 1:
         lines.append("")
         lines.append(m.dim("Also:"))
@@ -153,8 +202,44 @@ def render_sources(articles: Sequence[Article], m: Markup) -> str:
     return "\n".join(lines)
 
 
+def render_timeline(
+    events: Sequence[TimelineEvent], m: Markup, *, first_number: int, sentence_chars: int = 160
+) -> str:
+    """One line per dated event: the date, the sentence around its time phrase, the article."""
+    lines = []
+    for n, event in enumerate(events, start=first_number):
+        article = event.passage.article
+        text = around(event.sentence, event.expression, sentence_chars)
+        source = m.dim(f"— {m.escape(shorten(article.title, 60))}, {human_date(article.date)}")
+        lines.append(f"{n}. {m.bold(event.period.label())}: {m.escape(text)} {source}")
+    return "\n".join(lines)
+
+
+def around(sentence: str, expression: TimeExpression, limit: int) -> str:
+    """The sentence, or if too long a part of it that keeps the time phrase in view."""
+    if len(sentence) <= limit:
+        return sentence
+    start = max(0, expression.start - limit // 3)
+    start = sentence.rfind(" ", 0, start) + 1 if start else 0
+    return ("…" if start else "") + shorten(sentence[start:], limit - (1 if start else 0))
+
+
+def timeline_to_json(events: Sequence[TimelineEvent]) -> list[dict[str, Any]]:
+    return [
+        {
+            "value": e.period.iso(),
+            "text": e.expression.text,
+            "sentence": e.sentence,
+            "title": e.passage.article.title,
+            "date": e.passage.article.date.isoformat(),
+            "source": e.passage.article.source,
+        }
+        for e in events
+    ]
+
+
 def answer_to_json(answer: Answer, top_k: int) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "question": answer.question,
         "answered": answer.answered,
         "passages": [
@@ -165,7 +250,18 @@ def answer_to_json(answer: Answer, top_k: int) -> dict[str, Any]:
                 "source": h.passage.article.source,
                 "score": round(h.score, 4),
                 "highlight": h.highlight_text,
+                "dates": [e.to_json() for e in h.dates],
             }
             for h in answer.hits[:top_k]
         ],
+        "corrections": dict(answer.corrections),
     }
+    if answer.time is not None and answer.time.expressions:
+        data["question_dates"] = [e.to_json() for e in answer.time.expressions]
+    if answer.when is not None:
+        data["when"] = {"text": answer.when.text, "value": answer.when.period.iso()}
+    if answer.notes:
+        data["notes"] = list(answer.notes)
+    if answer.problem:
+        data["problem"] = answer.problem
+    return data

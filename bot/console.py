@@ -11,18 +11,29 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-from bot.answer_format import ANSI, PLAIN, Markup, render_answer, render_more, render_sources
+from bot.answer_format import (
+    ANSI,
+    PLAIN,
+    Markup,
+    render_answer,
+    render_more,
+    render_sources,
+    render_timeline,
+)
 from bot.config import AppConfig
 from bot.runtime import open_retriever
-from retrieval.pipeline import Answer, Retriever
+from retrieval.pipeline import Answer, Retriever, TimelineEvent
 
 MAX_QUESTION_CHARS = 1000
-HELP = """Ask a question about the articles in plain words, e.g. "Who was arrested?".
+TIMELINE_PAGE = 10
+HELP = """Ask a question about the articles in plain words, e.g. "Who was arrested?",
+"What happened on January 5?", "What is the latest news about Masimov?".
 Commands:
-  /more     further passages for the last question
-  /sources  the articles and their dates
-  /help     this help
-  /quit     leave (Ctrl-D or Ctrl-C work too)"""
+  /more             further passages (or timeline lines) for the last request
+  /timeline [topic] the dated events of the articles, or of those about a topic
+  /sources          the articles and their dates
+  /help             this help
+  /quit             leave (Ctrl-D or Ctrl-C work too)"""
 
 
 class ConsoleChat:
@@ -35,6 +46,7 @@ class ConsoleChat:
         self.snippet_chars = snippet_chars
         self._last: Answer | None = None
         self._next_hit = 0  # first hit /more has not shown yet
+        self._timeline: list[TimelineEvent] | None = None  # set while /more pages a timeline
 
     def reply(self, line: str) -> str | None:
         """The reply to one input line; None means the user wants to leave."""
@@ -42,7 +54,8 @@ class ConsoleChat:
         if not text:
             return ""
         if text.startswith("/"):
-            return self._command(text.split()[0].lower())
+            command, _, argument = text.partition(" ")
+            return self._command(command.lower(), argument.strip())
         if len(text) > MAX_QUESTION_CHARS:
             return (
                 f"That question is {len(text)} characters long;"
@@ -50,11 +63,12 @@ class ConsoleChat:
             )
         answer = self.retriever.ask(text)
         self._last, self._next_hit = answer, min(self.shown, len(answer.hits))
+        self._timeline = None
         return render_answer(
             answer, self.markup, shown=self.shown, snippet_chars=self.snippet_chars
         )
 
-    def _command(self, command: str) -> str | None:
+    def _command(self, command: str, argument: str) -> str | None:
         if command in ("/quit", "/exit", "/q"):
             return None
         if command == "/help":
@@ -62,8 +76,33 @@ class ConsoleChat:
         if command == "/sources":
             return render_sources(self.retriever.articles, self.markup)
         if command == "/more":
-            return self._more()
+            return self._more_timeline() if self._timeline is not None else self._more()
+        if command == "/timeline":
+            return self._start_timeline(argument)
         return f"Unknown command {command}. Type /help for the commands."
+
+    def _start_timeline(self, topic: str) -> str:
+        events = self.retriever.timeline(topic or None)
+        if not events:
+            about = f" about “{topic}”" if topic else ""
+            return f"I found no dated events{about} in the articles."
+        self._timeline, self._next_hit = events, 0
+        heading = f"Timeline{' of “' + topic + '”' if topic else ''}: {len(events)} dated events"
+        return self.markup.dim(heading) + "\n" + self._more_timeline()
+
+    def _more_timeline(self) -> str:
+        assert self._timeline is not None
+        page = self._timeline[self._next_hit : self._next_hit + TIMELINE_PAGE]
+        if not page:
+            return "No more events on that timeline."
+        text = render_timeline(page, self.markup, first_number=self._next_hit + 1)
+        self._next_hit += len(page)
+        left = len(self._timeline) - self._next_hit
+        if left:
+            text += "\n" + self.markup.dim(
+                f"/more for the next {min(left, TIMELINE_PAGE)} of {left}"
+            )
+        return text
 
     def _more(self) -> str:
         if self._last is None:

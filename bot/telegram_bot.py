@@ -52,6 +52,7 @@ from bot.answer_format import (
     human_date,
     render_more,
     render_sources,
+    render_timeline,
     shorten,
     shortest_passage,
 )
@@ -80,8 +81,11 @@ SEND_CONNECTIONS = 16
 POOL_WAIT = 20.0  # seconds a send may wait for a free connection
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
+TIMELINE_PAGE = 10  # events per timeline message
+
 COMMANDS = [
     BotCommand("ask", "Ask a question about the articles"),
+    BotCommand("timeline", "Dated events in date order, optionally about a topic"),
     BotCommand("sources", "The articles, with their dates"),
     BotCommand("help", "How to ask"),
     BotCommand("start", "Greeting and example questions"),
@@ -186,6 +190,9 @@ def help_text(services: Services, username: str) -> str:
             "title and date, then a few more passages, shortened. Press <b>More</b> under an "
             "answer for further passages.",
             "",
+            "Dates work too: <i>What happened on 5 January?</i>, <i>What is the latest news "
+            "about …?</i>, <i>When was … arrested?</i>; /timeline lists the dated events.",
+            "",
             f"In a group, write /ask <i>question</i>, mention @{html.escape(username)} in your "
             "question, or reply to one of my messages.",
             "",
@@ -194,6 +201,7 @@ def help_text(services: Services, username: str) -> str:
             "",
             "<b>Commands</b>",
             "/ask <i>question</i> — ask a question",
+            "/timeline [<i>topic</i>] — the dated events in date order",
             "/sources — the articles I know, with their dates",
             "/help — this help",
             "/start — greeting and example questions",
@@ -360,8 +368,10 @@ async def _retrieve(context: ContextTypes.DEFAULT_TYPE, chat_id: int, question: 
         await asyncio.wait([typing])
 
 
-def _more_button(key: str, start: int, remaining: int) -> InlineKeyboardMarkup:
-    label = f"More ({remaining} passage{'s' if remaining != 1 else ''})"
+def _more_button(
+    key: str, start: int, remaining: int, what: str = "passage"
+) -> InlineKeyboardMarkup:
+    label = f"More ({remaining} {what}{'s' if remaining != 1 else ''})"
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(label, callback_data=f"more:{key}:{start}")]]
     )
@@ -369,6 +379,8 @@ def _more_button(key: str, start: int, remaining: int) -> InlineKeyboardMarkup:
 
 def more_page(item: PendingQuestion, start: int, page_size: int) -> tuple[str, int]:
     """The text of the next "More" page and how many passages it holds (within MAX_CHARS)."""
+    if item.timeline:
+        return timeline_page(item.question, item.hits, start, TIMELINE_PAGE)
     asked = html.escape(shorten(item.question, 100), quote=False)
     header = f"More for “{asked}”:\n\n"
     hits = list(item.hits[start : start + page_size])
@@ -378,6 +390,17 @@ def more_page(item: PendingQuestion, start: int, page_size: int) -> tuple[str, i
             return text, count
     prefix = header + f"{start + 1}. "
     return prefix + shortest_passage(hits[0], HTML, MAX_CHARS - len(prefix), 250), 1
+
+
+def timeline_page(heading: str, events: Any, start: int, page_size: int) -> tuple[str, int]:
+    """Timeline lines from start, as many of page_size as fit in one message."""
+    header = html.escape(shorten(heading, 200), quote=False) + "\n"
+    page = list(events[start : start + page_size])
+    for count in range(len(page), 0, -1):
+        text = header + render_timeline(page[:count], HTML, first_number=start + 1)
+        if len(text) <= MAX_CHARS:
+            return text, count
+    return header + render_timeline(page[:1], HTML, first_number=start + 1)[: MAX_CHARS // 2], 1
 
 
 # --------------------------------------------------------------------------- questions
@@ -396,7 +419,13 @@ def _refusal(question: str, services: Services, user_id: int, *, via_ask: bool) 
             f"That message is {len(question):,} characters long. Please ask in at most "
             f"{settings.max_question_chars} characters."
         )
-    wait = services.rate.acquire(user_id)  # counts the question if it may go ahead
+    return _rate_refusal(services, user_id)
+
+
+def _rate_refusal(services: Services, user_id: int) -> str | None:
+    """Counts the request if it may go ahead; else says when to try again."""
+    settings = services.settings
+    wait = services.rate.acquire(user_id)
     if wait:
         log.info("rate_limited user_id=%s wait_s=%.0f", user_id, wait)
         return (
@@ -513,6 +542,39 @@ async def on_group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await answer_question(update, context, question)
 
 
+async def on_timeline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/timeline [topic]: the dated events in date order, paged with a More button."""
+    services = _services(context)
+    message = update.effective_message
+    entity = _command_entity(message)
+    topic = _tidy(_utf16_cut(message.text, entity.offset, entity.length)) if entity else ""
+    user_id = update.effective_user.id if update.effective_user else message.chat.id
+    refusal = _rate_refusal(services, user_id)
+    if refusal:
+        await _send(context, message, refusal)
+        return
+    loop = asyncio.get_running_loop()
+    events = await loop.run_in_executor(services.executor, services.retriever.timeline, topic)
+    if not events:
+        about = f" about “{html.escape(topic, quote=False)}”" if topic else ""
+        await _send(context, message, f"I found no dated events{about} in the articles.")
+        return
+    heading = f"Timeline{' of “' + topic + '”' if topic else ''}: {len(events)} dated events"
+    text, shown = timeline_page(heading, events, 0, TIMELINE_PAGE)
+    markup, key = None, None
+    if len(events) > shown:
+        key = services.questions.add(
+            PendingQuestion(message.chat.id, heading, events, shown, timeline=True)
+        )
+        markup = _more_button(key, shown, len(events) - shown, "event")
+    try:
+        await _send(context, message, text, markup)
+    except BaseException:
+        if key:
+            services.questions.discard(key)
+        raise
+
+
 async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _send(context, update.message, UNKNOWN_COMMAND)
 
@@ -546,7 +608,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     item.next_index = start + count  # before any await: a second press gets "already shown"
     await _answer_query(query)
     remaining = len(item.hits) - item.next_index
-    markup = _more_button(key, item.next_index, remaining) if remaining else None
+    what = "event" if item.timeline else "passage"
+    markup = _more_button(key, item.next_index, remaining, what) if remaining else None
     try:
         await _send(context, origin, text, markup)
     except BaseException:
@@ -630,6 +693,7 @@ def build_application(config: AppConfig, retriever: Any, token: str) -> Applicat
             CommandHandler("help", on_help),
             CommandHandler("sources", on_sources),
             CommandHandler("ask", on_ask),
+            CommandHandler("timeline", on_timeline),
             MessageHandler(
                 filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, on_private_text
             ),

@@ -266,8 +266,9 @@ class PendingQuestion:
 
     chat_id: int
     question: str
-    hits: Sequence[Any]
+    hits: Sequence[Any]  # the passages; for a timeline, its events
     next_index: int
+    timeline: bool = False
 
 
 class QuestionStore:

@@ -65,6 +65,7 @@ class Encoder:
         self.model = model
         self.model_key = f"{model_key} {EMBEDDING_FORMAT}"
         self.embedded_count = 0  # texts sent to the model for the corpus; the cache's witness
+        self.cache_dir = cache_dir
         self._db: sqlite3.Connection | None = None
         if cache_dir is not None:
             cache_dir.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,17 @@ import numpy as np
 
 from retrieval.corpus import Article, load_corpus
 from retrieval.embeddings import DEFAULT_MODEL, Encoder, load_model
+from retrieval.eval_dates import (
+    LABELS,
+    REUTERS_DEV,
+    REUTERS_HINT,
+    bundled_date_rows,
+    date_questions,
+    format_timex_table,
+    load_folder,
+    reuters_rows,
+    score_time_expressions,
+)
 from retrieval.models import PACKAGED_MODELS, ModelError
 from retrieval.pipeline import Retriever, decide_answerable
 from retrieval.settings import RetrievalSettings
@@ -29,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTICLE_QUESTIONS = ROOT / "eval" / "article_questions.json"
 SQUAD_SAMPLE = ROOT.parent / "shared" / "data" / "squad2-dev-sample.json"
 RANKERS = ("lexical", "dense", "fused")
+SETS = ("article", "squad", "timex", "dates")
 RANKER_NAMES = {"lexical": "BM25", "dense": "embeddings", "fused": "fused"}
 
 
@@ -142,7 +154,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--model", help=f"embedding model: {' or '.join(PACKAGED_MODELS)} or a local folder"
     )
+    parser.add_argument(
+        "--reuters", type=Path, default=REUTERS_DEV, help="reuters-dev folder (1,000 stories)"
+    )
+    parser.add_argument(
+        "--sets",
+        default=",".join(SETS),
+        help=f"comma-separated subset of {','.join(SETS)} (default: all)",
+    )
+    parser.add_argument(
+        "--errors", action="store_true", help="list the time-expression mistakes (dev labels)"
+    )
     args = parser.parse_args(argv)
+    sets = {s.strip() for s in args.sets.split(",") if s.strip()}
+    if not sets <= set(SETS):
+        parser.error(f"--sets: unknown {', '.join(sorted(sets - set(SETS)))}")
     overrides = {"fusion": args.fusion, "lexical_weight": args.lexical_weight, "model": args.model}
     settings = RetrievalSettings(**{k: v for k, v in overrides.items() if v is not None})
 
@@ -153,17 +179,48 @@ def main(argv: list[str] | None = None) -> int:
     except ModelError as exc:
         parser.error(f"--model {exc}")
     encoder = Encoder(model, model_name, ROOT / ".cache")
+    print(f"model={model_name} fusion={settings.fusion} lexical_weight={settings.lexical_weight}")
+    bundled = Retriever(load_corpus(ROOT / "seeds"), settings, encoder)
     results = {}
-    article_set = article_questions()
-    retriever = Retriever(load_corpus(ROOT / "seeds"), settings, encoder)
-    results["article"] = _summary(retriever, article_set)
-    if args.squad.exists():
+    if "article" in sets:
+        results["article"] = _summary(bundled, article_questions())
+    if "squad" in sets and args.squad.exists():
         articles, squad_set = squad_corpus(args.squad)
         results["SQuAD 2.0 sample"] = _summary(Retriever(articles, settings, encoder), squad_set)
-    else:
+    elif "squad" in sets:
         print(f"{args.squad}: not found, SQuAD rows skipped", file=sys.stderr)
-    print(f"model={model_name} fusion={settings.fusion} lexical_weight={settings.lexical_weight}")
-    print(format_table(results))
+    if results:
+        print(format_table(results))
+    reuters_present = args.reuters.is_dir() and any(args.reuters.glob("*.txt"))
+    if not reuters_present and sets & {"timex", "dates"}:
+        print(f"\n{args.reuters}: not found, reuters-dev rows skipped; {REUTERS_HINT}")
+    if "timex" in sets:
+        folders = {"bundled": ROOT / "seeds"}
+        if reuters_present:
+            folders["reuters-dev"] = args.reuters
+        show = (lambda line: print("  " + line)) if args.errors else None
+        print("\nTime expressions (eval/time_expressions.json):")
+        print(format_timex_table(score_time_expressions(LABELS, folders, show)))
+    if "dates" in sets:
+        questions = date_questions()
+        print("\nDate questions about the bundled article:")
+        print("| split | questions | hit@1 | right date in top 3 |\n|---|---:|---:|---:|")
+        for split, n, hit, shown in bundled_date_rows(bundled, questions["bundled"]):
+            print(f"| {split} | {n} | {hit:.3f} | {shown:.3f} |")
+        if reuters_present:
+            print(f"Indexing reuters-dev ({args.reuters})…", file=sys.stderr, flush=True)
+            articles = load_folder(args.reuters)
+            with_dates = Retriever(articles, settings, encoder)
+            without = Retriever(articles, settings.model_copy(update={"dates": False}), encoder)
+            print(
+                "\nDate questions over reuters-dev (hit: an article of that time and topic first):"
+            )
+            print("| kind | split | questions | hit@1 | hit@1, dates ignored |")
+            print("|---|---|---:|---:|---:|")
+            for kind, split, n, hit, ignored in reuters_rows(
+                with_dates, without, questions["reuters-dev"]
+            ):
+                print(f"| {kind} | {split} | {n} | {hit:.3f} | {ignored:.3f} |")
     return 0
 
 

@@ -1,7 +1,8 @@
 """The whole flow in one place:
 
-question -> analyzer (fold, stem, fix typos) -> BM25 + embeddings -> fusion
-         -> no-answer decision -> ranked, non-overlapping passages with their best sentence.
+question -> intent (dates asked about, overview, latest, when) -> analyzer (fold, stem, fix typos)
+         -> BM25 + embeddings -> fusion -> dates -> no-answer decision
+         -> ranked, non-overlapping passages with their best sentence and their resolved dates.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from rank_bm25 import BM25Okapi
 from retrieval.analyzer import Analyzer
 from retrieval.corpus import Article
 from retrieval.embeddings import Embedding, Encoder
-from retrieval.fusion import fuse
+from retrieval.event_dates import EventDates
+from retrieval.fusion import fuse, z_score
+from retrieval.intent import Intent, read_intent
 from retrieval.late_interaction import TokenIndex
 from retrieval.passages import Passage, split_passages
 from retrieval.settings import NoAnswerSettings, RetrievalSettings
+from retrieval.timex import ImpossibleDate, Period, QuestionTime, TimeExpression
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,7 @@ class Hit:
     passage: Passage
     score: float
     highlight: int  # index into passage.sentences of the sentence that best answers
+    dates: tuple[TimeExpression, ...] = ()  # resolved time expressions, offsets into passage.text
 
     @property
     def highlight_text(self) -> str:
@@ -38,6 +43,23 @@ class Answer:
     answered: bool
     hits: tuple[Hit, ...]  # best first, non-overlapping; empty when not answered
     corrections: dict[str, str] = field(default_factory=dict)  # misspelt word -> corpus word
+    time: QuestionTime | None = None  # the dates the question asks about
+    notes: tuple[str, ...] = ()  # what was assumed or could not be met, in plain words
+    when: TimeExpression | None = None  # for "When ...?": the date that answers, in hits[0]
+    problem: str | None = None  # why the question cannot be answered as asked ("no 30 February")
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One dated event: a time expression and the sentence it is in."""
+
+    expression: TimeExpression  # offsets into sentence
+    sentence: str
+    passage: Passage
+
+    @property
+    def period(self) -> Period:
+        return self.expression.period
 
 
 @dataclass(frozen=True)
@@ -97,6 +119,25 @@ class Retriever:
         self._passage_sentences = [
             np.array([self._sentence_index[s] for s in p.sentences]) for p in self.passages
         ]
+        self.event_dates = EventDates(self.passages, encoder.cache_dir)
+        # Per passage, its sentences that say when something happened: "When" questions rank
+        # passages by how close such a sentence is to the question.
+        self._dated_sentences = [
+            np.array(
+                [
+                    self._sentence_index[s]
+                    for n, s in enumerate(p.sentences)
+                    if self.event_dates.in_sentence(p, n)
+                ],
+                dtype=int,
+            )
+            for p in self.passages
+        ]
+        self.article_dates = [a.date for a in self.articles]
+        self._article_dates = np.array([p.article.date.toordinal() for p in self.passages])
+        self._leads = {}  # article source -> index of its first passage
+        for i, p in enumerate(self.passages):
+            self._leads.setdefault(p.article.source, i)
 
     def score(self, question: str) -> Scores:
         corrected, corrections = self.analyzer.correct(question)
@@ -131,18 +172,154 @@ class Retriever:
         )
 
     def ask(self, question: str) -> Answer:
-        scores = self.score(question)
-        if not self.passages or not decide_answerable(scores, self.settings.no_answer):
-            return Answer(question, False, (), scores.corrections)
-        hits = tuple(
-            Hit(
-                self.passages[i],
-                float(scores.fused[i]),
-                self._best_sentence(self.passages[i], scores),
+        try:
+            intent = read_intent(question, self.article_dates, use_dates=self.settings.dates)
+        except ImpossibleDate as exc:
+            return Answer(question, False, (), problem=f"{str(exc)[0].upper()}{str(exc)[1:]}.")
+        if not self.passages:
+            return Answer(question, False, (), time=intent.time)
+        if intent.overview:
+            return self._overview(intent)
+        scores = self.score(intent.topic)
+        if not decide_answerable(scores, self.settings.no_answer):
+            return Answer(question, False, (), scores.corrections, time=intent.time)
+        ranking = self.date_ranking(scores, intent)
+        if intent.latest:
+            order = self._newest_first(self._relevant(ranking))
+        else:
+            order = self.distinct_ranking(ranking)
+        notes = list(intent.time.assumptions)
+        period = intent.period
+        if period is not None and not any(self._in_period(i, period) for i in order[:3]):
+            notes.append(
+                f"Nothing about that is dated {period.label()}; these are the closest passages."
             )
-            for i in self.distinct_ranking(scores.fused)
+        hits = tuple(self._hit(i, float(ranking[i]), scores, intent) for i in order)
+        return Answer(
+            question,
+            True,
+            hits,
+            scores.corrections,
+            time=intent.time,
+            notes=tuple(notes),
+            when=self._when(hits[0]) if intent.when and hits else None,
         )
-        return Answer(question, True, hits, scores.corrections)
+
+    def date_ranking(self, scores: Scores, intent: Intent) -> np.ndarray:
+        """The fused scores, raised for passages in the time the question asks about (an article
+        of then, or something said to happen then), and for "When" questions for passages with
+        a sentence close to the question that says when something happened."""
+        ranking = z_score(scores.fused)
+        period = intent.period
+        if period is not None:
+            events, reported = self.event_dates.matching(period), self._dated_within(period)
+            # "What was reported on ..." leans to the articles of that day, "What happened on
+            # ..." to what they say happened then; either way both kinds are of that time.
+            asked = reported if intent.reported else events
+            # Only passages about the topic rise: without one of that day, another day's
+            # passage about the topic beats that day's passage about something else.
+            about = np.clip(ranking - self.settings.date_topic_floor, 0.0, 1.0)
+            dated = self.settings.date_weight * (events | reported) + 0.5 * asked
+            ranking = ranking + about * dated
+        if intent.when:
+            closeness = self.sentence_vectors @ scores.query_vector
+            floor = float(closeness.min(initial=0.0))
+            dated = np.array(
+                [closeness[ix].max() if len(ix) else floor for ix in self._dated_sentences]
+            )
+            ranking = ranking + self.settings.when_weight * z_score(dated)
+        return ranking
+
+    def timeline(self, topic: str | None = None) -> list[TimelineEvent]:
+        """Dated events in date order, of every passage or of the passages about a topic."""
+        if topic and topic.strip():
+            scores = self.score(topic)
+            if not decide_answerable(scores, self.settings.no_answer):
+                return []
+            passages = sorted(self._relevant(z_score(scores.fused)))
+        else:
+            passages = range(len(self.passages))
+        events, seen = [], set()
+        for i in passages:
+            passage = self.passages[i]
+            for n, sentence in enumerate(passage.sentences):
+                for expression in self.event_dates.in_sentence(passage, n):
+                    key = (passage.article.source, passage.paragraph, passage.first_sentence + n,
+                           expression.start)  # fmt: skip
+                    if key not in seen:
+                        seen.add(key)
+                        events.append(TimelineEvent(expression, sentence, passage))
+        events.sort(key=lambda e: (e.period.start, e.period.end, e.passage.article.date))
+        return events
+
+    def _overview(self, intent: Intent) -> Answer:
+        """No topic: the lead passage of each article, newest first; with a time, what happened
+        then and the articles of then."""
+        period = intent.period
+        if period is None:
+            order = sorted(
+                self._leads.values(), key=lambda i: self.passages[i].article.date, reverse=True
+            )
+        else:
+            events = [i for i in np.flatnonzero(self.event_dates.matching(period))]
+            leads = [
+                i for i in self._leads.values() if period.contains(self.passages[i].article.date)
+            ]
+            newest = lambda i: (-self.passages[i].article.date.toordinal(), i)  # noqa: E731
+            events.sort(key=newest)
+            leads.sort(key=newest)
+            order = []
+            for i in (leads + events) if intent.reported else (events + leads):
+                if not any(self.passages[i].overlaps(self.passages[j]) for j in order):
+                    order.append(int(i))
+        order = order[: self.settings.max_results]
+        notes = list(intent.time.assumptions)
+        if not order:
+            first, last = min(self.article_dates), max(self.article_dates)
+            notes.append(
+                f"Nothing in the articles happened or was reported {_during(period)}; they run"
+                f" from {Period.day(first).label()} to {Period.day(last).label()}."
+            )
+            return Answer(intent.question, False, (), time=intent.time, notes=tuple(notes))
+        hits = tuple(self._hit(i, float(len(order) - n), None, intent) for n, i in enumerate(order))
+        return Answer(intent.question, True, hits, time=intent.time, notes=tuple(notes))
+
+    def _relevant(self, ranking: np.ndarray) -> list[int]:
+        """Passages about the question: those within latest_margin of the best one."""
+        best = float(ranking.max(initial=0.0))
+        return [int(i) for i in np.flatnonzero(ranking >= best - self.settings.latest_margin)]
+
+    def _newest_first(self, candidates: list[int]) -> list[int]:
+        """The best passage of each article among the candidates, newest article first."""
+        best: dict[str, int] = {}
+        for i in candidates:  # candidates come in corpus order; the earliest passage is the lead
+            best.setdefault(self.passages[i].article.source, i)
+        order = sorted(best.values(), key=lambda i: self.passages[i].article.date, reverse=True)
+        return order[: self.settings.max_results]
+
+    def _dated_within(self, period: Period) -> np.ndarray:
+        return (self._article_dates >= period.start.toordinal()) & (
+            self._article_dates <= period.end.toordinal()
+        )
+
+    def _in_period(self, i: int, period: Period) -> bool:
+        return period.contains(self.passages[i].article.date) or any(
+            e.period.falls_in(period) for e in self.event_dates.by_passage[i]
+        )
+
+    def _hit(self, i: int, score: float, scores: Scores | None, intent: Intent) -> Hit:
+        passage = self.passages[i]
+        return Hit(
+            passage,
+            score,
+            self._highlight(passage, scores, intent),
+            self.event_dates.by_passage[i],
+        )
+
+    def _when(self, hit: Hit) -> TimeExpression | None:
+        """The date that answers a "When" question: the first in the highlighted sentence."""
+        dated = self.event_dates.in_sentence(hit.passage, hit.highlight)
+        return dated[0] if dated else None
 
     def distinct_ranking(self, ranking_scores: np.ndarray) -> list[int]:
         """Passage indices best first, skipping any that overlaps a better one: no repeated text."""
@@ -167,16 +344,41 @@ class Retriever:
             ]
         )
 
-    def _best_sentence(self, passage: Passage, scores: Scores) -> int:
-        """Closest sentence to the question, with shared question terms as a tie-breaker."""
+    def _highlight(self, passage: Passage, scores: Scores | None, intent: Intent) -> int:
+        """The sentence that answers. A sentence saying something happened in the time asked
+        about comes first; for "When" questions, a dated sentence nearly as close as the best."""
+        sentences = range(len(passage.sentences))
+        period = intent.period
+        if period is not None:
+            dated = [
+                n
+                for n in sentences
+                if any(e.period.falls_in(period) for e in self.event_dates.in_sentence(passage, n))
+            ]
+            if dated:
+                sentences = dated
+        if scores is None:
+            return sentences[0]
+        closeness = {n: self._sentence_score(passage.sentences[n], scores) for n in sentences}
+        best = max(closeness, key=closeness.__getitem__)
+        if intent.when:
+            dated = [n for n in closeness if self.event_dates.in_sentence(passage, n)]
+            if dated:
+                nearest = max(dated, key=closeness.__getitem__)
+                if closeness[nearest] >= closeness[best] - self.settings.when_highlight_margin:
+                    return nearest
+        return best
+
+    def _sentence_score(self, sentence: str, scores: Scores) -> float:
+        """Closeness to the question, with shared question terms as a tie-breaker."""
         terms = set(scores.query_terms)
+        vector = self.sentence_vectors[self._sentence_index[sentence]]
+        shared = len(terms & self._sentence_terms[sentence]) / max(len(terms), 1)
+        return float(vector @ scores.query_vector) + 0.5 * shared
 
-        def score(sentence: str) -> float:
-            vector = self.sentence_vectors[self._sentence_index[sentence]]
-            shared = len(terms & self._sentence_terms[sentence]) / max(len(terms), 1)
-            return float(vector @ scores.query_vector) + 0.5 * shared
 
-        return max(range(len(passage.sentences)), key=lambda i: score(passage.sentences[i]))
+def _during(period: Period | None) -> str:
+    return "then" if period is None else f"in {period.label()}"
 
 
 def _stack(embeddings: Sequence[Embedding]) -> np.ndarray:

@@ -29,6 +29,12 @@ class RetrievalSettings(Strict):
     rrf_k: int = Field(60, ge=1, le=1000)
     fuzzy_min_score: float = Field(80.0, ge=50.0, le=100.0)
     max_results: int = Field(10, ge=1, le=100)
+    dates: bool = True
+    date_weight: float = Field(5.0, ge=0.0, le=100.0)
+    date_topic_floor: float = Field(0.0, ge=-10.0, le=10.0)
+    when_weight: float = Field(1.0, ge=0.0, le=100.0)
+    when_highlight_margin: float = Field(0.15, ge=0.0, le=2.0)
+    latest_margin: float = Field(1.5, ge=0.0, le=100.0)
     no_answer: NoAnswerSettings = NoAnswerSettings()
 
     @model_validator(mode="after")

@@ -198,12 +198,12 @@ def test_shorten_cuts_at_a_word_boundary(limit):
 def test_answer_to_json_shape():
     answer = make_answer(hits=4)
     data = answer_to_json(answer, top_k=3)
-    assert set(data) == {"question", "answered", "passages"}
+    assert set(data) == {"question", "answered", "passages", "corrections"}
     assert data["question"] == "question?"
     assert data["answered"] is True
     assert len(data["passages"]) == 3
     for passage, hit in zip(data["passages"], answer.hits, strict=False):
-        assert set(passage) == {"text", "title", "date", "source", "score", "highlight"}
+        assert set(passage) == {"text", "title", "date", "source", "score", "highlight", "dates"}
         assert passage["text"] == " ".join(HOSTILE_SENTENCES)  # raw text: JSON needs no escaping
         assert passage["title"] == HOSTILE_TITLE
         assert passage["date"] == "2022-01-08"
@@ -215,7 +215,12 @@ def test_answer_to_json_shape():
 
 def test_answer_to_json_unanswered():
     data = answer_to_json(Answer("How do I bake bread?", False, ()), top_k=3)
-    assert data == {"question": "How do I bake bread?", "answered": False, "passages": []}
+    assert data == {
+        "question": "How do I bake bread?",
+        "answered": False,
+        "passages": [],
+        "corrections": {},
+    }
 
 
 def test_real_answer_renders_with_highlight_and_byline(retriever):

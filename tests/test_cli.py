@@ -63,9 +63,11 @@ def test_ask_json_batch_from_stdin(cli_config):
     answers = [json.loads(line) for line in lines]
     assert [a["question"] for a in answers] == [q for q in questions if q]
     for answer in answers:
-        assert set(answer) == {"question", "answered", "passages"}
+        assert set(answer) == {"question", "answered", "passages", "corrections"}
         for passage in answer["passages"]:
-            assert set(passage) == {"text", "title", "date", "source", "score", "highlight"}
+            assert set(passage) == {
+                "text", "title", "date", "source", "score", "highlight", "dates"
+            }  # fmt: skip
             assert passage["title"] == TITLE
             assert passage["date"] == "2022-01-08"
             assert passage["source"] == "000_bf7e3f6dcec9099b.txt"
@@ -80,10 +82,12 @@ def test_ask_json_batch_from_stdin(cli_config):
     assert "Karim Masimov" in arrest["passages"][0]["highlight"]
     assert typo["answered"] is True
     assert "Masimov" in typo["passages"][0]["text"]
+    assert typo["corrections"] == {"tokaev": "tokayev", "massimov": "masimov"}
     assert france == {
         "question": "What is the capital of France?",
         "answered": False,
         "passages": [],
+        "corrections": {},
     }
 
 

@@ -152,7 +152,7 @@ def test_session_through_pipes(chat_config):
     assert f"— {TITLE}, 8 January 2022" in out
     assert "\n4. " in out  # /more
     assert "• **8 January 2022** — " + TITLE in out  # /sources
-    assert "/sources  the articles and their dates" in out  # /help
+    assert "/sources          the articles and their dates" in out  # /help
     assert "Unknown command /nope." in out
     assert "\033" not in out and "\033" not in err  # not a terminal: no colour, no spinner
     assert "I found nothing" not in out  # nothing after /quit is read

@@ -351,7 +351,13 @@ def test_start_help_sources_and_registered_commands(retriever, config):
     async def scenario() -> None:
         async with running_bot(retriever, config) as bot:
             server = bot.server
-            assert [c["command"] for c in server.commands] == ["ask", "sources", "help", "start"]
+            assert [c["command"] for c in server.commands] == [
+                "ask",
+                "timeline",
+                "sources",
+                "help",
+                "start",
+            ]
             start = await bot.ask("/start")
             title = retriever.articles[0].title
             assert title in start.text and "8 January 2022" in start.text
