@@ -261,12 +261,14 @@ class Retriever:
                 self._leads.values(), key=lambda i: self.passages[i].article.date, reverse=True
             )
         else:
-            events = [i for i in np.flatnonzero(self.event_dates.matching(period))]
+            events = [int(i) for i in np.flatnonzero(self.event_dates.matching(period))]
             leads = [
                 i for i in self._leads.values() if period.contains(self.passages[i].article.date)
             ]
             newest = lambda i: (-self.passages[i].article.date.toordinal(), i)  # noqa: E731
-            events.sort(key=newest)
+            # Of the windows around an event's sentence, the one that starts with it comes
+            # first, so the answer opens on what happened rather than on what came before.
+            events.sort(key=lambda i: (*self._event_position(i, period), i))
             leads.sort(key=newest)
             order = []
             for i in (leads + events) if intent.reported else (events + leads):
@@ -284,10 +286,26 @@ class Retriever:
         hits = tuple(self._hit(i, float(len(order) - n), None, intent) for n, i in enumerate(order))
         return Answer(intent.question, True, hits, time=intent.time, notes=tuple(notes))
 
+    def _event_position(self, i: int, period: Period) -> tuple[int, int, int, int]:
+        """Newest article first, then the event sentence's place in it, then how far into
+        the window that sentence is."""
+        passage = self.passages[i]
+        n = next(
+            n
+            for n in range(len(passage.sentences))
+            if any(e.period.falls_in(period) for e in self.event_dates.in_sentence(passage, n))
+        )
+        date = -passage.article.date.toordinal()
+        return date, passage.paragraph, passage.first_sentence + n, n
+
     def _relevant(self, ranking: np.ndarray) -> list[int]:
-        """Passages about the question: those within latest_margin of the best one."""
+        """Passages about the question: those scoring at least latest_share of the best one.
+        A share rather than a fixed distance: a topic with a few strong matches (cocoa) and
+        one with many middling ones (steel) both keep just their own articles."""
         best = float(ranking.max(initial=0.0))
-        return [int(i) for i in np.flatnonzero(ranking >= best - self.settings.latest_margin)]
+        if best <= 0:
+            return [int(np.argmax(ranking))] if len(ranking) else []
+        return [int(i) for i in np.flatnonzero(ranking >= best * self.settings.latest_share)]
 
     def _newest_first(self, candidates: list[int]) -> list[int]:
         """The best passage of each article among the candidates, newest article first."""

@@ -34,7 +34,7 @@ class RetrievalSettings(Strict):
     date_topic_floor: float = Field(0.0, ge=-10.0, le=10.0)
     when_weight: float = Field(1.0, ge=0.0, le=100.0)
     when_highlight_margin: float = Field(0.15, ge=0.0, le=2.0)
-    latest_margin: float = Field(1.5, ge=0.0, le=100.0)
+    latest_share: float = Field(0.8, ge=0.0, le=1.0)
     no_answer: NoAnswerSettings = NoAnswerSettings()
 
     @model_validator(mode="after")

@@ -507,14 +507,19 @@ def _resolve(match: re.Match[str], text: str, anchor: _Anchor) -> Period | None:
         first_name, second_name = (g("msb_a"), g("msb_b")) if g("msb_a") else (g("ms_a"), g("ms_b"))
         if any(n.lower().rstrip(".") in _MONTH_ABBREVIATIONS for n in (first_name, second_name)):
             return None
-        year = int(g("ms_year")) if g("ms_year") else None
-        first = _resolve_month(first_name, year, anchor, tense)
-        second_month = _month_number(second_name)
-        second_year = first.start.year + (second_month < first.start.month)
-        if year is not None and second_month < first.start.month:
-            first = Period.month(year - 1, first.start.month)
-            second_year = year
-        return Period.span(first, Period.month(second_year, second_month))
+        first_month, second_month = _month_number(first_name), _month_number(second_name)
+
+        def month_span(year: int) -> Period:
+            # "October/December 1986" ends in 1986; "November-February" crosses a new year.
+            start_year = year - 1 if second_month < first_month else year
+            return Period.span(
+                Period.month(start_year, first_month), Period.month(year, second_month)
+            )
+
+        if g("ms_year"):
+            return month_span(int(g("ms_year")))
+        options = _candidates_by_year(month_span, anchor.date)
+        return anchor.pick_year(options, tense)
     if kind == "month_year":
         return _resolve_month(g("my_month"), int(g("my_year")), anchor, tense)
     if kind == "vague_future":
