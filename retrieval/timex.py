@@ -57,7 +57,7 @@ _GRAMMAR = re.compile(
     rf"""
     (?P<iso>\b{YEAR}-[01]\d-[0-3]\d\b)
   | (?P<date_span>\b(?:between|from)\s+(?P<ds_a>{DATE})\s+{TO}\s+(?P<ds_b>{DATE}|{DAY}\b(?:,?\s+{YEAR})?))
-  | (?P<day_span>\b{MON}\s+{DAY}\s*(?:-|–|to|and)\s*{DAY}\b(?:,?\s+{YEAR})?
+  | (?P<day_span>\b{MON}\s+{DAY}\s*(?:-|–|to|and|through|until|till)\s*{DAY}\b(?:,?\s+{YEAR})?
         |\b{DAY}\s*(?:-|–|to|and)\s*{DAY}\s+{MON}(?:,?\s+{YEAR})?)
   | (?P<weekday_span>\b(?:the\s+(?:night|weekend|period|days)\s+)?(?:between|from)\s+
         (?P<ws_a>{WD})\s+{TO}\s+(?P<ws_b>{WD}))
@@ -74,7 +74,7 @@ _GRAMMAR = re.compile(
         |(?P<q_ord3>{ORD})[-\s]+(?P<q_unit3>quarter|half)\s+of\s+(?P<q_rel>this|the|last|next)\s+year
         |(?P<q_rel2>this|last|next)\s+year'?s\s+(?P<q_ord4>{ORD})[-\s]+(?P<q_unit4>quarter|half))\b)
   | (?P<month_year>\b(?:(?:in|during|since|until|till|by|from|of|before|after)\s+)?(?:{EDGE}[-\s]+)?
-        (?P<my_month>{MON})(?:,?\s+|\s+of\s+)(?P<my_year>{YEAR})\b)
+        (?P<my_month>{MON})(?:,?\s+|\s+of\s+)(?:(?P<my_year>{YEAR})|(?P<my_rel>this|last|next)\s+year)\b)
   | (?P<vague_future>\b(?:in|within|over)\s+(?:the\s+)?(?:next|coming)\s+(?:few|couple\s+of)\s+days\b
         |\bin\s+(?:a\s+few|a\s+couple\s+of|the\s+coming)\s+days\b)
   | (?P<vague_past>\b(?:a\s+few|a\s+couple\s+of)\s+days\s+ago\b|\bin\s+recent\s+days\b
@@ -82,17 +82,17 @@ _GRAMMAR = re.compile(
   | (?P<ago>\b(?P<ago_n>{NUM})\s+(?P<ago_unit>day|week|month|year)s?\s+ago\b)
   | (?P<relative_day>\b(?:the\s+day\s+before\s+yesterday|the\s+day\s+after\s+tomorrow|yesterday
         |today|tonight|tomorrow|last\s+night|this\s+(?:morning|afternoon|evening))\b)
-  | (?P<weekend>\b(?P<we_which>last|this|next)\s+weekend\b)
+  | (?P<weekend>\b(?P<we_which>last|this|next|over\s+the|at\s+the)\s+weekend\b)
   | (?P<relative_unit>\b(?:the\s+)?(?:(?:{EDGE}|earlier|later|early|late)\s+(?:of\s+)?)?
         (?P<ru_which>last|this|next|the\s+past|the\s+coming)\s+(?P<ru_unit>week|month|year)\b(?!-(?:ago|old|long|earlier)))
   | (?P<edge_of>\b(?:the\s+)?(?:end|beginning|start|middle)\s+of\s+the\s+(?P<eo_unit>week|month|year)\b)
-  | (?P<weekday>\b(?:(?P<wd_which>last|next|this|on|early|late|since|until|by|from|before|after)\s+)?
+  | (?P<weekday>\b(?:(?P<wd_which>last|next|this|on|early|late|since|until|by|from|before|after|for)\s+)?
         (?P<wd>{WD})(?:\s+(?:morning|afternoon|evening|night))?\b(?!,?\s+(?:{MON}\s+\d|\d{{1,2}}\s+{MON})))
   | (?P<word_day>\b(?P<wdm>{MON})\s+(?P<wdd>one|two|three|four|five|six|seven|eight|nine|ten)\b
         (?:,?\s+(?P<wdy>{YEAR})\b)?)
   | (?P<month>\b(?:(?P<m_edge>last|next|this|{EDGE}|earlier\s+in|later\s+in)[-\s]+)?
         (?P<m_month>{MON})(?![\w-])(?!\.?\s*\d))
-  | (?P<year>\b(?:(?P<y_edge>{EDGE})[-\s]+)?(?<![\d,.$£/])(?P<y>{YEAR})
+  | (?P<year>\b(?:(?P<y_edge>{EDGE})[-\s]+)?(?<![\d,.$£/])(?P<y>{YEAR}|18\d\d)
         (?!\d|,\d|\.\d|[/-]\d|s\b|-(?:year|yr|old)|\s*(?:pct|%)))
     """,
     re.IGNORECASE | re.VERBOSE,
@@ -109,12 +109,11 @@ _QUANTITY_AFTER = re.compile(
 # Words just before a year or month that make it something else: "fiscal 1987" depends on the
 # company's calendar, "No. 1987" is a number, "Sunday Times" is a paper.
 _FISCAL_BEFORE = re.compile(r"(?:fiscal|financial|model|no\.?|number|flight|route|#)\s*$", re.I)
-_APPROXIMATE_BEFORE = re.compile(
-    r"\b(?:more\s+than|over|less\s+than|under|nearly|almost)\s+$", re.I
-)
+_COMPARED_BEFORE = re.compile(r"\b(?:against|compared|versus|vs|than|from)\b[^;]*$", re.I)
+_APPROXIMATE_BEFORE = re.compile(r"\b(?:more\s+than|over|less\s+than|under|at\s+least)\s+$", re.I)
 _MODEL_AFTER = re.compile(r"\s+(?:[A-Z][\w-]*\s+){0,2}models?\b")
 _PAST = re.compile(
-    r"\b(?:was|were|had|did|rose|fell|gained|lost|dropped|increased|decreased|declined|climbed|"
+    r"\b(?:was|were|had|did|rose|fell|gained|lost|left|dropped|increased|decreased|declined|climbed|"
     r"ended|closed|began|started|met|signed|agreed|reached|broke|collapsed)\b",
     re.IGNORECASE,
 )
@@ -402,7 +401,7 @@ def _resolve_weekday(name: str, which: str | None, anchor: _Anchor, tense: str |
         date = base + relativedelta(days=+1, weekday=day(+1))
     elif which == "this":
         date = base - dt.timedelta(days=base.weekday()) + dt.timedelta(days=day.weekday)
-    elif (tense == "future" and anchor.future_weekdays) or which in ("until", "by"):
+    elif (tense == "future" and anchor.future_weekdays) or which in ("until", "by", "for"):
         date = base + relativedelta(weekday=day(+1))
     else:
         date = base + relativedelta(weekday=day(-1))
@@ -412,7 +411,7 @@ def _resolve_weekday(name: str, which: str | None, anchor: _Anchor, tense: str |
 def _resolve_relative(phrase: str, unit: str, anchor: dt.date) -> Period | None:
     """ "last week", "next month", "this year", "three days ago": dateparser's arithmetic."""
     words = phrase.lower().split()
-    if "past" in words or "coming" in words or words[:2] == ["the", "last"]:
+    if "past" in words or "coming" in words or words[:2] in (["the", "last"], ["the", "next"]):
         return None  # "the past week", "in the last year" are durations, not calendar units
     core = " ".join(w for w in words if w not in {"the", "earlier", "later", "early", "late", "end",
                                                   "of", "beginning", "start", "middle", "mid"})  # fmt: skip
@@ -434,8 +433,9 @@ def _unit_period(date: dt.date, unit: str) -> Period:
 
 
 def _two_digit_year(first: int, second: str) -> int | None:
+    """ "1986/87" and "1980-84"; not "1987-12" (a month) or "1986-85"."""
     year = first // 100 * 100 + int(second)
-    return year if year == first + 1 else None
+    return year if first < year <= first + 10 else None
 
 
 def _resolve(match: re.Match[str], text: str, anchor: _Anchor) -> Period | None:
@@ -521,6 +521,9 @@ def _resolve(match: re.Match[str], text: str, anchor: _Anchor) -> Period | None:
         options = _candidates_by_year(month_span, anchor.date)
         return anchor.pick_year(options, tense)
     if kind == "month_year":
+        if g("my_rel"):
+            shift = {"this": 0, "last": -1, "next": 1}[g("my_rel").lower()]
+            return Period.month(anchor.date.year + shift, _month_number(g("my_month")))
         return _resolve_month(g("my_month"), int(g("my_year")), anchor, tense)
     if kind == "vague_future":
         base = anchor.date
@@ -532,8 +535,12 @@ def _resolve(match: re.Match[str], text: str, anchor: _Anchor) -> Period | None:
         if _APPROXIMATE_BEFORE.search(text[: match.start()]):
             return None  # "more than 10 years ago" is no one year
         count, unit = _number(g("ago_n")), g("ago_unit").lower()
-        if unit == "year" and count == 1:
-            return None  # "a year ago" compares with another period more often than not
+        if count == 1 and (
+            g("ago_n").lower() in ("a", "an")
+            and unit == "year"
+            or _COMPARED_BEFORE.search(text[max(0, match.start() - 60) : match.start()])
+        ):
+            return None  # "a year ago", "against 5.8 pct a week ago" compare with another time
         parsed = _parse(f"{count} {unit}s ago", anchor.date)
         return _unit_period(parsed[0], unit) if parsed else None
     if kind == "relative_day":
@@ -558,7 +565,10 @@ def _resolve(match: re.Match[str], text: str, anchor: _Anchor) -> Period | None:
         return _resolve_word_day(match, text, anchor, tense)
     if kind == "weekend":
         saturday = anchor.date - dt.timedelta(days=anchor.date.weekday()) + dt.timedelta(days=5)
-        shift = {"last": -7, "this": 0, "next": 7}[g("we_which").lower()]
+        which = " ".join(g("we_which").lower().split())
+        if which in ("over the", "at the"):  # the weekend just past, or the coming one
+            which = "next" if tense == "future" else "last" if anchor.date.weekday() < 5 else "this"
+        shift = {"last": -7, "this": 0, "next": 7}[which]
         first = saturday + dt.timedelta(days=shift)
         return Period(first, first + dt.timedelta(days=1))
     if kind == "year":
@@ -634,7 +644,7 @@ def _resolve_bare_month(
 
 
 _CUE_BEFORE = re.compile(
-    r"\b(?:in|during|since|until|till|by|from|before|after|of|through|for|to|and|or|between|"
+    r"\b(?:in|during|since|until|till|by|from|before|after|of|through|for|to|between|"
     r"effective|starting|beginning|payable|record|dated|late|early|mid|end)[-\s]+$",
     re.IGNORECASE,
 )
@@ -643,7 +653,8 @@ _CUE_BEFORE = re.compile(
 # "paid April one", "effective June two"; not "in March one company said".
 _WORD_DAY_CUE = re.compile(
     r"\b(?:on|paid|payable|due|effective|from|until|till|through|before|after|by|starting|"
-    r"beginning|since|record|dated|to|and|held|set)\s+$",
+    r"beginning|since|record|dated|to|and|held|set|expired?|expires|entered|ended|ends|began|"
+    r"begins|starts|started)\s+$",
     re.IGNORECASE,
 )
 
@@ -668,8 +679,16 @@ def _resolve_word_day(match: re.Match[str], text: str, anchor: _Anchor, cue: boo
     return _resolve_date(f"{month} {day}" + (f", {year}" if year else ""), anchor, cue)
 
 
+_DECADE = re.compile(r"'s\b")
+_DECADE_BEFORE = re.compile(r"\b(?:the|early|late|mid)[-\s]+$", re.I)
+
+
 def _resolve_bare_year(match: re.Match[str], text: str) -> Period | None:
     before = text[: match.start("y")]
+    if _DECADE.match(text, match.end()) and _DECADE_BEFORE.search(before):
+        return None  # "the early 1980's" is a decade
+    if match.group("y").startswith("18") and not _cue_before(text, match.start()):
+        return None  # an older year only with its preposition: "in 1896"
     if _FISCAL_BEFORE.search(before):
         return None
     if _QUANTITY_AFTER.match(text, match.end()) or _MODEL_AFTER.match(text, match.end()):
@@ -680,19 +699,50 @@ def _resolve_bare_year(match: re.Match[str], text: str) -> Period | None:
 # ---------------------------------------------------------------- public API
 
 
-def _scan(text: str, anchor: _Anchor) -> list[TimeExpression]:
+def _scan(text: str, anchor: _Anchor, *, strict: bool = False) -> list[TimeExpression]:
+    """The expressions of text; strict raises ImpossibleDate (a question's "February 30"),
+    otherwise such a date is no date at all."""
     found = []
     for match in _GRAMMAR.finditer(text):
         try:
             period = _resolve(match, text, anchor)
         except ImpossibleDate:
-            continue  # in an article a date no calendar has is no date at all
+            if strict:
+                raise
+            continue
         if period is None:
             continue
         start, end = _trim(text, match)
         phrase = text[start:end]
         found.append(TimeExpression(phrase, start, end, period, _is_explicit(phrase, period)))
-    return found
+    return _join_spans(text, found)
+
+
+_SPAN_OPEN = re.compile(r"\b(?:between|from)\s+$", re.I)
+_SPAN_JOIN = re.compile(r"\s*(?:and|to|until|till|through|-|–)\s*", re.I)
+
+
+def _join_spans(text: str, found: list[TimeExpression]) -> list[TimeExpression]:
+    """Two expressions that open and close a span become one: "between yesterday and April 30",
+    "from September 1986 to end 1987"; the grammar's own spans cover the common forms."""
+    joined: list[TimeExpression] = []
+    for e in found:
+        before = joined[-1] if joined else None
+        opener = _SPAN_OPEN.search(text, 0, before.start) if before else None
+        if (
+            before is not None
+            and opener is not None
+            and _SPAN_JOIN.fullmatch(text, before.end, e.start)
+            and before.period.start <= e.period.end
+        ):
+            period = Period.span(before.period, e.period)
+            phrase = text[opener.start() : e.end]
+            joined[-1] = TimeExpression(
+                phrase, opener.start(), e.end, period, _is_explicit(phrase, period)
+            )
+        else:
+            joined.append(e)
+    return joined
 
 
 _LEADING_PREPOSITION = re.compile(
@@ -761,15 +811,7 @@ def question_time(question: str, article_dates: Sequence[dt.date]) -> QuestionTi
     newest = max(article_dates)
     pick = _year_picker(article_dates, newest)
     anchor = _Anchor(newest, pick, future_weekdays=False)
-    expressions = []
-    for match in _GRAMMAR.finditer(question):
-        period = _resolve(match, question, anchor)  # ImpossibleDate propagates to the user
-        if period is None:
-            continue
-        start, end = _trim(question, match)
-        expressions.append(
-            TimeExpression(question[start:end], start, end, period, match.lastgroup != "year")
-        )
+    expressions = _scan(question, anchor, strict=True)
     if not expressions:
         return QuestionTime((), question)
     assumptions = []
