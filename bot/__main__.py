@@ -60,9 +60,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _loading(message: str) -> AbstractContextManager[object]:
-    """On a terminal, say what is loading; piped output stays clean."""
+    """On a terminal, the console's spinner and progress bar; piped output stays clean."""
     if sys.stderr.isatty():
-        print(message, file=sys.stderr, flush=True)
+        from bot.console import progress
+
+        return progress(message, sys.stderr)
     return contextlib.nullcontext()
 
 

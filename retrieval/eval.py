@@ -22,6 +22,7 @@ import numpy as np
 from retrieval.corpus import Article, load_corpus
 from retrieval.embeddings import DEFAULT_MODEL, Encoder, load_model
 from retrieval.models import PACKAGED_MODELS, ModelError
+from retrieval.onnx_model import PRECISIONS
 from retrieval.pipeline import Retriever, decide_answerable
 from retrieval.settings import RetrievalSettings
 
@@ -142,14 +143,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--model", help=f"embedding model: {' or '.join(PACKAGED_MODELS)} or a local folder"
     )
+    parser.add_argument("--precision", choices=PRECISIONS, help="ONNX precision (default int8)")
+    parser.add_argument(
+        "--backend",
+        choices=["onnx", "torch"],
+        default="onnx",
+        help="onnx (what the bot runs) or torch (sentence-transformers, the fp32 reference)",
+    )
     args = parser.parse_args(argv)
-    overrides = {"fusion": args.fusion, "lexical_weight": args.lexical_weight, "model": args.model}
+    overrides = {
+        "fusion": args.fusion,
+        "lexical_weight": args.lexical_weight,
+        "model": args.model,
+        "precision": args.precision,
+    }
     settings = RetrievalSettings(**{k: v for k, v in overrides.items() if v is not None})
 
     model_name = settings.model or DEFAULT_MODEL
     print(f"Loading the embedding model {model_name}…", file=sys.stderr, flush=True)
     try:
-        model = load_model(settings.model)
+        if args.backend == "torch":
+            from retrieval.reference import load_torch_model
+
+            model = load_torch_model(model_name)
+        else:
+            model = load_model(model_name, settings.precision)
     except ModelError as exc:
         parser.error(f"--model {exc}")
     encoder = Encoder(model, model_name, ROOT / ".cache")
@@ -162,7 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         results["SQuAD 2.0 sample"] = _summary(Retriever(articles, settings, encoder), squad_set)
     else:
         print(f"{args.squad}: not found, SQuAD rows skipped", file=sys.stderr)
-    print(f"model={model_name} fusion={settings.fusion} lexical_weight={settings.lexical_weight}")
+    print(
+        f"model={model_name} format={model.format} fusion={settings.fusion}"
+        f" lexical_weight={settings.lexical_weight}"
+    )
     print(format_table(results))
     return 0
 

@@ -18,8 +18,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
-
 from retrieval.corpus import load_corpus  # noqa: E402
 from retrieval.embeddings import DEFAULT_MODEL, Encoder, load_model  # noqa: E402
 from retrieval.eval import article_questions, squad_corpus  # noqa: E402
@@ -39,17 +37,18 @@ def median_ms(samples: list[float]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", help="embedding model (default: all-MiniLM-L6-v2)")
+    parser.add_argument("--model", help=f"embedding model (default: {DEFAULT_MODEL})")
+    parser.add_argument("--precision", choices=["int8", "fp32"], default="int8")
     parser.add_argument("--repeats", type=int, default=5, choices=range(1, 21), metavar="1-20")
     args = parser.parse_args()
-    settings = RetrievalSettings(model=args.model)
+    settings = RetrievalSettings(model=args.model, precision=args.precision)
     model_name = args.model or DEFAULT_MODEL
-    model, load_s = timed(lambda: load_model(args.model))
+    model, load_s = timed(lambda: load_model(model_name, args.precision))
 
     def build(articles, cache: Path | None) -> Retriever:  # noqa: ANN001
         return Retriever(articles, settings, Encoder(model, model_name, cache))
 
-    print(f"model={model_name}")
+    print(f"model={model_name} format={model.format}")
     print("| what | median | notes |\n|---|---:|---|")
     print(f"| import + load model | {load_s * 1000:.0f} ms | once per process |")
     corpora = {"article": load_corpus(ROOT / "seeds"), "SQuAD sample": squad_corpus()[0]}
@@ -65,7 +64,6 @@ def main() -> int:
         )
         print(f"| index {name}, warm cache | {median_ms(warm)} | nothing embedded |")
     retriever = build(corpora["article"], None)
-    torch.set_num_threads(1)  # as bot.runtime does once the index is built
     questions = [q.text for q in article_questions()]
     for q in questions[:5]:
         retriever.ask(q)  # warm-up
