@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: chat test telegram eval bench load lint install onnx mpnet
+.PHONY: chat test telegram eval bench load lint install onnx mpnet peers
 
 install: onnx
 
@@ -37,8 +37,18 @@ test: onnx
 eval: onnx
 	$(PY) -m retrieval.eval $(if $(MODEL),--model $(MODEL)) $(if $(PRECISION),--precision $(PRECISION))
 
-bench: onnx
-	$(PY) scripts/bench.py
+# The benchmark's peers (LangChain, Haystack) live in a virtualenv of their own.
+PEERS := .venv-peers
+peers: $(PEERS)/.installed
+
+$(PEERS)/.installed: scripts/peers-requirements.txt
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install -q torch==2.13.0
+	$(PEERS)/bin/python -m pip install -q -r scripts/peers-requirements.txt
+	touch $@
+
+bench: onnx peers
+	$(PY) scripts/bench.py --peers
 
 load: onnx
 	$(PY) scripts/load.py
