@@ -40,12 +40,20 @@ class EmbeddingModel(Protocol):
     ) -> list[TokenStates]: ...
 
 
-@cache
 def load_model(name: str | None = None, precision: str | None = None) -> OnnxModel:
-    """The exported model, from disk only; anything missing or damaged is a one-line ModelError."""
+    """The exported model, from disk only; anything missing or damaged is a one-line ModelError.
+
+    One per process and (model, precision): load_model() and load_model(DEFAULT_MODEL, "int8")
+    are the same session, not two copies of the weights.
+    """
+    return _load_model(name or DEFAULT_MODEL, precision or DEFAULT_PRECISION)
+
+
+@cache
+def _load_model(name: str, precision: str) -> OnnxModel:
     # Never reach for the hub: the model must be on disk already.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    return OnnxModel(name or DEFAULT_MODEL, precision or DEFAULT_PRECISION)
+    return OnnxModel(name, precision)
 
 
 @dataclass(frozen=True)
