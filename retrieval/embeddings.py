@@ -32,7 +32,7 @@ class EmbeddingModel(Protocol):
     """What the Encoder needs of a model: ONNX (OnnxModel) or torch (reference.TorchModel)."""
 
     name: str
-    format: str  # how the vectors are made, e.g. "onnx-int8"; part of the cache key
+    format: str  # how the vectors are made, e.g. "onnx-int8-<hash of the file>"; in the cache key
     dimension: int
 
     def embed(

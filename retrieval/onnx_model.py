@@ -119,7 +119,6 @@ class OnnxModel:
             raise ModelError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
         self.name = name or DEFAULT_MODEL
         self.precision = precision
-        self.format = f"onnx-{precision}"  # part of the cache key: precisions never mix vectors
         if self.name not in PACKAGED_MODELS:
             resolve_model(name)  # a folder that is not there, or holds no model: say so first
         self.folder = folder or onnx_dir(name, precision)
@@ -131,6 +130,9 @@ class OnnxModel:
                 f"{rebuild_hint(name, precision)}"
             )
         assert manifest is not None
+        # Part of the cache key: another precision, or another export of the same precision
+        # (a new quantizer, other settings), never reuses the vectors of this one.
+        self.format = f"onnx-{precision}-{manifest['files']['model.onnx']['sha256'][:12]}"
         self.dimension = int(manifest["dimension"])
         self.max_length = int(manifest["max_seq_length"])
 

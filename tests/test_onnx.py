@@ -68,7 +68,8 @@ def test_fast_path_vectors_match_sentence_transformers(expected, texts, precisio
 def test_default_model_is_mpnet_int8_on_onnx_runtime(retriever):
     model = retriever.encoder.model
     assert DEFAULT_MODEL == MPNET
-    assert (model.name, model.format, model.dimension) == (MPNET, "onnx-int8", 768)
+    assert (model.name, model.precision, model.dimension) == (MPNET, "int8", 768)
+    assert model.format.startswith("onnx-int8-")
     assert retriever.passage_vectors.shape == (len(retriever.passages), 768)
 
 
@@ -201,3 +202,18 @@ def test_export_of_a_complete_folder_does_nothing():
     before = (folder / "manifest.json").stat().st_mtime_ns
     assert export(MINILM, "int8") == folder
     assert (folder / "manifest.json").stat().st_mtime_ns == before
+
+
+def test_another_export_of_the_same_precision_does_not_reuse_vectors(exported_copy, tmp_path):
+    """Re-exported with other settings (a new quantizer, say), the old vectors must go unused."""
+    texts = ["Tokayev ordered the arrest of Karim Masimov."]
+    first = Encoder(OnnxModel(MINILM, "int8"), MINILM, tmp_path / "cache")
+    first.encode_corpus(texts)
+    manifest_path = exported_copy / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"]["model.onnx"]["sha256"] = "0" * 64  # as if the weights were new...
+    manifest["files"]["model.onnx"]["mtime_ns"] = (exported_copy / "model.onnx").stat().st_mtime_ns
+    manifest_path.write_text(json.dumps(manifest))  # ...and trusted as they are
+    second = Encoder(OnnxModel(MINILM, "int8"), MINILM, tmp_path / "cache")
+    second.encode_corpus(texts)
+    assert (first.embedded_count, second.embedded_count) == (1, 1)
