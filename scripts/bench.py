@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from retrieval.corpus import load_corpus  # noqa: E402
 from retrieval.embeddings import DEFAULT_MODEL, Encoder, load_model  # noqa: E402
 from retrieval.eval import article_questions, squad_corpus  # noqa: E402
-from retrieval.models import ModelError  # noqa: E402
+from retrieval.models import MINILM, ModelError  # noqa: E402
 from retrieval.passages import split_passages  # noqa: E402
 from retrieval.pipeline import Retriever  # noqa: E402
 from retrieval.settings import RetrievalSettings  # noqa: E402
@@ -48,17 +48,46 @@ def p95(samples: list[float]) -> float:
     return statistics.quantiles(samples, n=20)[-1]
 
 
-def run_timed(command: list[str], **kwargs) -> tuple[float, int]:  # noqa: ANN003
-    """Wall time and peak RSS (KiB) of one child process, which must succeed."""
+# Peak RSS of a child as the child itself sees it. The kernel's rusage of a forked child counts
+# the parent's pages from before exec, and this parent holds a model and an index.
+PEAK_RSS = """
+import atexit, runpy, sys
+def peak():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            print("VmHWM", line.split()[1], file=sys.stderr)
+atexit.register(peak)
+kind, target, *sys.argv[1:] = sys.argv[1:]
+sys.argv[0] = target
+if kind == "-m":
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
+else:
+    runpy.run_path(target, run_name="__main__")
+"""
+
+
+def run_timed(command: list[str], **kwargs) -> float:  # noqa: ANN003
+    """Wall time of one child process, which must succeed."""
     start = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)
-    _, status, usage = os.wait4(proc.pid, 0)
+    result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)
     wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        raise SystemExit(f"{' '.join(command)} failed: {proc.stderr.read().decode()[-500:]}")
-    proc.stderr.close()
-    return wall, usage.ru_maxrss
+    if result.returncode:
+        raise SystemExit(f"{' '.join(command)} failed: {result.stderr.decode()[-500:]}")
+    return wall
+
+
+def peak_rss_mib(python: str, kind: str, target: str, args: list[str], **kwargs) -> float:  # noqa: ANN003
+    """Peak RSS of `python -m target args` (kind "-m") or `python target args`, in MiB."""
+    result = subprocess.run(
+        [python, "-c", PEAK_RSS, kind, target, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+        **kwargs,
+    )
+    line = [x for x in result.stderr.splitlines() if x.startswith("VmHWM ")][-1]
+    return int(line.split()[1]) / 1024
 
 
 def ours(args: argparse.Namespace, questions: list[str]) -> dict:
@@ -92,13 +121,7 @@ def ours(args: argparse.Namespace, questions: list[str]) -> dict:
             f" {embedded} texts embedded |"
         )
         print(f"| index {name}, warm cache | {ms(statistics.median(warm))} | nothing embedded |")
-    retriever = build(corpora["article"], None)
-    for q in questions[:5]:
-        retriever.ask(q)  # warm-up
-    latencies = []
-    for _ in range(args.repeats):
-        for q in questions:
-            latencies.append(timed(lambda q=q: retriever.ask(q))[1])
+    latencies = question_latencies(build(corpora["article"], None), questions, args.repeats)
     print(
         f"| answer one question (article) | {ms(statistics.median(latencies))} |"
         f" p95 {ms(p95(latencies))} over {len(latencies)} asks |"
@@ -106,13 +129,36 @@ def ours(args: argparse.Namespace, questions: list[str]) -> dict:
     walls, rss = cold_start(args)
     print(
         f"| cold start: `python -m bot ask`, warm cache | {ms(statistics.median(walls))} |"
-        f" process start to answer printed, {len(walls)} runs; peak RSS {max(rss) / 1024:.0f} MiB |"
+        f" process start to answer printed, {len(walls)} runs; peak RSS {rss:.0f} MiB |"
     )
     return {"latencies": latencies, "cold": walls, "rss": rss, "model": model_name}
 
 
-def cold_start(args: argparse.Namespace) -> tuple[list[float], list[int]]:
-    """`python -m bot ask QUESTION` as a user runs it, after one run that fills the cache."""
+def question_latencies(retriever: Retriever, questions: list[str], repeats: int) -> list[float]:
+    for q in questions[:5]:
+        retriever.ask(q)  # warm-up
+    latencies = []
+    for _ in range(repeats):
+        for q in questions:
+            latencies.append(timed(lambda q=q: retriever.ask(q))[1])
+    return latencies
+
+
+def ours_small(args: argparse.Namespace, questions: list[str]) -> dict:
+    """The bot with all-MiniLM-L6-v2, the peers' model: the same model on both sides."""
+    small = argparse.Namespace(**{**vars(args), "model": MINILM})
+    settings = RetrievalSettings(model=MINILM, precision=args.precision)
+    encoder = Encoder(load_model(MINILM, args.precision), MINILM, None)
+    retriever = Retriever(load_corpus(ROOT / "seeds"), settings, encoder)
+    walls, rss = cold_start(small)
+    latencies = question_latencies(retriever, questions, args.repeats)
+    return {"latencies": latencies, "cold": walls, "rss": rss, "model": MINILM}
+
+
+def cold_start(args: argparse.Namespace) -> tuple[list[float], float]:
+    """`python -m bot ask QUESTION` as a user runs it, after one run that fills the cache:
+    wall times, and the peak RSS of one more run."""
+    runs = args.cold_runs
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bench.yaml"
         model = f"\n  model: {args.model}" if args.model else ""
@@ -120,10 +166,11 @@ def cold_start(args: argparse.Namespace) -> tuple[list[float], list[int]]:
             f"corpus:\n  seeds_dir: {ROOT / 'seeds'}\n  cache_dir: {Path(tmp) / 'cache'}\n"
             f"retrieval:\n  precision: {args.precision}{model}\n"
         )
-        command = [sys.executable, "-m", "bot", "ask", "--config", str(config), COLD_QUESTION]
-        run_timed(command, cwd=ROOT)  # fills the cache
-        runs = [run_timed(command, cwd=ROOT) for _ in range(args.cold_runs)]
-    return [wall for wall, _ in runs], [rss for _, rss in runs]
+        ask = ["ask", "--config", str(config), COLD_QUESTION]
+        run_timed([sys.executable, "-m", "bot", *ask], cwd=ROOT)  # fills the cache
+        walls = [run_timed([sys.executable, "-m", "bot", *ask], cwd=ROOT) for _ in range(runs)]
+        rss = peak_rss_mib(sys.executable, "-m", "bot", ask, cwd=ROOT)
+    return walls, rss
 
 
 def peers(args: argparse.Namespace, questions: list[str]) -> dict[str, dict]:
@@ -149,12 +196,12 @@ def peers(args: argparse.Namespace, questions: list[str]) -> dict[str, dict]:
                 cwd=ROOT,
             ).stdout
             measured = json.loads(out.strip().splitlines()[-1])
-            first = [str(PEERS_PYTHON), script, peer, str(data), "--first-answer-only"]
-            runs = [run_timed(first, cwd=ROOT) for _ in range(args.cold_runs)]
+            first = [peer, str(data), "--first-answer-only"]
+            command = [str(PEERS_PYTHON), script, *first]
             results[peer] = {
                 "latencies": measured["latencies_s"],
-                "cold": [wall for wall, _ in runs],
-                "rss": [rss for _, rss in runs],
+                "cold": [run_timed(command, cwd=ROOT) for _ in range(args.cold_runs)],
+                "rss": peak_rss_mib(str(PEERS_PYTHON), "path", script, first, cwd=ROOT),
             }
     return results
 
@@ -173,6 +220,8 @@ def main() -> int:
     questions = [q.text for q in article_questions()]
     rows = {"ours": ours(args, questions)}
     if args.peers:
+        if (args.model or DEFAULT_MODEL) != MINILM:
+            rows["ours-small"] = ours_small(args, questions)
         rows |= peers(args, questions)
     print(
         "\nSide by side, the bundled article and its",
@@ -183,6 +232,7 @@ def main() -> int:
     )
     names = {
         "ours": f"this bot (ONNX Runtime, {args.precision})",
+        "ours-small": f"this bot (ONNX Runtime, {args.precision})",
         "langchain": "LangChain EnsembleRetriever (BM25 + FAISS)",
         "haystack": "Haystack BM25 + embedding, RRF",
     }
@@ -191,7 +241,7 @@ def main() -> int:
         print(
             f"| {names[key]} | {model} | {ms(statistics.median(row['latencies']))}"
             f" | {ms(p95(row['latencies']))} | {statistics.median(row['cold']):.2f} s"
-            f" | {max(row['rss']) / 1024:.0f} MiB |"
+            f" | {row['rss']:.0f} MiB |"
         )
     return 0
 

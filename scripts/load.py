@@ -143,9 +143,10 @@ async def bot_subprocess(config: AppConfig, server: FakeBotApi):
             else:
                 proc.kill()
             result["returncode"] = proc.wait()
-            # The bot is this process's only child, so this is its peak.
-            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-            print(f"bot process peak RSS: {peak:.0f} MiB")
+            # The bot is this process's only child, so these are its own.
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = usage.ru_utime + usage.ru_stime
+            print(f"bot process: peak RSS {usage.ru_maxrss / 1024:.0f} MiB, CPU {cpu:.1f} s in all")
             log.seek(0)
             tail = log.read().strip().splitlines()[-5:]
             log.close()
