@@ -126,7 +126,7 @@ class OnnxModel:
         problem = check_export(self.folder, manifest)
         if problem:
             raise ModelError(
-                f"{self.name} ({precision}): the ONNX model in {self.folder} is {problem}; "
+                f"{self.name} ({precision}): the ONNX model in {self.folder}: {problem}; "
                 f"{rebuild_hint(name, precision)}"
             )
         assert manifest is not None

@@ -128,7 +128,7 @@ def test_a_missing_export_names_the_command_that_makes_it(tmp_path, monkeypatch)
         OnnxModel(MINILM, "int8")
     message = str(error.value)
     assert "\n" not in message
-    assert "is not exported" in message
+    assert "int8: not exported;" in message
     assert "python -m retrieval.onnx_export --model all-MiniLM-L6-v2 --precision int8" in message
 
 
