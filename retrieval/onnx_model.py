@@ -164,6 +164,8 @@ class OnnxModel:
 
     def embed(self, texts: Sequence[str], progress: Progress | None = None) -> list[TokenStates]:
         """Token states for each text; many texts go in length-sorted batches on every core."""
+        if not texts:
+            return []
         if len(texts) <= BATCH_SIZE:
             states = self._run(list(texts))
             if progress:

@@ -115,6 +115,7 @@ def test_an_intact_copy_loads_and_embeds(exported_copy):
     model = OnnxModel(MINILM, "int8")
     assert model.folder == exported_copy
     assert model.embed(["Who was arrested?"])[0].pieces[:2] == ("[CLS]", "who")
+    assert model.embed([]) == []
 
 
 def test_a_touched_but_unchanged_file_still_loads(exported_copy):
