@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -51,8 +50,6 @@ def load_model(name: str | None = None, precision: str | None = None) -> OnnxMod
 
 @cache
 def _load_model(name: str, precision: str) -> OnnxModel:
-    # Never reach for the hub: the model must be on disk already.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     return OnnxModel(name, precision)
 
 
@@ -69,8 +66,8 @@ class Encoder:
     """Embeds texts with a model, reusing embeddings cached in SQLite under (model, text hash).
 
     One forward pass gives both the pooled vector and the token vectors, and both are cached.
-    The cache key holds the model's name and format (runtime and precision), so switching
-    either never mixes vectors. `progress(done, total)` hears of texts as they are embedded.
+    The cache key holds the model's name and format (runtime, precision, export's hash), so
+    switching any of them never mixes vectors. `progress(done, total)` hears of texts as they are embedded.
     """
 
     def __init__(
