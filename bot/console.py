@@ -118,31 +118,48 @@ class ConsoleChat:
 
 
 @contextlib.contextmanager
-def progress(message: str, stream: TextIO) -> Iterator[None]:
-    """A spinner with elapsed seconds on a terminal, a plain line otherwise."""
+def progress(message: str, stream: TextIO) -> Iterator[Callable[[int, int], None]]:
+    """A spinner with elapsed seconds on a terminal, a plain line otherwise.
+
+    Yields a function taking (done, total) for work that can be counted (texts to embed): on a
+    terminal the spinner line then shows a bar; otherwise it is ignored, so logs stay clean.
+    """
     start = time.monotonic()
+    counts = [0, 0]
+
+    def report(done: int, total: int) -> None:
+        counts[:] = done, total  # drawn by the spinner thread only: one writer, no garbling
+
     if not stream.isatty():
         print(message, file=stream, flush=True)
-        yield
+        yield report
         return
     done = threading.Event()
+
+    def line(prefix: str) -> str:
+        text = f"\r{prefix} {message} {time.monotonic() - start:4.1f}s"
+        finished, total = counts
+        if total:
+            filled = round(20 * finished / total)
+            text += f" [{'#' * filled}{'.' * (20 - filled)}] {finished}/{total} texts embedded"
+        return text
 
     def spin() -> None:
         frames = "|/-\\"
         n = 0
         while not done.wait(0.1):
-            stream.write(f"\r{frames[n % 4]} {message} {time.monotonic() - start:4.1f}s")
+            stream.write(line(frames[n % 4]))
             stream.flush()
             n += 1
 
     spinner = threading.Thread(target=spin, daemon=True)
     spinner.start()
     try:
-        yield
+        yield report
     finally:
         done.set()
         spinner.join()
-        stream.write(f"\r✓ {message} {time.monotonic() - start:4.1f}s\n")
+        stream.write(line("✓") + "\n")
         stream.flush()
 
 

@@ -1,0 +1,8 @@
+"""Retrieval: corpus, passages, analyzer, embeddings (ONNX Runtime) and their cache, fusion."""
+
+import os
+
+# numpy's matrix products here are small (a question's pieces against one corpus's pieces), and
+# OpenBLAS's second thread made one take 24 ms instead of 0.2 ms on the 2-core machine while
+# another process was busy (measured). Read when numpy loads, so set before anything imports it.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

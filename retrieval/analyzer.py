@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 import Stemmer
 from rapidfuzz import fuzz, process
-from wordfreq import zipf_frequency
 
 # Typographic quotes and dashes fold to ASCII so "Nazarbayev’s" and "Nazarbayev's" agree.
 _PUNCT_FOLD = str.maketrans(
@@ -74,6 +73,10 @@ class Analyzer:
 
     def corrections(self, question: str) -> dict[str, str]:
         """Misspelled question words mapped to the corpus word they most likely mean."""
+        # wordfreq takes 75 ms to import and as long again to load its table: only a question
+        # with a word the articles lack pays for it, not every start of the bot.
+        from wordfreq import zipf_frequency
+
         found = {}
         for word in set(words(question)):
             if (

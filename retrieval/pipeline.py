@@ -107,14 +107,16 @@ class Retriever:
         passage_terms = [self.analyzer.terms(p.text) for p in self.passages]
         self._passage_terms = [set(terms) for terms in passage_terms]
         self.bm25 = BM25Okapi(passage_terms)
-        passage_embeddings = encoder.encode_corpus([p.text for p in self.passages])
-        self.passage_vectors = _stack(passage_embeddings)
-        self.token_index = TokenIndex(passage_embeddings)
         # Sentences are embedded on their own too: one relevant sentence is diluted in a window,
-        # and the highlight is the sentence closest to the question.
+        # and the highlight is the sentence closest to the question. One call for both, so the
+        # model batches them together and progress is one count.
         self._sentence_texts = sorted({s for p in self.passages for s in p.sentences})
         self._sentence_index = {s: i for i, s in enumerate(self._sentence_texts)}
-        self.sentence_vectors = _stack(encoder.encode_corpus(self._sentence_texts))
+        embeddings = encoder.encode_corpus([p.text for p in self.passages] + self._sentence_texts)
+        passage_embeddings = embeddings[: len(self.passages)]
+        self.passage_vectors = _stack(passage_embeddings)
+        self.token_index = TokenIndex(passage_embeddings)
+        self.sentence_vectors = _stack(embeddings[len(self.passages) :])
         self._sentence_terms = {s: set(self.analyzer.terms(s)) for s in self._sentence_texts}
         self._passage_sentences = [
             np.array([self._sentence_index[s] for s in p.sentences]) for p in self.passages

@@ -1,14 +1,18 @@
-"""Speed benchmark: model load, index build (cold and warm cache), per-question latency.
+"""Speed benchmark: model load, index build (cold and warm cache), per-question latency, cold
+start of `python -m bot ask`, and with --peers the same measures for LangChain and Haystack.
 
-Prints medians (and p95 for questions) so numbers are comparable between runs.
-`make bench` runs it; nothing here is a test.
+Prints medians (and p95 for questions) so numbers are comparable between runs. The machine is
+shared: run it when it is quiet (`uptime`), and more than once. `make bench` runs it with
+--peers; nothing here is a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -18,13 +22,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
-
 from retrieval.corpus import load_corpus  # noqa: E402
 from retrieval.embeddings import DEFAULT_MODEL, Encoder, load_model  # noqa: E402
 from retrieval.eval import article_questions, squad_corpus  # noqa: E402
+from retrieval.models import MINILM, ModelError  # noqa: E402
+from retrieval.passages import split_passages  # noqa: E402
 from retrieval.pipeline import Retriever  # noqa: E402
 from retrieval.settings import RetrievalSettings  # noqa: E402
+
+PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
+COLD_QUESTION = "Who did President Tokayev order to be arrested?"
 
 
 def timed(fn):  # noqa: ANN001, ANN201 - tiny local helper
@@ -33,50 +40,209 @@ def timed(fn):  # noqa: ANN001, ANN201 - tiny local helper
     return result, time.perf_counter() - start
 
 
-def median_ms(samples: list[float]) -> str:
-    return f"{statistics.median(samples) * 1000:.1f} ms"
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.1f} ms"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", help="embedding model (default: all-MiniLM-L6-v2)")
-    parser.add_argument("--repeats", type=int, default=5, choices=range(1, 21), metavar="1-20")
-    args = parser.parse_args()
-    settings = RetrievalSettings(model=args.model)
+def p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=20)[-1]
+
+
+# Peak RSS of a child as the child itself sees it. The kernel's rusage of a forked child counts
+# the parent's pages from before exec, and this parent holds a model and an index.
+PEAK_RSS = """
+import atexit, runpy, sys
+def peak():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            print("VmHWM", line.split()[1], file=sys.stderr)
+atexit.register(peak)
+kind, target, *sys.argv[1:] = sys.argv[1:]
+sys.argv[0] = target
+if kind == "-m":
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
+else:
+    runpy.run_path(target, run_name="__main__")
+"""
+
+
+def run_timed(command: list[str], **kwargs) -> float:  # noqa: ANN003
+    """Wall time of one child process, which must succeed."""
+    start = time.perf_counter()
+    result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)
+    wall = time.perf_counter() - start
+    if result.returncode:
+        raise SystemExit(f"{' '.join(command)} failed: {result.stderr.decode()[-500:]}")
+    return wall
+
+
+def peak_rss_mib(python: str, kind: str, target: str, args: list[str], **kwargs) -> float:  # noqa: ANN003
+    """Peak RSS of `python -m target args` (kind "-m") or `python target args`, in MiB."""
+    result = subprocess.run(
+        [python, "-c", PEAK_RSS, kind, target, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+        **kwargs,
+    )
+    line = [x for x in result.stderr.splitlines() if x.startswith("VmHWM ")][-1]
+    return int(line.split()[1]) / 1024
+
+
+def ours(args: argparse.Namespace, questions: list[str]) -> dict:
+    settings = RetrievalSettings(model=args.model, precision=args.precision)
     model_name = args.model or DEFAULT_MODEL
-    model, load_s = timed(lambda: load_model(args.model))
+    try:
+        model, load_s = timed(lambda: load_model(model_name, args.precision))
+    except ModelError as exc:
+        raise SystemExit(f"bench: {exc}") from None
 
     def build(articles, cache: Path | None) -> Retriever:  # noqa: ANN001
         return Retriever(articles, settings, Encoder(model, model_name, cache))
 
-    print(f"model={model_name}")
+    print(f"model={model_name} format={model.format}\n")
     print("| what | median | notes |\n|---|---:|---|")
-    print(f"| import + load model | {load_s * 1000:.0f} ms | once per process |")
-    corpora = {"article": load_corpus(ROOT / "seeds"), "SQuAD sample": squad_corpus()[0]}
+    print(f"| import + load model | {ms(load_s)} | once per process |")
+    corpora = {"article": load_corpus(ROOT / "seeds")}
+    if args.squad:
+        corpora["SQuAD sample"] = squad_corpus()[0]
     for name, articles in corpora.items():
         cold, warm = [], []
         for _ in range(args.repeats):
             with tempfile.TemporaryDirectory() as cache:
-                cold.append(timed(lambda a=articles, c=cache: build(a, Path(c)))[1])
                 r, t = timed(lambda a=articles, c=cache: build(a, Path(c)))
-                warm.append(t)
+                cold.append(t)
+                embedded = r.encoder.embedded_count
+                warm.append(timed(lambda a=articles, c=cache: build(a, Path(c)))[1])
         print(
-            f"| index {name}, empty cache | {median_ms(cold)} | {len(r.passages)} passages, {len(r._sentence_texts)} sentences embedded |"
+            f"| index {name}, empty cache | {ms(statistics.median(cold))} |"
+            f" {len(r.passages)} passages + {len(r._sentence_texts)} sentences:"
+            f" {embedded} texts embedded |"
         )
-        print(f"| index {name}, warm cache | {median_ms(warm)} | nothing embedded |")
-    retriever = build(corpora["article"], None)
-    torch.set_num_threads(1)  # as bot.runtime does once the index is built
-    questions = [q.text for q in article_questions()]
+        print(f"| index {name}, warm cache | {ms(statistics.median(warm))} | nothing embedded |")
+    latencies = question_latencies(build(corpora["article"], None), questions, args.repeats)
+    print(
+        f"| answer one question (article) | {ms(statistics.median(latencies))} |"
+        f" p95 {ms(p95(latencies))} over {len(latencies)} asks |"
+    )
+    walls, rss = cold_start(args)
+    print(
+        f"| cold start: `python -m bot ask`, warm cache | {ms(statistics.median(walls))} |"
+        f" process start to answer printed, {len(walls)} runs; peak RSS {rss:.0f} MiB |"
+    )
+    return {"latencies": latencies, "cold": walls, "rss": rss, "model": model_name}
+
+
+def question_latencies(retriever: Retriever, questions: list[str], repeats: int) -> list[float]:
     for q in questions[:5]:
         retriever.ask(q)  # warm-up
     latencies = []
-    for _ in range(args.repeats):
+    for _ in range(repeats):
         for q in questions:
             latencies.append(timed(lambda q=q: retriever.ask(q))[1])
-    p95 = statistics.quantiles(latencies, n=20)[-1]
-    print(
-        f"| answer one question (article) | {median_ms(latencies)} | p95 {p95 * 1000:.1f} ms over {len(latencies)} asks |"
+    return latencies
+
+
+def ours_small(args: argparse.Namespace, questions: list[str]) -> dict:
+    """The bot with all-MiniLM-L6-v2, the peers' model: the same model on both sides."""
+    small = argparse.Namespace(**{**vars(args), "model": MINILM})
+    settings = RetrievalSettings(model=MINILM, precision=args.precision)
+    encoder = Encoder(load_model(MINILM, args.precision), MINILM, None)
+    retriever = Retriever(load_corpus(ROOT / "seeds"), settings, encoder)
+    walls, rss = cold_start(small)
+    latencies = question_latencies(retriever, questions, args.repeats)
+    return {"latencies": latencies, "cold": walls, "rss": rss, "model": MINILM}
+
+
+def cold_start(args: argparse.Namespace) -> tuple[list[float], float]:
+    """`python -m bot ask QUESTION` as a user runs it, after one run that fills the cache:
+    wall times, and the peak RSS of one more run."""
+    runs = args.cold_runs
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "bench.yaml"
+        model = f"\n  model: {args.model}" if args.model else ""
+        config.write_text(
+            f"corpus:\n  seeds_dir: {ROOT / 'seeds'}\n  cache_dir: {Path(tmp) / 'cache'}\n"
+            f"retrieval:\n  precision: {args.precision}{model}\n"
+        )
+        ask = ["ask", "--config", str(config), COLD_QUESTION]
+        run_timed([sys.executable, "-m", "bot", *ask], cwd=ROOT)  # fills the cache
+        walls = [run_timed([sys.executable, "-m", "bot", *ask], cwd=ROOT) for _ in range(runs)]
+        rss = peak_rss_mib(sys.executable, "-m", "bot", ask, cwd=ROOT)
+    return walls, rss
+
+
+def peers(args: argparse.Namespace, questions: list[str]) -> dict[str, dict]:
+    if not PEERS_PYTHON.exists():
+        raise SystemExit("bench: the peers are not installed: run `make peers`")
+    settings = RetrievalSettings()
+    passages = [  # the passages the bot indexes, so every system searches the same texts
+        p.text
+        for a in load_corpus(ROOT / "seeds")
+        for p in split_passages(a, max_sentences=settings.max_sentences, stride=settings.stride)
+    ]
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "peers.json"
+        data.write_text(json.dumps({"passages": passages, "questions": questions}))
+        script = str(ROOT / "scripts" / "peers.py")
+        for peer in ("langchain", "haystack"):
+            out = subprocess.run(
+                [str(PEERS_PYTHON), script, peer, str(data), "--repeats", str(args.repeats)],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+            ).stdout
+            measured = json.loads(out.strip().splitlines()[-1])
+            first = [peer, str(data), "--first-answer-only"]
+            command = [str(PEERS_PYTHON), script, *first]
+            results[peer] = {
+                "latencies": measured["latencies_s"],
+                "cold": [run_timed(command, cwd=ROOT) for _ in range(args.cold_runs)],
+                "rss": peak_rss_mib(str(PEERS_PYTHON), "path", script, first, cwd=ROOT),
+            }
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", help=f"embedding model (default: {DEFAULT_MODEL})")
+    parser.add_argument("--precision", choices=["int8", "fp32"], default="int8")
+    parser.add_argument("--repeats", type=int, default=5, choices=range(1, 21), metavar="1-20")
+    parser.add_argument("--cold-runs", type=int, default=5, choices=range(1, 21), metavar="1-20")
+    parser.add_argument("--squad", action="store_true", help="also index the SQuAD sample")
+    parser.add_argument(
+        "--peers", action="store_true", help="also measure LangChain and Haystack (make peers)"
     )
+    args = parser.parse_args()
+    questions = [q.text for q in article_questions()]
+    rows = {"ours": ours(args, questions)}
+    if args.peers:
+        if (args.model or DEFAULT_MODEL) != MINILM:
+            rows["ours-small"] = ours_small(args, questions)
+        rows |= peers(args, questions)
+    print(
+        "\nSide by side, the bundled article and its",
+        len(questions),
+        "evaluation questions:\n\n"
+        "| system | model | p50 per question | p95 | start to first answer (median) |"
+        " peak RSS |\n|---|---|---:|---:|---:|---:|",
+    )
+    names = {
+        "ours": f"this bot (ONNX Runtime, {args.precision})",
+        "ours-small": f"this bot (ONNX Runtime, {args.precision})",
+        "langchain": "LangChain EnsembleRetriever (BM25 + FAISS)",
+        "haystack": "Haystack BM25 + embedding, RRF",
+    }
+    for key, row in rows.items():
+        model = row.get("model", "all-MiniLM-L6-v2")
+        print(
+            f"| {names[key]} | {model} | {ms(statistics.median(row['latencies']))}"
+            f" | {ms(p95(row['latencies']))} | {statistics.median(row['cold']):.2f} s"
+            f" | {row['rss']:.0f} MiB |"
+        )
     return 0
 
 

@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -142,6 +143,10 @@ async def bot_subprocess(config: AppConfig, server: FakeBotApi):
             else:
                 proc.kill()
             result["returncode"] = proc.wait()
+            # The bot is this process's only child, so these are its own.
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = usage.ru_utime + usage.ru_stime
+            print(f"bot process: peak RSS {usage.ru_maxrss / 1024:.0f} MiB, CPU {cpu:.1f} s in all")
             log.seek(0)
             tail = log.read().strip().splitlines()[-5:]
             log.close()
@@ -214,6 +219,9 @@ async def main_async(args: argparse.Namespace, config: AppConfig) -> int:
             for m in ("getUpdates", "sendChatAction", "sendMessage")
         )
     )
+    if not args.subprocess:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS of this process (bot, test server and clients): {peak:.0f} MiB")
     for problem in problems:
         print("PROBLEM:", problem)
     return 1 if problems else 0

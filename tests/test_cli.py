@@ -259,3 +259,21 @@ def test_help_lists_the_commands():
     assert result.returncode == 0
     for command in ("chat", "ask", "telegram"):
         assert command in result.stdout
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(cli_config):
+    """`python -m bot ask - | head -1`: the pipe closes while answers are still being written."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "ask", "--config", str(cli_config), "--json", "-"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    proc.stdin.write("Who was arrested?\n" * 2000)
+    proc.stdin.close()
+    assert json.loads(proc.stdout.readline())["answered"] is True
+    proc.stdout.close()
+    assert proc.wait(timeout=120) == 1
+    assert proc.stderr.read() == ""

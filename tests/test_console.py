@@ -155,6 +155,7 @@ def test_session_through_pipes(chat_config):
     assert "/sources          the articles and their dates" in out  # /help
     assert "Unknown command /nope." in out
     assert "\033" not in out and "\033" not in err  # not a terminal: no colour, no spinner
+    assert "\r" not in err and "texts embedded" not in err  # ...and no progress bar
     assert "I found nothing" not in out  # nothing after /quit is read
     assert out.endswith("\nBye.\n")
 
@@ -287,3 +288,24 @@ def test_relative_history_file_is_next_to_the_config(chat_config, monkeypatch, t
     run_on_terminal(config, monkeypatch, steps)
     assert (folder / "history").exists()
     assert not (elsewhere / "history").exists()
+
+
+def test_terminal_shows_a_progress_bar_while_indexing(chat_config, monkeypatch, tmp_path):
+    """An empty cache: the spinner line counts the texts embedded and ends complete."""
+    config = chat_config.model_copy(
+        update={"corpus": chat_config.corpus.model_copy(update={"cache_dir": tmp_path / "c"})}
+    )
+
+    def steps(terminal: Terminal) -> None:
+        terminal.expect("› ")
+        terminal.type("/quit\n")
+        terminal.expect("Bye.")
+
+    terminal = run_on_terminal(config, monkeypatch, steps)
+    done = re.search(r"✓ Loading the embedding model[^\r\n]*", terminal.seen)
+    assert done, terminal.seen[-500:]
+    assert done.group(0).endswith("[####################] 50/50 texts embedded")
+    # Each redraw goes back to the start of the line and draws it whole: a frame, then the text.
+    # (The terminal turns the final "\n" into "\r\n": that empty piece is not a redraw.)
+    redraws = [r for r in terminal.seen.split("Ready:")[0].split("\r") if r.strip()]
+    assert redraws and all(r[0] in "|/-\\✓" and " Loading the embedding" in r for r in redraws)

@@ -60,9 +60,10 @@ def test_a_missing_part_is_not_a_zip(tmp_path):
     assert list(target.parent.iterdir()) == []
 
 
-def test_default_model_comes_from_its_package():
+def test_packaged_models_come_from_their_packages():
     assert (Path(resolve_model(None)) / "modules.json").is_file()
-    assert resolve_model("all-MiniLM-L6-v2") == resolve_model(None)
+    assert resolve_model("all-mpnet-base-v2") == resolve_model(None)  # the default
+    assert (Path(resolve_model("all-MiniLM-L6-v2")) / "modules.json").is_file()
 
 
 def test_folders_that_hold_no_model_are_refused(tmp_path):
