@@ -220,7 +220,10 @@ class Retriever:
             asked = reported if intent.reported else events
             # Only passages about the topic rise: without one of that day, another day's
             # passage about the topic beats that day's passage about something else.
-            about = np.clip(ranking - self.settings.date_topic_floor, 0.0, 1.0)
+            rules = self.settings.no_answer
+            about = (scores.term_coverage >= rules.min_term_coverage) | (
+                scores.similarity >= rules.min_similarity
+            )
             dated = self.settings.date_weight * (events | reported) + 0.5 * asked
             ranking = ranking + about * dated
         if intent.when:

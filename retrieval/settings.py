@@ -32,10 +32,9 @@ class RetrievalSettings(Strict):
     max_results: int = Field(10, ge=1, le=100)
     dates: bool = True
     date_weight: float = Field(5.0, ge=0.0, le=100.0)
-    date_topic_floor: float = Field(0.0, ge=-10.0, le=10.0)
     when_weight: float = Field(1.0, ge=0.0, le=100.0)
     when_highlight_margin: float = Field(0.15, ge=0.0, le=2.0)
-    latest_share: float = Field(0.8, ge=0.0, le=1.0)
+    latest_share: float = Field(0.7, ge=0.0, le=1.0)
     no_answer: NoAnswerSettings = NoAnswerSettings()
 
     @model_validator(mode="after")
