@@ -32,6 +32,7 @@ Commands:
   /more             further passages (or timeline lines) for the last request
   /timeline [topic] the dated events of the articles, or of those about a topic
   /sources          the articles and their dates
+  /reload           pick up added, edited and deleted seed files now
   /help             this help
   /quit             leave (Ctrl-D or Ctrl-C work too)"""
 
@@ -79,6 +80,11 @@ class ConsoleChat:
             return self._more_timeline() if self._timeline is not None else self._more()
         if command == "/timeline":
             return self._start_timeline(argument)
+        if command == "/reload" and hasattr(self.retriever, "reload"):
+            report = self.retriever.reload()
+            if not report.rebuilt:
+                return "The articles are up to date: " + report.summary()
+            return "Articles reloaded: " + report.summary()
         return f"Unknown command {command}. Type /help for the commands."
 
     def _start_timeline(self, topic: str) -> str:
@@ -121,13 +127,17 @@ class ConsoleChat:
 def progress(message: str, stream: TextIO) -> Iterator[Callable[[int, int], None]]:
     """A spinner with elapsed seconds on a terminal, a plain line otherwise.
 
-    Yields a function taking (done, total) for work that can be counted (texts to embed): on a
-    terminal the spinner line then shows a bar; otherwise it is ignored, so logs stay clean.
+    Yields a function taking (done, total) for work that can be counted (paragraphs to embed):
+    on a terminal the spinner line then shows a bar, the rate and the time left; otherwise it
+    is ignored, so logs stay clean.
     """
     start = time.monotonic()
     counts = [0, 0]
+    counting = [0.0, 0]  # when the count started, and from what
 
     def report(done: int, total: int) -> None:
+        if not counts[1]:
+            counting[:] = time.monotonic(), done
         counts[:] = done, total  # drawn by the spinner thread only: one writer, no garbling
 
     if not stream.isatty():
@@ -141,7 +151,11 @@ def progress(message: str, stream: TextIO) -> Iterator[Callable[[int, int], None
         finished, total = counts
         if total:
             filled = round(20 * finished / total)
-            text += f" [{'#' * filled}{'.' * (20 - filled)}] {finished}/{total} texts embedded"
+            text += f" [{'#' * filled}{'.' * (20 - filled)}] {finished}/{total} paragraphs embedded"
+            elapsed = time.monotonic() - counting[0]
+            rate = (finished - counting[1]) / elapsed if elapsed > 0 else 0.0
+            if rate > 0 and finished < total:
+                text += f", {rate:.1f}/s, {(total - finished) / rate:.0f} s left"
         return text
 
     def spin() -> None:
@@ -206,6 +220,8 @@ def run_chat(
     save_history = None
     if interactive:
         save_history = _enable_line_editing(config.resolve(history) if history else None)
+    if config.corpus.watch and hasattr(retriever, "watch"):
+        retriever.watch(config.corpus.watch_seconds)
     n = len(retriever.articles)
     print(f"Ready: {n} article{'s' if n != 1 else ''}. Ask a question, or /help.", file=stdout)
     try:
@@ -221,6 +237,8 @@ def run_chat(
     except KeyboardInterrupt:
         print(file=stdout)
     finally:
+        if hasattr(retriever, "stop"):
+            retriever.stop()
         if save_history:
             save_history()
     print("Bye.", file=stdout, flush=True)

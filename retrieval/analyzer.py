@@ -61,15 +61,34 @@ class Analyzer:
         return self._stemmer.stemWords(content)
 
     def learn_vocabulary(self, texts: Iterable[str]) -> None:
-        surface: Counter[tuple[str, str]] = Counter()
+        self.adopt(self.count_surface(texts))
+
+    @staticmethod
+    def count_surface(
+        texts: Iterable[str], surface: Counter[tuple[str, str]] | None = None
+    ) -> Counter[tuple[str, str]]:
+        """How often each surface form of each folded word occurs; counts add up over calls."""
+        surface = Counter() if surface is None else surface
         for text in texts:
             for raw in _SURFACE.findall(text.translate(_PUNCT_FOLD)):
                 raw = raw.removesuffix("'s")
                 surface[(words(raw)[0] if words(raw) else "", raw)] += 1
+        return surface
+
+    def adopt(self, surface: Counter[tuple[str, str]]) -> None:
+        """Learn the words counted: each word's most frequent surface form is how it is shown."""
         for (folded, raw), _ in surface.most_common():
             if folded and folded not in STOP_WORDS and not folded.isdigit():
                 self._vocabulary.setdefault(folded, raw)
                 self._stems.add(self._stemmer.stemWord(folded))
+
+    def vocabulary_state(self) -> dict[str, object]:
+        """What learn_vocabulary learnt, to be stored with an index and restored by restore()."""
+        return {"vocabulary": self._vocabulary, "stems": sorted(self._stems)}
+
+    def restore(self, state: dict) -> None:
+        self._vocabulary = dict(state["vocabulary"])
+        self._stems = set(state["stems"])
 
     def corrections(self, question: str) -> dict[str, str]:
         """Misspelled question words mapped to the corpus word they most likely mean."""

@@ -31,11 +31,13 @@ class SeedError(ValueError):
         self.path, self.line, self.problem = path, line, problem
 
 
-def parse_article(path: Path) -> Article:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SeedError(path, None, f"cannot read: {exc.strerror}") from None
+def parse_article(path: Path, data: bytes | None = None) -> Article:
+    """The article in a seed file; `data` is its content when the caller has read it already."""
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise SeedError(path, None, f"cannot read: {exc.strerror}") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

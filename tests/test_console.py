@@ -304,7 +304,7 @@ def test_terminal_shows_a_progress_bar_while_indexing(chat_config, monkeypatch, 
     terminal = run_on_terminal(config, monkeypatch, steps)
     done = re.search(r"✓ Loading the embedding model[^\r\n]*", terminal.seen)
     assert done, terminal.seen[-500:]
-    assert done.group(0).endswith("[####################] 50/50 texts embedded")
+    assert done.group(0).endswith("[####################] 3/3 paragraphs embedded")
     # Each redraw goes back to the start of the line and draws it whole: a frame, then the text.
     # (The terminal turns the final "\n" into "\r\n": that empty piece is not a redraw.)
     redraws = [r for r in terminal.seen.split("Ready:")[0].split("\r") if r.strip()]
