@@ -147,16 +147,27 @@ def progress(message: str, stream: TextIO) -> Iterator[Callable[[int, int], None
     done = threading.Event()
 
     def line(prefix: str) -> str:
-        text = f"\r{prefix} {message} {time.monotonic() - start:4.1f}s"
+        # Short enough for an 80-column terminal: a line that wraps cannot be redrawn in place.
+        elapsed = f"{time.monotonic() - start:4.1f}s"
         finished, total = counts
+        if total and finished < total:
+            filled = round(10 * finished / total)
+            text = (
+                f"\r{prefix} Embedding paragraphs {elapsed} [{'#' * filled}{'.' * (10 - filled)}]"
+            )
+            text += f" {finished:,}/{total:,}"
+            seconds = time.monotonic() - counting[0]
+            rate = (finished - counting[1]) / seconds if seconds > 0 else 0.0
+            if rate > 0:
+                left = (total - finished) / rate
+                text += f", {rate:.1f}/s, " + (
+                    f"{left:.0f} s left" if left < 120 else f"{left / 60:.0f} min left"
+                )
+            return text + "\033[K"
+        text = f"\r{prefix} {message} {elapsed}"
         if total:
-            filled = round(20 * finished / total)
-            text += f" [{'#' * filled}{'.' * (20 - filled)}] {finished}/{total} paragraphs embedded"
-            elapsed = time.monotonic() - counting[0]
-            rate = (finished - counting[1]) / elapsed if elapsed > 0 else 0.0
-            if rate > 0 and finished < total:
-                text += f", {rate:.1f}/s, {(total - finished) / rate:.0f} s left"
-        return text
+            text += f", {total:,} paragraphs embedded"
+        return text + "\033[K"
 
     def spin() -> None:
         frames = "|/-\\"

@@ -40,9 +40,7 @@ def open_retriever(
     model_name = settings.model or DEFAULT_MODEL
     cache = config.corpus.cache_dir
     cache_dir = config.resolve(cache) if cache else None
-    with progress(
-        f"Loading the embedding model {model_name} ({settings.precision}) and the index…"
-    ) as report:
+    with progress("Loading the embedding model and the index…") as report:
         try:
             model = load_model(_model_location(config), settings.precision)
         except ModelError as exc:

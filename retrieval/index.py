@@ -47,7 +47,7 @@ from retrieval.timex import Period, TimeExpression
 
 log = logging.getLogger(__name__)
 
-INDEX_FORMAT = 2  # bump when a generation's files change meaning
+INDEX_FORMAT = 3  # bump when a generation's files change meaning
 ANN_FILE = "ann.usearch"
 # Paragraphs read from the cache per step of assembling a generation: bounds the memory it takes.
 STEP = 512
@@ -82,12 +82,16 @@ class SyncReport:
 
     def summary(self) -> str:
         return (
-            f"{self.articles:,} articles, {self.passages:,} passages; "
-            f"{len(self.added)} new, {len(self.changed)} changed, {len(self.removed)} removed"
-            + (f", {len(self.skipped)} skipped (broken)" if self.skipped else "")
-            + f"; {self.embedded:,} paragraphs embedded; {self.seconds:.1f} s;"
+            f"{_count(self.articles, 'article')}, {_count(self.passages, 'passage')}; "
+            f"{len(self.added):,} new, {len(self.changed):,} changed, {len(self.removed):,} removed"
+            + (f", {len(self.skipped):,} skipped (broken)" if self.skipped else "")
+            + f"; {_count(self.embedded, 'paragraph')} embedded; {self.seconds:.1f} s;"
             f" index {self.bytes / 2**20:,.0f} MiB"
         )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def file_stamp(path: Path, data: bytes | None = None) -> Stamp:
@@ -126,6 +130,12 @@ class LocalIndex:
         self.passage_first = passage_table[:, 3].astype(np.int64)
         self.passage_length = passage_table[:, 4].astype(np.int64)
         self.passage_article = passage_table[:, 0].astype(np.int64)
+        self.passage_table = passage_table
+        # Where each article's passages start (articles are in order): article_passages[a] to
+        # article_passages[a + 1].
+        self.article_passages = np.searchsorted(
+            self.passage_article, np.arange(len(self.articles) + 1)
+        )
         self.passage_dates = np.array(
             [self.articles[a].date.toordinal() for a in self.passage_article], dtype=np.int64
         )
@@ -134,6 +144,11 @@ class LocalIndex:
             folder / "tokens.i8", np.int8, "r", shape=(tokens, dimension)
         ).view(np.ndarray)
         self.token_scales = np.asarray(load("token_scales"))
+        self.token_ids = load("token_ids").view(np.ndarray)
+        # A key per sentence that stays with it from generation to generation: the search
+        # graph answers with keys, so an update only adds and removes what changed.
+        self.sentence_keys = np.asarray(load("sentence_keys"))
+        self._key_order = np.argsort(self.sentence_keys)
         self.piece_df = np.asarray(load("piece_df"))
         self.sentence_expressions = [
             tuple(TimeExpression.from_json(e) for e in items)
@@ -145,14 +160,11 @@ class LocalIndex:
         self.term_frequency = sparse.csr_matrix(
             (load("tf_data"), load("tf_indices"), load("tf_indptr")), shape=shape
         )
-        self.sentence_terms = sparse.csr_matrix(
-            (
-                np.ones(len(load("sentence_term_indices")), np.float32),
-                load("sentence_term_indices"),
-                load("sentence_term_indptr"),
-            ),
+        self.sentence_tf = sparse.csr_matrix(
+            (load("sentence_tf_data"), load("sentence_tf_indices"), load("sentence_tf_indptr")),
             shape=(len(self.sentence_counts), len(self.terms)),
         )
+        self.sentence_terms = self.sentence_tf  # the terms of a sentence: its row's columns
         self.passages = self._passages(passage_table)
         # Which passages hold each sentence (a sentence is in up to max_sentences windows).
         holders = np.repeat(np.arange(len(self.passage_first)), self.passage_length)
@@ -170,9 +182,10 @@ class LocalIndex:
             self._ann = Index.restore(str(folder / ANN_FILE), view=True)
 
     def _passages(self, table: np.ndarray) -> list[Passage]:
-        sentences = [
-            [tuple(s) for s in r] for r in json.loads((self.folder / "sentences.json").read_text())
-        ]
+        self.sentence_lists = json.loads(
+            (self.folder / "sentences.json").read_text(encoding="utf-8")
+        )
+        sentences = [[tuple(s) for s in r] for r in self.sentence_lists]
         passages = []
         for article, paragraph, first, first_id, length in table.tolist():
             text = sentences[article][paragraph][first : first + length]
@@ -231,7 +244,11 @@ class LocalIndex:
         if self._ann is None or count <= 0:
             return np.zeros(0, np.int64)
         matches = self._ann.search(vector.astype(np.float32), min(count, len(self._ann)))
-        return np.asarray(matches.keys, np.int64)
+        keys = np.asarray(matches.keys, np.int64)
+        at = np.searchsorted(self.sentence_keys, keys, sorter=self._key_order)
+        at = np.minimum(at, len(self._key_order) - 1)
+        found = self._key_order[at]
+        return found[self.sentence_keys[found] == keys]
 
     def size_on_disk(self) -> int:
         return sum(f.stat().st_size for f in self.folder.iterdir() if f.is_file())
@@ -316,6 +333,48 @@ def _alive(pid: str) -> bool:
     return True
 
 
+class _Writer:
+    """The arrays of a generation, filled one article at a time, then saved."""
+
+    def __init__(self, out: Path, vocab_size: int) -> None:
+        self.out = out
+        self.tokens = open(out / "tokens.i8", "wb")  # noqa: SIM115 - closed in close()
+        self.sentence_codes = open(out / "sentence_codes.i8", "wb")  # noqa: SIM115
+        self.token_start = [0]
+        self.token_scales: list[np.ndarray] = []
+        self.token_ids: list[np.ndarray] = []
+        self.sentence_scales: list[np.ndarray] = []
+        self.norms: list[np.ndarray] = []
+        self.counts: list[np.ndarray] = []
+        self.keys: list[np.ndarray] = []
+        self.tf_indices: list[np.ndarray] = []  # per sentence: its term ids, and how often
+        self.tf_counts: list[np.ndarray] = []
+        self.passages: list[tuple[int, int, int, int, int]] = []
+        self.piece_df = np.zeros(vocab_size, np.int64)
+        self.expressions: list[tuple[TimeExpression, ...] | None] = []  # None: to resolve
+        self.sentences = 0
+
+    def sentence_rows(self, token_counts: np.ndarray) -> None:
+        self.token_start.extend((self.token_start[-1] + np.cumsum(token_counts)).tolist())
+
+    def windows(self, article: int, paragraph: int, count: int, settings, first: int) -> None:  # noqa: ANN001
+        """The windows over a paragraph of `count` sentences starting at sentence id `first`
+        (whose token rows are the last ones added); each counts its pieces' document frequency."""
+        max_sentences, stride = settings
+        pieces = self.token_ids[-1] if self.token_ids else np.zeros(0, np.int32)
+        base = self.token_start[-1] - len(pieces)  # the token row of pieces[0]
+        for start in window_starts(count, max_sentences, stride):
+            length = min(max_sentences, count - start)
+            self.passages.append((article, paragraph, start, first + start, length))
+            a = self.token_start[first + start] - base
+            b = self.token_start[first + start + length] - base
+            self.piece_df[np.unique(pieces[a:b])] += 1
+
+    def close(self) -> None:
+        self.tokens.close()
+        self.sentence_codes.close()
+
+
 def build_generation(
     articles: Sequence[Article],
     stamps: dict[str, Stamp | None],
@@ -326,74 +385,72 @@ def build_generation(
     max_sentences: int,
     stride: int,
     progress: BuildProgress | None = None,
+    previous: LocalIndex | None = None,
 ) -> int:
-    """Writes a complete generation of the index into the folder `out`; the paragraphs embedded."""
+    """Writes a complete generation of the index into the folder `out`; the paragraphs embedded.
+
+    Articles unchanged since `previous` are copied from it (vectors, terms, dates, and their
+    sentences' place in the search graph) rather than read from the cache and analysed again;
+    only new and changed articles are embedded, split and dated."""
     tell = progress or (lambda stage, done, total: None)
-    paragraphs = [p for a in articles for p in a.paragraphs]
+    reuse = {}
+    if previous is not None:
+        old = {a.source: n for n, a in enumerate(previous.articles)}
+        for article in articles:
+            n = old.get(article.source)
+            if n is not None and previous.articles[n] == article:
+                reuse[article.source] = n
+    paragraphs = [p for a in articles if a.source not in reuse for p in a.paragraphs]
     embedded = store.embed(paragraphs, lambda done, total: tell("embedding", done, total))
     dimension = store.model.dimension
     analyzer = Analyzer()
     titles, bodies = Counter(), Counter()
     records, sentence_lists = [], []
-    token_start, counts, norms, passage_rows = [0], [], [], []
     term_ids: dict[str, int] = {}
-    sentence_term_indices, sentence_term_indptr = [], [0]
-    tf_rows: list[Counter] = []
-    piece_df = np.zeros(store.model.tokenizer.get_vocab_size(), np.int64)
-    dated: list[tuple[dt.date, str]] = []
-    scales_parts = []
-    sentence_id = 0
-    means_path = out / "sentence_codes.i8"
-    sentence_scales = []
-    with open(out / "tokens.i8", "wb") as tokens_file, open(means_path, "wb") as means_file:
-        flat = [
-            (a_index, p_index)
-            for a_index, a in enumerate(articles)
-            for p_index in range(len(a.paragraphs))
-        ]
-        embeddings = store.get(paragraphs)
-        per_article: list[list] = [[] for _ in articles]
-        done_articles = 0
-        for (a_index, p_index), embedding in zip(flat, embeddings, strict=True):
-            article = articles[a_index]
-            per_article[a_index].append(embedding)
-            if p_index + 1 < len(article.paragraphs):
-                continue
-            # An article is complete: write its sentences, tokens and passages.
+    w = _Writer(out, store.model.tokenizer.get_vocab_size())
+    next_key = int(previous.meta.get("next_key", 0)) if previous is not None else 0
+    settings = (max_sentences, stride)
+    embeddings = iter(store.get(paragraphs))
+    try:
+        for a_index, article in enumerate(articles):
             analyzer.count_surface([article.title], titles)
             analyzer.count_surface(article.paragraphs, bodies)
-            paragraph_sentences = []
-            for p_index2, e in enumerate(per_article[a_index]):
-                if not e.sentences:
-                    paragraph_sentences.append([])
-                    continue
-                first_id = sentence_id
-                paragraph_sentences.append(list(e.sentences))
-                rows = np.bincount(e.piece_sentence, minlength=len(e.sentences))
-                for n, sentence in enumerate(e.sentences):
-                    token_start.append(token_start[-1] + int(rows[n]))
-                    counts.append(int(e.counts[n]))
-                    dated.append((article.date, sentence))
-                    terms = analyzer.terms(sentence)
-                    ids = [term_ids.setdefault(t, len(term_ids)) for t in terms]
-                    sentence_term_indices.extend(sorted(set(ids)))
-                    sentence_term_indptr.append(len(sentence_term_indices))
-                    tf_rows.append(Counter(ids))
-                means = e.means.astype(np.float32)
-                lengths = np.linalg.norm(means, axis=1)
-                norms.extend(lengths.tolist())
-                codes, scales = quantize(means / np.where(lengths == 0, 1.0, lengths)[:, None])
-                means_file.write(codes.tobytes())
-                sentence_scales.append(scales)
-                tokens_file.write(np.ascontiguousarray(e.codes).tobytes())
-                scales_parts.append(np.asarray(e.scales, np.float32))
-                for start in window_starts(len(e.sentences), max_sentences, stride):
-                    length = min(max_sentences, len(e.sentences) - start)
-                    passage_rows.append((a_index, p_index2, start, first_id + start, length))
-                    owned = (e.piece_sentence >= start) & (e.piece_sentence < start + length)
-                    piece_df[np.unique(e.piece_ids[owned])] += 1
-                sentence_id += len(e.sentences)
-            sentence_lists.append(paragraph_sentences)
+            if article.source in reuse:
+                copied = _copy_article(
+                    previous, reuse[article.source], a_index, w, term_ids, settings
+                )
+                sentence_lists.append(copied)
+            else:
+                paragraph_sentences = []
+                for p_index in range(len(article.paragraphs)):
+                    e = next(embeddings)
+                    paragraph_sentences.append(list(e.sentences))
+                    if not e.sentences:
+                        continue
+                    first_id = w.sentences
+                    w.sentence_rows(np.bincount(e.piece_sentence, minlength=len(e.sentences)))
+                    w.counts.append(np.asarray(e.counts, np.int32))
+                    for sentence in e.sentences:
+                        found = Counter(
+                            term_ids.setdefault(t, len(term_ids)) for t in analyzer.terms(sentence)
+                        )
+                        w.tf_indices.append(np.array(list(found), np.int32))
+                        w.tf_counts.append(np.array(list(found.values()), np.float32))
+                        w.expressions.append(None)
+                    means = e.means.astype(np.float32)
+                    lengths = np.linalg.norm(means, axis=1)
+                    codes, scales = quantize(means / np.where(lengths == 0, 1.0, lengths)[:, None])
+                    w.sentence_codes.write(codes.tobytes())
+                    w.sentence_scales.append(scales)
+                    w.norms.append(lengths.astype(np.float32))
+                    w.tokens.write(np.ascontiguousarray(e.codes).tobytes())
+                    w.token_scales.append(np.asarray(e.scales, np.float32))
+                    w.token_ids.append(np.asarray(e.piece_ids, np.int32))
+                    w.keys.append(np.arange(next_key, next_key + len(e.sentences), dtype=np.int64))
+                    next_key += len(e.sentences)
+                    w.sentences += len(e.sentences)
+                    w.windows(a_index, p_index, len(e.sentences), settings, first_id)
+                sentence_lists.append(paragraph_sentences)
             stamp = stamps.get(article.source)
             records.append(
                 {
@@ -404,56 +461,141 @@ def build_generation(
                     "paragraphs": list(article.paragraphs),
                 }
             )
-            per_article[a_index] = []
-            done_articles += 1
-            if done_articles % 200 == 0 or done_articles == len(articles):
-                tell("writing", done_articles, len(articles))
-    total_tokens = token_start[-1]
-    sentences = sentence_id
-    expressions, resolved = resolve_sentences(
-        dated, cache_dir, lambda done, total: tell("dates", done, total)
+            if (a_index + 1) % 200 == 0 or a_index + 1 == len(articles):
+                tell("writing", a_index + 1, len(articles))
+    finally:
+        w.close()
+    # Time expressions of the new sentences (the cache answers for those seen before).
+    dates = [
+        a.date for a, lists in zip(articles, sentence_lists, strict=True) for p in lists for _ in p
+    ]
+    texts = [s for lists in sentence_lists for p in lists for s in p]
+    todo = [n for n, found in enumerate(w.expressions) if found is None]
+    found, resolved = resolve_sentences(
+        [(dates[n], texts[n]) for n in todo],
+        cache_dir,
+        lambda done, total: tell("dates", done, total),
     )
+    for n, expressions in zip(todo, found, strict=True):
+        w.expressions[n] = expressions
+    _save(out, w, dimension, term_ids, analyzer, titles, bodies)
+    (out / "articles.json").write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    (out / "sentences.json").write_text(
+        json.dumps(sentence_lists, ensure_ascii=False), encoding="utf-8"
+    )
+    keys = np.concatenate(w.keys) if w.keys else np.zeros(0, np.int64)
+    np.save(out / "sentence_keys.npy", keys)
+    if w.sentences:
+        codes = np.load(out / "sentence_codes.npy", mmap_mode="r")
+        scales = np.load(out / "sentence_scales.npy")
+        _write_graph(out / ANN_FILE, codes, scales, keys, previous, tell)
+    meta = {
+        "format": INDEX_FORMAT,
+        "model": store.model_key,
+        "dimension": dimension,
+        "max_sentences": max_sentences,
+        "stride": stride,
+        "articles": len(records),
+        "passages": len(w.passages),
+        "sentences": w.sentences,
+        "tokens": w.token_start[-1],
+        "dates_resolved": resolved,
+        "next_key": next_key,
+        "reused_articles": len(reuse),
+    }
+    (out / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    return embedded
+
+
+def _copy_article(previous, old: int, a_index: int, w: _Writer, term_ids, settings) -> list:  # noqa: ANN001
+    """An unchanged article's rows, copied from the previous generation; its sentence lists."""
+    p0, p1 = previous.article_passages[old], previous.article_passages[old + 1]
+    if p0 == p1:
+        return previous.sentence_lists[old]
+    s0 = int(previous.passage_first[p0])
+    s1 = int(previous.passage_first[p1 - 1] + previous.passage_length[p1 - 1])
+    t0, t1 = int(previous.sentence_token_start[s0]), int(previous.sentence_token_start[s1])
+    first_id = w.sentences
+    w.sentence_rows(np.diff(previous.sentence_token_start[s0 : s1 + 1]))
+    w.counts.append(np.asarray(previous.sentence_counts[s0:s1], np.int32))
+    w.norms.append(np.asarray(previous.sentence_norms[s0:s1], np.float32))
+    w.sentence_codes.write(np.ascontiguousarray(previous.sentence_codes[s0:s1]).tobytes())
+    w.sentence_scales.append(np.asarray(previous.sentence_scales[s0:s1], np.float32))
+    w.tokens.write(np.ascontiguousarray(previous.token_codes[t0:t1]).tobytes())
+    w.token_scales.append(np.asarray(previous.token_scales[t0:t1], np.float32))
+    w.token_ids.append(np.asarray(previous.token_ids[t0:t1], np.int32))
+    w.keys.append(np.asarray(previous.sentence_keys[s0:s1], np.int64))
+    tf, names = previous.sentence_tf, previous.vocabulary["terms"]
+    for n in range(s0, s1):
+        a, b = tf.indptr[n], tf.indptr[n + 1]
+        ids = [term_ids.setdefault(names[t], len(term_ids)) for t in tf.indices[a:b]]
+        w.tf_indices.append(np.array(ids, np.int32))
+        w.tf_counts.append(np.asarray(tf.data[a:b], np.float32))
+        w.expressions.append(previous.sentence_expressions[n])
+    w.sentences += s1 - s0
+    # The same windows as before over the copied sentences: a paragraph's token rows are
+    # those of its first window's first sentence to its last window's end.
+    table = previous.passage_table
+    p = p0
+    while p < p1:
+        last = p
+        while last + 1 < p1 and table[last + 1][1] == table[p][1]:
+            last += 1
+        first, end = int(table[p][3]), int(table[last][3] + table[last][4])
+        rows = w.token_start[first_id + first - s0 : first_id + end - s0 + 1]
+        pieces = np.asarray(
+            previous.token_ids[
+                previous.sentence_token_start[first] : previous.sentence_token_start[end]
+            ]
+        )
+        for q in range(p, last + 1):
+            _, paragraph, start, sentence, length = (int(x) for x in table[q])
+            w.passages.append((a_index, paragraph, start, first_id + sentence - s0, length))
+            a = int(w.token_start[first_id + sentence - s0] - rows[0])
+            b = int(w.token_start[first_id + sentence - s0 + length] - rows[0])
+            w.piece_df[np.unique(pieces[a:b])] += 1
+        p = last + 1
+    return previous.sentence_lists[old]
+
+
+def _save(out, w, dimension, term_ids, analyzer, titles, bodies) -> None:  # noqa: ANN001
     save = lambda name, array: np.save(out / f"{name}.npy", array)  # noqa: E731
-    save("sentence_token_start", np.array(token_start, np.int64))
-    save("sentence_counts", np.array(counts, np.int32))
-    save("sentence_norms", np.array(norms, np.float32))
-    codes = np.fromfile(means_path, np.int8).reshape(sentences, dimension)
-    save("sentence_codes", codes)
-    means_path.unlink()
-    save(
-        "sentence_scales",
-        np.concatenate(sentence_scales) if sentence_scales else np.zeros(0, np.float32),
-    )
-    save("passages", np.array(passage_rows, np.int64).reshape(-1, 5))
-    save("token_scales", np.concatenate(scales_parts) if scales_parts else np.zeros(0, np.float32))
-    save("piece_df", piece_df.astype(np.int32))
-    # Term frequencies per passage: the sum of its sentences'.
+    join = lambda parts, dtype: np.concatenate(parts) if parts else np.zeros(0, dtype)  # noqa: E731
+    sentences = w.sentences
+    save("sentence_token_start", np.array(w.token_start, np.int64))
+    save("sentence_counts", join(w.counts, np.int32))
+    save("sentence_norms", join(w.norms, np.float32))
+    raw = out / "sentence_codes.i8"
+    save("sentence_codes", np.fromfile(raw, np.int8).reshape(sentences, dimension))
+    raw.unlink()
+    save("sentence_scales", join(w.sentence_scales, np.float32))
+    rows = np.array(w.passages, np.int64).reshape(-1, 5)
+    save("passages", rows)
+    save("token_scales", join(w.token_scales, np.float32))
+    save("token_ids", join(w.token_ids, np.int32))
+    save("piece_df", w.piece_df.astype(np.int32))
+    lengths = [len(i) for i in w.tf_indices]
     sentence_tf = sparse.csr_matrix(
-        (
-            [c for row in tf_rows for c in row.values()],
-            [t for row in tf_rows for t in row],
-            np.cumsum([0] + [len(row) for row in tf_rows]),
-        ),
+        (join(w.tf_counts, np.float32), join(w.tf_indices, np.int32), np.cumsum([0, *lengths])),
         shape=(sentences, len(term_ids)),
-        dtype=np.float32,
     )
+    save("sentence_tf_data", sentence_tf.data.astype(np.float32))
+    save("sentence_tf_indices", sentence_tf.indices.astype(np.int32))
+    save("sentence_tf_indptr", sentence_tf.indptr.astype(np.int64))
+    # Term frequencies per passage: the sum of its sentences'.
     incidence = sparse.csr_matrix(
         (
-            np.ones(sum(r[4] for r in passage_rows), np.float32),
-            np.concatenate([np.arange(r[3], r[3] + r[4]) for r in passage_rows])
-            if passage_rows
-            else np.zeros(0, np.int64),
-            np.cumsum([0] + [r[4] for r in passage_rows]),
+            np.ones(int(rows[:, 4].sum()), np.float32),
+            ranges(rows[:, 3], rows[:, 4]),
+            np.concatenate([[0], np.cumsum(rows[:, 4])]),
         ),
-        shape=(len(passage_rows), sentences),
+        shape=(len(rows), sentences),
     )
     tf = (incidence @ sentence_tf).tocsr()
     tf.sort_indices()
     save("tf_data", tf.data.astype(np.float32))
     save("tf_indices", tf.indices.astype(np.int32))
     save("tf_indptr", tf.indptr.astype(np.int64))
-    save("sentence_term_indices", np.array(sentence_term_indices, np.int32))
-    save("sentence_term_indptr", np.array(sentence_term_indptr, np.int64))
     analyzer.adopt(titles)
     analyzer.adopt(bodies)
     (out / "vocabulary.json").write_text(
@@ -462,45 +604,36 @@ def build_generation(
     )
     (out / "dates.json").write_text(
         json.dumps(
-            [[e.to_json() | {"explicit": e.explicit} for e in found] for found in expressions]
+            [[e.to_json() | {"explicit": e.explicit} for e in found] for found in w.expressions]
         ),
         encoding="utf-8",
     )
-    (out / "articles.json").write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
-    (out / "sentences.json").write_text(
-        json.dumps(sentence_lists, ensure_ascii=False), encoding="utf-8"
-    )
-    if sentences:
-        _build_graph(out / ANN_FILE, codes, np.load(out / "sentence_scales.npy"), tell)
-    meta = {
-        "format": INDEX_FORMAT,
-        "model": store.model_key,
-        "dimension": dimension,
-        "max_sentences": max_sentences,
-        "stride": stride,
-        "articles": len(records),
-        "passages": len(passage_rows),
-        "sentences": sentences,
-        "tokens": total_tokens,
-        "dates_resolved": resolved,
-    }
-    (out / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    return embedded
 
 
-def _build_graph(path: Path, codes: np.ndarray, scales: np.ndarray, tell: BuildProgress) -> None:
-    """The HNSW graph of the sentence vectors; usearch keeps them in int8 for the search only
-    (the scores that count are computed from the index's own vectors)."""
+def _write_graph(path: Path, codes, scales, keys, previous, tell) -> None:  # noqa: ANN001
+    """The HNSW graph of the sentence vectors (usearch, int8, one key per sentence that stays
+    with it across generations). When most of the previous generation's graph still holds,
+    it is copied and only the sentences that went or came are removed or added."""
     from usearch.index import Index
 
-    index = Index(ndim=codes.shape[1], metric="cos", dtype="i8")
+    index, add = None, np.arange(len(keys))
+    old_path = previous.folder / ANN_FILE if previous is not None else None
+    if old_path is not None and old_path.exists():
+        gone = np.setdiff1d(previous.sentence_keys, keys)
+        new = np.flatnonzero(~np.isin(keys, previous.sentence_keys))
+        if len(gone) + len(new) <= 0.2 * len(keys):  # else a fresh graph is better connected
+            index, add = Index.restore(str(old_path)), new
+            if len(gone):
+                index.remove(gone)
+    if index is None:
+        index = Index(ndim=codes.shape[1], metric="cos", dtype="i8")
     step = 4096
-    for start in range(0, len(codes), step):
-        block = _unit(
-            codes[start : start + step].astype(np.float32) * scales[start : start + step, None]
-        )
-        index.add(np.arange(start, start + len(block)), block, threads=os.cpu_count() or 1)
-        tell("graph", min(start + step, len(codes)), len(codes))
+    tell("graph", 0, len(add))
+    for start in range(0, len(add), step):
+        rows = add[start : start + step]
+        block = _unit(np.asarray(codes[rows], np.float32) * scales[rows, None])
+        index.add(keys[rows], block, threads=os.cpu_count() or 1)
+        tell("graph", min(start + step, len(add)), len(add))
     index.save(str(path))
 
 
@@ -613,7 +746,7 @@ def sync_index(
         try:
             embedded = build_generation(
                 articles, stamps, store, cache_dir, scratch,
-                max_sentences=max_sentences, stride=stride, progress=progress,
+                max_sentences=max_sentences, stride=stride, progress=progress, previous=index,
             )  # fmt: skip
             final = folder.publish(scratch)
         except BaseException:

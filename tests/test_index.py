@@ -201,3 +201,23 @@ def test_progress_elsewhere_is_a_few_log_lines():
     lines = stream.getvalue().splitlines()
     assert "\r" not in stream.getvalue()
     assert lines == [lines[0], lines[-1]] and lines[-1].startswith("index: 1,000/1,000")
+
+
+def test_an_update_copies_unchanged_articles_and_answers_as_a_fresh_build(
+    seeds_copy, config, encoder, tmp_path
+):
+    bot = live(seeds_copy, config, encoder)
+    (seeds_copy / "001_turkey.txt").write_text(TURKEY, encoding="utf-8")
+    (seeds_copy / "002_iceland.txt").write_text(ICELAND, encoding="utf-8")
+    bot.reload()
+    assert bot.index.meta["reused_articles"] == 1  # the bundled article, copied
+    fresh = LiveRetriever(seeds_copy, bot.settings, encoder, index_root=tmp_path / "fresh")
+    assert fresh.index.meta["reused_articles"] == 0
+    for question in (TURKEY_QUESTION, KAZAKH_QUESTION, "Why was Grindavik evacuated?"):
+        updated, built = bot.ask(question), fresh.ask(question)
+        assert [h.passage for h in updated.hits] == [h.passage for h in built.hits]
+        assert [h.score for h in updated.hits] == pytest.approx([h.score for h in built.hits])
+    vector = encoder.encode_query("volcano").vector
+    assert set(bot.index.nearest_sentences(vector, 5)) == set(
+        fresh.index.nearest_sentences(vector, 5)
+    )
