@@ -170,7 +170,7 @@ def reuters_rows(retriever: Retriever, path: Path = REUTERS_QUESTIONS) -> list[t
             float(np.mean(np.array(rr) >= 1 / 3)),
             float(np.mean(rr)),
         )
-        for kind, rr in by_kind.items()
+        for kind, rr in sorted(by_kind.items(), key=lambda item: item[0] == "all")
     ]
 
 
