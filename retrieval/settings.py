@@ -13,7 +13,7 @@ class Strict(BaseModel):
 
 
 class NoAnswerSettings(Strict):
-    min_similarity: float = Field(0.30, ge=-1.0, le=1.0)
+    min_similarity: float = Field(0.27, ge=-1.0, le=1.0)
     min_similarity_with_terms: float = Field(0.20, ge=-1.0, le=1.0)
     min_term_coverage: float = Field(0.5, ge=0.0, le=1.0)
 
