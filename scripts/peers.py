@@ -59,6 +59,7 @@ def haystack(passages: list[str], model: str):  # noqa: ANN201 - returns the ask
         InMemoryEmbeddingRetriever,
     )
     from haystack.document_stores.in_memory import InMemoryDocumentStore
+    from haystack.document_stores.types import DuplicatePolicy
     from haystack_integrations.components.embedders.sentence_transformers import (
         SentenceTransformersDocumentEmbedder,
         SentenceTransformersTextEmbedder,
@@ -67,7 +68,10 @@ def haystack(passages: list[str], model: str):  # noqa: ANN201 - returns the ask
     store = InMemoryDocumentStore()
     indexer = SentenceTransformersDocumentEmbedder(model=model, progress_bar=False)
     indexer.warm_up()
-    store.write_documents(indexer.run([Document(content=p) for p in passages])["documents"])
+    # Reuters repeats some paragraphs word for word; Haystack refuses a second document with
+    # the same content (its id is a hash of it) unless told to skip it.
+    documents = indexer.run([Document(content=p) for p in passages])["documents"]
+    store.write_documents(documents, policy=DuplicatePolicy.SKIP)
     pipeline = Pipeline()
     pipeline.add_component(
         "embedder", SentenceTransformersTextEmbedder(model=model, progress_bar=False)
