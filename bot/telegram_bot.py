@@ -458,17 +458,34 @@ async def answer_question(
         snippet_chars=settings.snippet_chars,
         max_chars=MAX_CHARS,
     )
+    hits = answer.hits if answer.answered else ()
+    await _send_with_more(
+        context, message, text, PendingQuestion(message.chat.id, question, hits, shown)
+    )
+    _log_question(update, settings, question, answer.answered, shown, started)
+
+
+async def _send_with_more(
+    context: ContextTypes.DEFAULT_TYPE, message: Message, text: str, item: PendingQuestion
+) -> None:
+    """The first page of an answer or timeline; if item holds more than it shows, with a More
+    button that pages on (forgotten again if the message never went out)."""
+    services = _services(context)
     markup, key = None, None
-    if answer.answered and len(answer.hits) > shown:
-        key = services.questions.add(PendingQuestion(message.chat.id, question, answer.hits, shown))
-        markup = _more_button(key, shown, len(answer.hits) - shown)
+    remaining = len(item.hits) - item.next_index
+    if remaining > 0:
+        key = services.questions.add(item)
+        markup = _more_button(key, item.next_index, remaining, _unit(item))
     try:
         await _send(context, message, text, markup)
     except BaseException:
         if key:
             services.questions.discard(key)
         raise
-    _log_question(update, settings, question, answer.answered, shown, started)
+
+
+def _unit(item: PendingQuestion) -> str:
+    return "event" if item.timeline else "passage"
 
 
 def _log_question(
@@ -561,18 +578,8 @@ async def on_timeline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     heading = f"Timeline{' of “' + topic + '”' if topic else ''}: {len(events)} dated events"
     text, shown = timeline_page(heading, events, 0, TIMELINE_PAGE)
-    markup, key = None, None
-    if len(events) > shown:
-        key = services.questions.add(
-            PendingQuestion(message.chat.id, heading, events, shown, timeline=True)
-        )
-        markup = _more_button(key, shown, len(events) - shown, "event")
-    try:
-        await _send(context, message, text, markup)
-    except BaseException:
-        if key:
-            services.questions.discard(key)
-        raise
+    item = PendingQuestion(message.chat.id, heading, events, shown, timeline=True)
+    await _send_with_more(context, message, text, item)
 
 
 async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -608,8 +615,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     item.next_index = start + count  # before any await: a second press gets "already shown"
     await _answer_query(query)
     remaining = len(item.hits) - item.next_index
-    what = "event" if item.timeline else "passage"
-    markup = _more_button(key, item.next_index, remaining, what) if remaining else None
+    markup = _more_button(key, item.next_index, remaining, _unit(item)) if remaining else None
     try:
         await _send(context, origin, text, markup)
     except BaseException:

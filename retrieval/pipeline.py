@@ -187,7 +187,7 @@ class Retriever:
             return Answer(question, False, (), scores.corrections, time=intent.time)
         ranking = self.date_ranking(scores, intent)
         if intent.latest:
-            order = self._newest_first(self._relevant(ranking))
+            order = self._newest_first(self._relevant(ranking), ranking)
         else:
             order = self.distinct_ranking(ranking)
         notes = list(intent.time.assumptions)
@@ -312,11 +312,13 @@ class Retriever:
             return [int(np.argmax(ranking))] if len(ranking) else []
         return [int(i) for i in np.flatnonzero(ranking >= best * self.settings.latest_share)]
 
-    def _newest_first(self, candidates: list[int]) -> list[int]:
+    def _newest_first(self, candidates: list[int], ranking: np.ndarray) -> list[int]:
         """The best passage of each article among the candidates, newest article first."""
         best: dict[str, int] = {}
-        for i in candidates:  # candidates come in corpus order; the earliest passage is the lead
-            best.setdefault(self.passages[i].article.source, i)
+        for i in candidates:
+            source = self.passages[i].article.source
+            if source not in best or ranking[i] > ranking[best[source]]:
+                best[source] = i
         order = sorted(best.values(), key=lambda i: self.passages[i].article.date, reverse=True)
         return order[: self.settings.max_results]
 
