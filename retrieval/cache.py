@@ -142,6 +142,8 @@ class CacheFile:
             self._warn("readonly", f"the cache folder {self.cache_dir} is read-only and holds"
                        " no cache; going on without one")  # fmt: skip
             return
+        if found is not None:  # the file judged below, should it have to be moved aside
+            self._identity = (found.st_dev, found.st_ino)
         try:
             self._connect(check=found is not None and found.st_size <= FULL_CHECK_BYTES)
         except _Damaged as exc:
@@ -248,17 +250,19 @@ class CacheFile:
         assert self.path is not None
         aside = self.path.with_name(self.path.name + ".damaged")
         try:
-            if self._identity is None or not self._replaced():  # not another process's new file
+            if self._replaced():  # another process moved it aside first and began a new one
+                log.info("cache %s was damaged and has been replaced already", self.path)
+            else:
                 os.replace(self.path, aside)
-            journal = self.path.with_name(self.path.name + "-journal")
-            if journal.exists():  # it belongs to the old file: SQLite would apply it to the new
-                os.replace(journal, aside.with_name(aside.name + "-journal"))
+                journal = self.path.with_name(self.path.name + "-journal")
+                if journal.exists():  # the old file's: SQLite would apply it to the new one
+                    os.replace(journal, aside.with_name(aside.name + "-journal"))
+                self._warn("damaged", f"the cache {self.path} was damaged ({why}); moved it to"
+                           f" {aside} and building a new one")  # fmt: skip
         except OSError as exc:
             self._warn("damaged", f"the cache {self.path} is damaged ({why}) and cannot be moved"
                        f" aside ({exc.strerror or exc}); going on without a cache")  # fmt: skip
             return
-        self._warn("damaged", f"the cache {self.path} was damaged ({why}); moved it to"
-                   f" {aside} and building a new one")  # fmt: skip
         self._identity = None
         self.writable = os.access(self.path.parent, os.W_OK)
         if not self.writable:

@@ -327,3 +327,32 @@ def _tuples(value):
     if isinstance(value, list | tuple):
         return [_tuples(v) for v in value]
     return value
+
+
+def test_four_processes_on_one_damaged_cache_agree(tmp_path):
+    """Each finds the damage; one moves it aside, none moves another's new cache away."""
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    (folder / CACHE_FILE).write_bytes(os.urandom(200_000))
+    config = tmp_path / "bot.yaml"
+    config.write_text(f"corpus:\n  seeds_dir: {SEEDS}\n  cache_dir: {folder}\n")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "ask", "--json", "--config", str(config), QUESTIONS[0]],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )  # fmt: skip
+        for _ in range(4)
+    ]
+    results = [proc.communicate(timeout=100) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 4, results
+    assert len({out for out, _ in results}) == 1 and json.loads(results[0][0])["answered"]
+    assert not any("Traceback" in err for _, err in results)
+    assert sorted(p.name for p in folder.iterdir()) == [CACHE_FILE, f"{CACHE_FILE}.damaged"]
+    with sqlite3.connect(folder / CACHE_FILE) as db:
+        assert db.execute("PRAGMA quick_check").fetchone() == ("ok",)
+        assert db.execute("SELECT count(*) FROM embeddings").fetchone()[0] > 40
