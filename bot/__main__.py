@@ -128,10 +128,11 @@ def _ask(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, 
 def _timeline(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, lazily
     from bot.answer_format import ANSI, PLAIN, render_timeline, timeline_to_json
     from bot.runtime import open_retriever
+    from retrieval.text import clean_question
 
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit: must be at least 1, got {args.limit}")
-    topic = (args.topic or "").strip() or None
+    topic = clean_question(args.topic or "") or None
     retriever = open_retriever(config, seeds_dir=args.seeds, progress=_loading)
     events = retriever.timeline(topic)[: args.limit]
     if args.json:

@@ -287,6 +287,19 @@ def test_ask_survives_bad_bytes_and_control_sequences_everywhere(tmp_path):
     )
     assert arg.returncode == 0 and no_control(arg.stdout.decode("utf-8"))
     assert json.loads(arg.stdout)["answered"] is True
+    timeline = subprocess.run(
+        [sys.executable, "-m", "bot", "timeline", "--config", str(config)]
+        + [os.fsdecode(b"frogs\x1b]0;pwned\x07 \xff")],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+        env=env,
+    )
+    assert timeline.returncode == 0
+    assert (
+        timeline.stdout.decode("utf-8")
+        == "No dated events about \u201cfrogs \ufffd\u201d in the articles.\n"
+    )
 
 
 # --- properties: whatever the text, no exception and nothing raw -------------------------------
