@@ -29,6 +29,7 @@ pytestmark = pytest.mark.timeout(120)
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
+CHESS = "Who won the world chess championship?"
 QUESTIONS = [
     "Who did Tokayev order to arrest?",
     "Where did the riots over LPG prices begin?",
@@ -331,15 +332,21 @@ def _tuples(value):
 
 def test_four_processes_on_one_damaged_cache_agree(tmp_path):
     """Each finds the damage; one moves it aside, none moves another's new cache away."""
-    folder = tmp_path / "cache"
+    folder, seeds = tmp_path / "cache", tmp_path / "seeds"
     folder.mkdir()
+    seeds.mkdir()
     (folder / CACHE_FILE).write_bytes(os.urandom(200_000))
+    (seeds / "chess.txt").write_text(  # short: four processes embed it at once on two cores
+        "date 2023-04-30 Ding Liren becomes world chess champion\n\n"
+        "Ding Liren of China won the world chess championship on Sunday. He beat Ian "
+        "Nepomniachtchi of Russia in a rapid tie-break.\n"
+    )
     config = tmp_path / "bot.yaml"
-    config.write_text(f"corpus:\n  seeds_dir: {SEEDS}\n  cache_dir: {folder}\n")
+    config.write_text(f"corpus:\n  seeds_dir: {seeds}\n  cache_dir: {folder}\n")
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "bot", "ask", "--json", "--config", str(config), QUESTIONS[0]],
+            [sys.executable, "-m", "bot", "ask", "--json", "--config", str(config), CHESS],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -355,4 +362,4 @@ def test_four_processes_on_one_damaged_cache_agree(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == [CACHE_FILE, f"{CACHE_FILE}.damaged"]
     with sqlite3.connect(folder / CACHE_FILE) as db:
         assert db.execute("PRAGMA quick_check").fetchone() == ("ok",)
-        assert db.execute("SELECT count(*) FROM embeddings").fetchone()[0] > 40
+        assert db.execute("SELECT count(*) FROM embeddings").fetchone()[0] == 3
