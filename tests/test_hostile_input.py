@@ -314,7 +314,10 @@ PIECES = st.sampled_from(
      "\x00", "\x0b", "\x85", "\u200b", "\u202e", "\udcff", "?", "...", "\n", "\t"]
 )  # fmt: skip
 MIXED = st.lists(PIECES, max_size=30).map("".join)
-FAST = settings(max_examples=200, deadline=None)
+# In CI the examples are drawn the same way every run (a red build must mean a change broke
+# something); on a developer's machine they differ each run and keep exploring.
+EXPLORE = os.environ.get("CI") != "true"
+FAST = settings(max_examples=200, deadline=None, derandomize=not EXPLORE)
 
 
 @FAST
@@ -337,7 +340,10 @@ def test_analyzer_takes_any_text(text):
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40,
+    deadline=None,
+    derandomize=not EXPLORE,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(st.one_of(ANY_TEXT, MIXED))
 def test_any_question_gets_an_answer_or_a_refusal(retriever, text):
