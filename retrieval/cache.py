@@ -26,6 +26,7 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 
 CACHE_FILE = "embeddings.sqlite3"
 BUSY_TIMEOUT = 5.0  # seconds to wait for another process's lock before going on without
+# Files found locked, and when: the second table's CacheFile of the same start-up does not wait
+# the whole BUSY_TIMEOUT again for a lock the first one just gave up on.
+_GAVE_UP: dict[Path, float] = {}
+RECENTLY = 60.0
 # Checking the whole file reads all of it: 0.2-0.4 s for 700 MB here. Bigger files are checked
 # as they are read (a damaged page is an error on reading it, and every row is validated).
 FULL_CHECK_BYTES = 256 * 1024 * 1024
@@ -155,7 +160,10 @@ class CacheFile:
         assert self.path is not None
         mode = "rwc" if self.writable else "ro"
         uri = f"file:{urllib.parse.quote(os.fsencode(self.path))}?mode={mode}"
-        db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT, check_same_thread=False)
+        gave_up = _GAVE_UP.get(self.path)
+        recently_locked = gave_up is not None and time.monotonic() - gave_up < RECENTLY
+        wait = min(BUSY_TIMEOUT, 0.1) if recently_locked else BUSY_TIMEOUT
+        db = sqlite3.connect(uri, uri=True, timeout=wait, check_same_thread=False)
         try:
             self._check(db, check)
         except BaseException:
@@ -228,6 +236,8 @@ class CacheFile:
             self._move_aside(str(exc))
             return self._db is not None
         if code in _LOCKED:
+            if self.path is not None:
+                _GAVE_UP[self.path] = time.monotonic()
             self.close()
             self._warn("locked", f"the cache {self.path} is locked by another process"
                        f" (waited {BUSY_TIMEOUT:g} s); going on without it")  # fmt: skip
