@@ -97,15 +97,17 @@ def run(argv: list[str] | None = None) -> int:
 def _ask(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, imported lazily
     from bot.answer_format import ANSI, PLAIN, answer_to_json, render_answer
     from bot.runtime import open_retriever
+    from retrieval.text import clean_question
 
     if not 1 <= args.top_k <= 100:
         raise UsageError(f"--top-k: must be between 1 and 100, got {args.top_k}")
     if args.question == "-":
-        questions = [line.strip() for line in sys.stdin if line.strip()]
+        sys.stdin.reconfigure(errors="replace")  # a bad byte must not end the whole batch
+        questions = [q for q in map(clean_question, sys.stdin) if q]
         if not questions:
             raise UsageError("standard input holds no question (one question per line)")
     else:
-        questions = [args.question.strip()]
+        questions = [clean_question(args.question)]
         if not questions[0]:
             raise UsageError("QUESTION: the question is empty")
     retriever = open_retriever(config, seeds_dir=args.seeds, progress=_loading)
@@ -126,10 +128,11 @@ def _ask(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, 
 def _timeline(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, lazily
     from bot.answer_format import ANSI, PLAIN, render_timeline, timeline_to_json
     from bot.runtime import open_retriever
+    from retrieval.text import clean_question
 
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit: must be at least 1, got {args.limit}")
-    topic = (args.topic or "").strip() or None
+    topic = clean_question(args.topic or "") or None
     retriever = open_retriever(config, seeds_dir=args.seeds, progress=_loading)
     events = retriever.timeline(topic)[: args.limit]
     if args.json:

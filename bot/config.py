@@ -8,10 +8,12 @@ from typing import Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
+from retrieval.files import FileLimitError, read_regular_file
 from retrieval.settings import RetrievalSettings, Strict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.yaml"
+MAX_CONFIG_BYTES = 1024 * 1024  # the default file is 5 KB; /dev/zero must not fill memory
 
 
 class ConfigError(ValueError):
@@ -100,9 +102,11 @@ def _first_error(error: ValidationError) -> str:
 def load_config(path: Path | None = None) -> AppConfig:
     path = path or DEFAULT_CONFIG
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_file(path, MAX_CONFIG_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except FileLimitError as exc:
+        raise ConfigError(f"{path}: config file is {exc.strerror}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config file ({exc})") from None
     try:

@@ -23,6 +23,7 @@ from bot.answer_format import (
 from bot.config import AppConfig
 from bot.runtime import open_retriever
 from retrieval.pipeline import Answer, Retriever, TimelineEvent
+from retrieval.text import clean_question
 
 MAX_QUESTION_CHARS = 1000
 TIMELINE_PAGE = 10
@@ -50,7 +51,7 @@ class ConsoleChat:
 
     def reply(self, line: str) -> str | None:
         """The reply to one input line; None means the user wants to leave."""
-        text = line.strip()
+        text = clean_question(line)
         if not text:
             return ""
         if text.startswith("/"):
@@ -191,6 +192,8 @@ def run_chat(
     stderr: TextIO | None = None,
 ) -> int:
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    if hasattr(stdin, "reconfigure"):
+        stdin.reconfigure(errors="replace")  # a bad byte typed or piped must not end the chat
     retriever = open_retriever(
         config, seeds_dir=seeds_dir, progress=lambda message: progress(message, stderr)
     )

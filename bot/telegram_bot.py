@@ -60,6 +60,7 @@ from bot.config import AppConfig, ConfigError, TelegramSettings
 from bot.telegram_support import (
     PendingQuestion,
     QuestionStore,
+    ReplyLimit,
     RetryingRateLimiter,
     UserRateLimit,
     check_webhook_settings,
@@ -67,6 +68,8 @@ from bot.telegram_support import (
     read_webhook_secret,
     redact_secrets,
 )
+from bot.telegram_webhook import WebhookServer
+from retrieval.text import clean_question
 
 log = logging.getLogger("bot.telegram")
 
@@ -98,6 +101,10 @@ FAILURE = "Sorry, something went wrong while answering. Please try again."
 EXPIRED = "This button has expired. Please ask the question again."
 ALREADY_SHOWN = "Those passages are already shown above."
 UNKNOWN_COMMAND = "I don't know that command. /help lists what I can do."
+# Replies of any kind per user and rate window, as a multiple of the questions allowed
+# (rate_limit_count): with the defaults 30 a minute, far more than anyone types, and a flood
+# from one user then takes at most a second of Telegram's 30 messages a second from the others.
+REPLIES_PER_QUESTION = 3
 
 NON_TEXT = (
     filters.Sticker.ALL
@@ -123,7 +130,9 @@ class Services:
     settings: TelegramSettings
     retriever: Any  # retrieval.pipeline.Retriever: .ask(question) and .articles
     executor: ThreadPoolExecutor
-    rate: UserRateLimit
+    rate: UserRateLimit  # questions per user
+    replies: ReplyLimit  # every reply per user: commands, buttons and hints too
+    strangers: UserRateLimit  # refusals outside the allowlists: one per chat, sender and window
     questions: QuestionStore  # per-question "More" state, bounded
     examples: list[str]
 
@@ -163,7 +172,8 @@ def greeting(services: Services, private: bool) -> str:
         "with the passage that answers, its article and date:"
     ]
     for article in articles[:5]:
-        lines.append(f"• {html.escape(article.title, quote=False)} ({human_date(article.date)})")
+        title = html.escape(shorten(article.title, 300), quote=False)  # cut, then escaped
+        lines.append(f"• {title} ({human_date(article.date)})")
     if count > 5:
         lines.append(f"… and {count - 5} more: /sources")
     lines += ["", "Try for example:"]
@@ -209,12 +219,44 @@ def help_text(services: Services, username: str) -> str:
     )
 
 
+_HTML_PIECE = re.compile(r"<(/?)([a-zA-Z-]+)[^>]*>|&#?[a-zA-Z0-9]+;|.", re.DOTALL)
+
+
+def cut_html(text: str, limit: int) -> str:
+    """Telegram HTML cut to at most limit characters with an ellipsis: never inside a tag or an
+    entity ("&am…" is a 400 from Telegram), and every tag left open closed again."""
+    if len(text) <= limit:
+        return text
+    kept: list[str] = []
+    used = 0
+    open_tags: list[str] = []
+    closing = 0  # characters the closing tags of open_tags take
+    for piece in _HTML_PIECE.finditer(text):
+        token, slash, name = piece.group(0), piece.group(1), piece.group(2)
+        if name and slash:  # a closing tag: always fits, it was reserved
+            if open_tags and open_tags[-1] == name.lower():
+                open_tags.pop()
+                closing -= len(name) + 3
+            kept.append(token)
+            used += len(token)
+            continue
+        grows = len(name) + 3 if name else 0
+        if used + len(token) + closing + grows + 1 > limit:  # + 1: the ellipsis
+            break
+        kept.append(token)
+        used += len(token)
+        if name:
+            open_tags.append(name.lower())
+            closing += grows
+    return "".join(kept) + "…" + "".join(f"</{name}>" for name in reversed(open_tags))
+
+
 def _chunks(text: str, limit: int = MAX_CHARS) -> list[str]:
-    """Whole lines packed into messages of at most limit characters."""
+    """Whole lines packed into messages of at most limit characters; a longer line is cut."""
     chunks: list[str] = []
     current = ""
     for line in text.split("\n"):
-        line = line if len(line) <= limit else line[: limit - 1] + "…"
+        line = cut_html(line, limit)
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) > limit:
             chunks.append(current)
@@ -400,7 +442,8 @@ def timeline_page(heading: str, events: Any, start: int, page_size: int) -> tupl
         text = header + render_timeline(page[:count], HTML, first_number=start + 1)
         if len(text) <= MAX_CHARS:
             return text, count
-    return header + render_timeline(page[:1], HTML, first_number=start + 1)[: MAX_CHARS // 2], 1
+    line = render_timeline(page[:1], HTML, first_number=start + 1)
+    return cut_html(header + line, MAX_CHARS), 1
 
 
 # --------------------------------------------------------------------------- questions
@@ -443,7 +486,7 @@ async def answer_question(
     services = _services(context)
     settings = services.settings
     message = update.effective_message
-    question = question.strip()
+    question = clean_question(question)
     user_id = update.effective_user.id if update.effective_user else message.chat.id
     refusal = _refusal(question, services, user_id, via_ask=via_ask)
     if refusal:
@@ -511,15 +554,48 @@ def _log_question(
 # --------------------------------------------------------------------------- handlers
 
 
+def _sender(update: Update) -> tuple[str, int]:
+    if update.effective_user is not None:
+        return ("user", update.effective_user.id)
+    return ("chat", update.effective_chat.id if update.effective_chat else 0)
+
+
+async def _say(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+    """A short reply outside the handlers: a message, or the note of a pressed button."""
+    if update.callback_query:
+        await _answer_query(update.callback_query, re.sub(r"<[^>]+>", "", text)[:200])
+    elif update.message:
+        await _send(context, update.message, text)
+
+
 async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Runs first: stops updates from users and chats outside the allowlist."""
-    if _allowed(update, _services(context).settings):
+    """Runs first: refuses senders outside the allowlists (once per chat and window, then
+    silently), and holds every sender to the reply limit (one notice, then silence)."""
+    services = _services(context)
+    if not _is_for_me(update, context):
+        if not _allowed(update, services.settings):
+            raise ApplicationHandlerStop
+        return  # chatter in a group: the handlers ignore it, nothing is sent
+    if not _allowed(update, services.settings):
+        # Once per chat: so that a group learns why the bot stays silent to this sender.
+        chat = update.effective_chat.id if update.effective_chat else 0
+        if not services.strangers.acquire((chat, *_sender(update))):
+            await _say(update, context, REFUSAL)
+        raise ApplicationHandlerStop
+    verdict, wait = services.replies.admit(_sender(update))
+    if verdict == "reply":
         return
-    if _is_for_me(update, context):
-        if update.callback_query:
-            await _answer_query(update.callback_query, REFUSAL)
-        elif update.message:
-            await _send(context, update.message, REFUSAL)
+    log.info("flood_limited %s=%s wait_s=%.0f %s", *_sender(update), wait, verdict)
+    if verdict == "notice":
+        settings = services.settings
+        await _say(
+            update,
+            context,
+            "You are sending messages faster than I can answer: at most "
+            f"{settings.rate_limit_count * REPLIES_PER_QUESTION} per "
+            f"{_window(settings.rate_limit_seconds)}. I will answer again in "
+            f"{max(1, round(wait))} s.",
+        )
     raise ApplicationHandlerStop
 
 
@@ -565,6 +641,7 @@ async def on_timeline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     message = update.effective_message
     entity = _command_entity(message)
     topic = _tidy(_utf16_cut(message.text, entity.offset, entity.length)) if entity else ""
+    topic = clean_question(topic)
     user_id = update.effective_user.id if update.effective_user else message.chat.id
     refusal = _rate_refusal(services, user_id)
     if refusal:
@@ -689,6 +766,10 @@ def build_application(config: AppConfig, retriever: Any, token: str) -> Applicat
         retriever=retriever,
         executor=ThreadPoolExecutor(settings.workers, thread_name_prefix="retrieval"),
         rate=UserRateLimit(settings.rate_limit_count, settings.rate_limit_seconds),
+        replies=ReplyLimit(
+            settings.rate_limit_count * REPLIES_PER_QUESTION, settings.rate_limit_seconds
+        ),
+        strangers=UserRateLimit(1, settings.rate_limit_seconds),
         questions=QuestionStore(KEPT_QUESTIONS),
         examples=example_questions(retriever, settings),
     )
@@ -719,7 +800,10 @@ def _polling_error(exc: TelegramError) -> None:
     log.warning("cannot fetch updates (%s: %s); retrying", type(exc).__name__, exc)
 
 
-async def _start_updates(app: Application, settings: TelegramSettings, secret: str | None) -> None:
+async def _start_updates(
+    app: Application, settings: TelegramSettings, secret: str | None
+) -> WebhookServer | None:
+    """Start fetching updates: long polling, or our webhook server (returned, to stop it)."""
     if settings.mode == "polling":
         await app.updater.start_polling(
             timeout=settings.poll_timeout,
@@ -728,18 +812,22 @@ async def _start_updates(app: Application, settings: TelegramSettings, secret: s
             drop_pending_updates=False,
             error_callback=_polling_error,
         )
-        return
-    webhook = settings.webhook
-    await app.updater.start_webhook(
-        listen=webhook.listen,
-        port=webhook.port,
-        url_path=webhook.url_path,
-        webhook_url=webhook.public_url,
-        secret_token=secret,
+        return None
+    assert secret is not None
+    server = WebhookServer(
+        app.bot,
+        app.update_queue,
+        settings.webhook,
+        secret,
         allowed_updates=ALLOWED_UPDATES,
-        bootstrap_retries=settings.retries,
-        drop_pending_updates=False,
+        retries=settings.retries,
     )
+    try:
+        await server.start()
+    except BaseException:
+        await server.stop()
+        raise
+    return server
 
 
 def _install_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> list[signal.Signals]:
@@ -782,12 +870,13 @@ async def serve(
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed = _install_signals(loop, stop) if handle_signals else []
+    webhook: WebhookServer | None = None
     try:
         await app.initialize()
         try:
             if app.post_init:
                 await app.post_init(app)
-            await _start_updates(app, settings, webhook_secret)
+            webhook = await _start_updates(app, settings, webhook_secret)
             await app.start()
             log.info(
                 "ready: @%s answers by %s through %s",
@@ -801,6 +890,8 @@ async def serve(
         finally:
             if app.updater.running:
                 await app.updater.stop()
+            if webhook is not None:
+                await webhook.stop()
             if app.running:
                 await app.stop()  # waits for every update taken to be answered
             await app.shutdown()

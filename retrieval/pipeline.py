@@ -22,6 +22,7 @@ from retrieval.intent import Intent, read_intent
 from retrieval.late_interaction import TokenIndex
 from retrieval.passages import Passage, split_passages
 from retrieval.settings import NoAnswerSettings, RetrievalSettings
+from retrieval.text import clean_question
 from retrieval.timex import ImpossibleDate, Period, QuestionTime, TimeExpression
 
 
@@ -106,7 +107,9 @@ class Retriever:
         self.analyzer.learn_vocabulary(p for a in self.articles for p in a.paragraphs)
         passage_terms = [self.analyzer.terms(p.text) for p in self.passages]
         self._passage_terms = [set(terms) for terms in passage_terms]
-        self.bm25 = BM25Okapi(passage_terms)
+        # rank-bm25 divides by the number of distinct terms: articles of only stop words or
+        # punctuation have none, and then keyword matching has nothing to say.
+        self.bm25 = BM25Okapi(passage_terms) if any(passage_terms) else None
         # Sentences are embedded on their own too: one relevant sentence is diluted in a window,
         # and the highlight is the sentence closest to the question. One call for both, so the
         # model batches them together and progress is one count.
@@ -145,7 +148,9 @@ class Retriever:
         corrected, corrections = self.analyzer.correct(question)
         terms = self.analyzer.terms(corrected)
         lexical = (
-            self.bm25.get_scores(terms) if terms else np.zeros(len(self.passages), dtype=float)
+            self.bm25.get_scores(terms)
+            if terms and self.bm25 is not None
+            else np.zeros(len(self.passages), dtype=float)
         )
         query = self.encoder.encode_query(corrected)
         query_vector = query.vector
@@ -174,6 +179,7 @@ class Retriever:
         )
 
     def ask(self, question: str) -> Answer:
+        question = clean_question(question)
         try:
             intent = read_intent(question, self.article_dates, use_dates=self.settings.dates)
         except ImpossibleDate as exc:
@@ -237,7 +243,8 @@ class Retriever:
 
     def timeline(self, topic: str | None = None) -> list[TimelineEvent]:
         """Dated events in date order, of every passage or of the passages about a topic."""
-        if topic and topic.strip():
+        topic = clean_question(topic or "")
+        if topic:
             scores = self.score(topic)
             if not decide_answerable(scores, self.settings.no_answer):
                 return []
@@ -347,10 +354,15 @@ class Retriever:
         return dated[0] if dated else None
 
     def distinct_ranking(self, ranking_scores: np.ndarray) -> list[int]:
-        """Passage indices best first, skipping any that overlaps a better one: no repeated text."""
+        """Passage indices best first, skipping any that overlaps a better one or repeats its
+        words (the same paragraph in two articles): no repeated text."""
         chosen: list[int] = []
         for i in np.argsort(-ranking_scores, kind="stable"):
-            if not any(self.passages[i].overlaps(self.passages[j]) for j in chosen):
+            passage = self.passages[i]
+            if not any(
+                passage.overlaps(self.passages[j]) or passage.text == self.passages[j].text
+                for j in chosen
+            ):
                 chosen.append(int(i))
                 if len(chosen) == self.settings.max_results:
                     break
@@ -358,6 +370,8 @@ class Retriever:
 
     def _term_coverage(self, terms: list[str]) -> np.ndarray:
         unique = set(terms)
+        if self.bm25 is None:
+            return np.zeros(len(self.passages))
         weights = {t: max(self.bm25.idf.get(t, 0.0), 0.0) for t in unique}
         total = sum(weights.values())
         if total <= 0:
