@@ -21,6 +21,12 @@ import numpy as np
 
 from retrieval.corpus import Article, load_corpus
 from retrieval.embeddings import DEFAULT_MODEL, Encoder, load_model
+from retrieval.eval_chat import (
+    followup_rows,
+    format_followups,
+    format_highlights,
+    highlight_rows,
+)
 from retrieval.eval_dates import (
     LABELS,
     REUTERS_DEV,
@@ -41,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTICLE_QUESTIONS = ROOT / "eval" / "article_questions.json"
 SQUAD_SAMPLE = ROOT.parent / "shared" / "data" / "squad2-dev-sample.json"
 RANKERS = ("lexical", "dense", "fused")
-SETS = ("article", "squad", "timex", "dates")
+SETS = ("article", "squad", "timex", "dates", "followup", "highlight")
 RANKER_NAMES = {"lexical": "BM25", "dense": "embeddings", "fused": "fused"}
 
 
@@ -171,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated subset of {','.join(SETS)} (default: all)",
     )
     parser.add_argument(
-        "--errors", action="store_true", help="list the time-expression mistakes (dev labels)"
+        "--errors",
+        action="store_true",
+        help="list the time-expression mistakes (dev labels) and the wrong highlights",
     )
     args = parser.parse_args(argv)
     sets = {s.strip() for s in args.sets.split(",") if s.strip()}
@@ -222,6 +230,13 @@ def main(argv: list[str] | None = None) -> int:
         show = (lambda line: print("  " + line)) if args.errors else None
         print("\nTime expressions (eval/time_expressions.json):")
         print(format_timex_table(score_time_expressions(LABELS, folders, show)))
+    if "followup" in sets:
+        print("\nFollow-up questions (eval/followup_questions.json, hit@1 of the follow-up):")
+        print(format_followups(followup_rows(bundled)))
+    if "highlight" in sets:
+        show = (lambda line: print("  " + line)) if args.errors else None
+        print("\nHighlighted sentence (eval/highlight_questions.json):")
+        print(format_highlights(highlight_rows(bundled, show=show)))
     if "dates" in sets:
         questions = date_questions()
         print("\nDate questions about the bundled article:")
