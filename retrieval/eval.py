@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             model = load_model(model_name, settings.precision)
     except ModelError as exc:
         parser.error(f"--model {exc}")
-    encoder = Encoder(model, model_name, ROOT / ".cache")
+    encoder = Encoder(model, model_name, ROOT / ".cache", progress=_log_progress())
     print(
         f"model={model_name} format={model.format} fusion={settings.fusion}"
         f" lexical_weight={settings.lexical_weight}"
@@ -214,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     if "article" in sets:
         results["article"] = _summary(bundled, article_questions())
     if "squad" in sets and args.squad.exists():
+        print(f"Indexing the SQuAD sample ({args.squad})…", file=sys.stderr, flush=True)
         articles, squad_set = squad_corpus(args.squad)
         results["SQuAD 2.0 sample"] = _summary(Retriever(articles, settings, encoder), squad_set)
     elif "squad" in sets:
@@ -258,6 +260,19 @@ def main(argv: list[str] | None = None) -> int:
             ):
                 print(f"| {kind} | {split} | {n} | {hit:.3f} | {ignored:.3f} |")
     return 0
+
+
+def _log_progress(every: float = 5.0) -> Callable[[int, int], None]:
+    """Embedding progress on stderr every few seconds: an empty cache takes minutes."""
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every or done == total:
+            print(f"  {done}/{total} texts embedded", file=sys.stderr, flush=True)
+            last[0] = now
+
+    return report
 
 
 def _summary(retriever: Retriever, questions: list[Question]) -> tuple[int, int, list[Row]]:
