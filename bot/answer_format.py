@@ -253,10 +253,10 @@ def _answer_text(answer: Answer, m: Markup, count: int, snippet_chars: int) -> s
     lines.append(full_passage(top, m))
     number = 2
     # One title line per article: the top passage's byline covers its article's other passages.
-    for group in by_article(answer.hits[1:count]):
+    for n, group in enumerate(by_article(answer.hits[1:count])):
         article = group[0].passage.article
         lines.append("")
-        if article.source == top.passage.article.source:
+        if n == 0 and article.source == top.passage.article.source:
             lines.append(m.dim("Also from this article:"))
         else:
             title = m.escape(shorten(article.title, 80))

@@ -103,9 +103,10 @@ def open_retriever(
     model_name = settings.model or DEFAULT_MODEL
     location = _model_location(config)
     cache = cache_folder(config)
+    n = len(articles)
     with progress(
-        f"Loading the embedding model {model_name} ({settings.precision})"
-        f" and indexing {len(articles)} article(s)…"
+        f"Loading the model {model_name} ({settings.precision})"
+        f" and indexing {n} article{'s' if n != 1 else ''}…"
     ) as report:
         try:
             model = load_model(location, settings.precision)

@@ -182,7 +182,7 @@ def test_session_through_pipes(chat_config):
     script = f"{ARREST}\n/more\n\n/sources\n/help\n/nope\n/quit\nHow do I bake bread?\n"
     code, out, err = session(chat_config, script)
     assert code == 0
-    assert "Loading the embedding model" in err
+    assert "Loading the model all-mpnet-base-v2 (int8) and indexing 1 article…" in err
     assert out.startswith("Ready: 1 article:\n• **8 January 2022** — " + TITLE)
     assert "Karim Masimov.**" in out
     assert f"— {TITLE}, 8 January 2022" in out
@@ -315,7 +315,7 @@ def test_terminal_session_has_colour_and_ctrl_d_leaves(chat_config, monkeypatch)
         terminal.expect("Bye.")
 
     terminal = run_on_terminal(chat_config, monkeypatch, steps)
-    assert "✓ Loading the embedding model" in terminal.seen  # spinner done
+    assert "✓ Loading the model" in terminal.seen  # spinner done
     assert "Ready: 1 article:" in terminal.seen
     assert re.search(r"\033\[1;33m[^\033]*Karim Masimov\.\033\[0m", terminal.seen)
     assert "\033[2m— " + TITLE in terminal.seen
