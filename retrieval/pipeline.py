@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from rank_bm25 import BM25Okapi
 
-from retrieval.analyzer import Analyzer
+from retrieval.analyzer import Analyzer, words
 from retrieval.corpus import Article
 from retrieval.embeddings import Embedding, Encoder
 from retrieval.event_dates import EventDates
@@ -385,7 +385,7 @@ class Retriever:
                 sentences = dated
         if scores is None:
             return sentences[0]
-        named = self._named_terms(self.analyzer.correct(intent.topic)[0])
+        named = self._named_terms(intent.topic, scores.corrections)
         closeness = {
             n: self._sentence_score(passage.sentences[n], scores, named) for n in sentences
         }
@@ -421,9 +421,10 @@ class Retriever:
             return len(terms & have) / max(len(terms), 1)
         return sum(w for t, w in weights.items() if t in have) / total
 
-    def _named_terms(self, question: str) -> frozenset[str]:
-        """The terms of the names a question asks about ("Karim Masimov")."""
-        return frozenset(self.analyzer.terms(" ".join(names(question))))
+    def _named_terms(self, question: str, corrections: dict[str, str]) -> frozenset[str]:
+        """The terms of the names a question asks about ("Karim Masimov"), as corrected."""
+        named = [corrections.get(w, w) for w in words(" ".join(names(question)))]
+        return frozenset(self.analyzer.terms(" ".join(named)))
 
 
 def _during(period: Period | None) -> str:
