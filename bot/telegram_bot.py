@@ -50,12 +50,14 @@ from bot.answer_format import (
     HTML,
     fit_answer,
     human_date,
+    language_problem,
     render_more,
     render_sources,
     render_timeline,
     shorten,
     shortest_passage,
 )
+from bot.answer_format import example_questions as shared_examples
 from bot.config import AppConfig, ConfigError, TelegramSettings
 from bot.telegram_support import (
     PendingQuestion,
@@ -69,6 +71,7 @@ from bot.telegram_support import (
     redact_secrets,
 )
 from bot.telegram_webhook import WebhookServer
+from retrieval.followup import Conversation
 from retrieval.text import clean_question
 
 log = logging.getLogger("bot.telegram")
@@ -106,6 +109,7 @@ UNKNOWN_COMMAND = "I don't know that command. /help lists what I can do."
 # from one user then takes at most a second of Telegram's 30 messages a second from the others.
 REPLIES_PER_QUESTION = 3
 
+# Messages without words; a photo or file with a caption is asked its caption instead.
 NON_TEXT = (
     filters.Sticker.ALL
     | filters.PHOTO
@@ -145,16 +149,7 @@ def _services(context: ContextTypes.DEFAULT_TYPE) -> Services:
 
 
 def example_questions(retriever: Any, settings: TelegramSettings) -> list[str]:
-    if settings.example_questions:
-        return list(settings.example_questions[:2])
-    articles = sorted(retriever.articles, key=lambda a: a.date, reverse=True)
-    if not articles:
-        return ["What happened?", "Who was involved?"]
-    newest, other = articles[0], articles[min(1, len(articles) - 1)]
-    return [
-        f"What happened on {human_date(newest.date)}?",
-        f"What is “{shorten(other.title, 80)}” about?",
-    ]
+    return shared_examples(retriever.articles, settings.example_questions)
 
 
 def _window(seconds: float) -> str:
@@ -299,7 +294,12 @@ def _command(message: Message) -> tuple[str, str | None] | None:
 
 
 def _mention_of_me(message: Message, username: str) -> MessageEntity | None:
-    for entity, text in message.parse_entities([MessageEntity.MENTION]).items():
+    entities = (
+        message.parse_entities([MessageEntity.MENTION])
+        if message.text
+        else message.parse_caption_entities([MessageEntity.MENTION])
+    )
+    for entity, text in entities.items():
         if text[1:].lower() == username.lower():
             return entity
     return None
@@ -312,7 +312,7 @@ def _replies_to_me(message: Message, bot_id: int) -> bool:
 
 def question_in_group(message: Message, username: str, bot_id: int) -> str | None:
     """The question of a group message addressed to the bot, or None for ordinary chatter."""
-    text = message.text or ""
+    text = message.text or message.caption or ""
     mention = _mention_of_me(message, username)
     if mention is not None:
         return _tidy(_utf16_cut(text, mention.offset, mention.length))
@@ -325,7 +325,7 @@ def _is_for_me(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     """Whether the bot would act on this update (so a refusal is due, not silence)."""
     if update.callback_query:
         return True
-    message = update.message
+    message = update.effective_message
     if message is None:
         return False
     if message.chat.type == ChatType.PRIVATE:
@@ -335,7 +335,7 @@ def _is_for_me(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     if command:
         name, target = command
         return name in COMMAND_NAMES and (target is None or target.lower() == bot.username.lower())
-    if message.text:
+    if message.text or message.caption:
         return question_in_group(message, bot.username, bot.id) is not None
     return _replies_to_me(message, bot.id)
 
@@ -492,14 +492,22 @@ async def answer_question(
     if refusal:
         await _send(context, message, refusal)
         return
+    problem = language_problem(question)
+    if problem:
+        await _send(context, message, html.escape(problem, quote=False))
+        return
+    # Each chat keeps its own last question, so "why?" or "and him?" follow on from it.
+    conversation = context.chat_data.setdefault("conversation", Conversation())
+    reading = conversation.read(question)
     started = time.monotonic()
-    answer = await _retrieve(context, message.chat.id, question)
+    answer = await _retrieve(context, message.chat.id, reading.question)
     text, shown = fit_answer(
         answer,
         HTML,
         shown=settings.shown_passages,
         snippet_chars=settings.snippet_chars,
         max_chars=MAX_CHARS,
+        context=reading.note,
     )
     hits = answer.hits if answer.answered else ()
     await _send_with_more(
@@ -564,8 +572,8 @@ async def _say(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) ->
     """A short reply outside the handlers: a message, or the note of a pressed button."""
     if update.callback_query:
         await _answer_query(update.callback_query, re.sub(r"<[^>]+>", "", text)[:200])
-    elif update.message:
-        await _send(context, update.message, text)
+    elif update.effective_message:
+        await _send(context, update.effective_message, text)
 
 
 async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -606,31 +614,36 @@ async def _send_long(context: ContextTypes.DEFAULT_TYPE, to: Message, text: str)
 
 async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     private = update.effective_chat.type == ChatType.PRIVATE
-    await _send_long(context, update.message, greeting(_services(context), private))
+    await _send_long(context, update.effective_message, greeting(_services(context), private))
 
 
 async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await _send_long(context, update.message, help_text(_services(context), context.bot.username))
+    await _send_long(
+        context, update.effective_message, help_text(_services(context), context.bot.username)
+    )
 
 
 async def on_sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     text = render_sources(_services(context).retriever.articles, HTML)
-    await _send_long(context, update.message, text)
+    await _send_long(context, update.effective_message, text)
 
 
 async def on_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.message
+    message = update.effective_message
     entity = _command_entity(message)  # /ask or /ask@name, at offset 0
     question = _tidy(_utf16_cut(message.text, entity.offset, entity.length)) if entity else ""
     await answer_question(update, context, question, via_ask=True)
 
 
 async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await answer_question(update, context, update.message.text)
+    """Any text in a private chat is a question; so is a photo's or file's caption."""
+    message = update.effective_message
+    await answer_question(update, context, message.text or message.caption or "")
 
 
 async def on_group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    question = question_in_group(update.message, context.bot.username, context.bot.id)
+    message = update.effective_message
+    question = question_in_group(message, context.bot.username, context.bot.id)
     if question is not None:  # else: chatter between people, not for the bot
         await answer_question(update, context, question)
 
@@ -660,11 +673,11 @@ async def on_timeline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 
 async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await _send(context, update.message, UNKNOWN_COMMAND)
+    await _send(context, update.effective_message, UNKNOWN_COMMAND)
 
 
 async def on_non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.message
+    message = update.effective_message
     if message.chat.type == ChatType.PRIVATE or _replies_to_me(message, context.bot.id):
         await _send(context, message, NON_TEXT_HINT)
 
@@ -782,10 +795,12 @@ def build_application(config: AppConfig, retriever: Any, token: str) -> Applicat
             CommandHandler("ask", on_ask),
             CommandHandler("timeline", on_timeline),
             MessageHandler(
-                filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, on_private_text
+                filters.ChatType.PRIVATE & (filters.TEXT | filters.CAPTION) & ~filters.COMMAND,
+                on_private_text,
             ),
             MessageHandler(
-                filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND, on_group_text
+                filters.ChatType.GROUPS & (filters.TEXT | filters.CAPTION) & ~filters.COMMAND,
+                on_group_text,
             ),
             MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, on_unknown_command),
             MessageHandler(NON_TEXT, on_non_text),

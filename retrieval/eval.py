@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,12 @@ import numpy as np
 
 from retrieval.corpus import Article, load_corpus
 from retrieval.embeddings import DEFAULT_MODEL, Encoder, load_model
+from retrieval.eval_chat import (
+    followup_rows,
+    format_followups,
+    format_highlights,
+    highlight_rows,
+)
 from retrieval.eval_dates import (
     LABELS,
     REUTERS_DEV,
@@ -41,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTICLE_QUESTIONS = ROOT / "eval" / "article_questions.json"
 SQUAD_SAMPLE = ROOT.parent / "shared" / "data" / "squad2-dev-sample.json"
 RANKERS = ("lexical", "dense", "fused")
-SETS = ("article", "squad", "timex", "dates")
+SETS = ("article", "squad", "timex", "dates", "followup", "highlight")
 RANKER_NAMES = {"lexical": "BM25", "dense": "embeddings", "fused": "fused"}
 
 
@@ -171,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated subset of {','.join(SETS)} (default: all)",
     )
     parser.add_argument(
-        "--errors", action="store_true", help="list the time-expression mistakes (dev labels)"
+        "--errors",
+        action="store_true",
+        help="list the time-expression mistakes (dev labels) and the wrong highlights",
     )
     args = parser.parse_args(argv)
     sets = {s.strip() for s in args.sets.split(",") if s.strip()}
@@ -196,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             model = load_model(model_name, settings.precision)
     except ModelError as exc:
         parser.error(f"--model {exc}")
-    encoder = Encoder(model, model_name, ROOT / ".cache")
+    encoder = Encoder(model, model_name, ROOT / ".cache", progress=_log_progress())
     print(
         f"model={model_name} format={model.format} fusion={settings.fusion}"
         f" lexical_weight={settings.lexical_weight}"
@@ -206,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     if "article" in sets:
         results["article"] = _summary(bundled, article_questions())
     if "squad" in sets and args.squad.exists():
+        print(f"Indexing the SQuAD sample ({args.squad})…", file=sys.stderr, flush=True)
         articles, squad_set = squad_corpus(args.squad)
         results["SQuAD 2.0 sample"] = _summary(Retriever(articles, settings, encoder), squad_set)
     elif "squad" in sets:
@@ -222,6 +232,13 @@ def main(argv: list[str] | None = None) -> int:
         show = (lambda line: print("  " + line)) if args.errors else None
         print("\nTime expressions (eval/time_expressions.json):")
         print(format_timex_table(score_time_expressions(LABELS, folders, show)))
+    if "followup" in sets:
+        print("\nFollow-up questions (eval/followup_questions.json, hit@1 of the follow-up):")
+        print(format_followups(followup_rows(bundled)))
+    if "highlight" in sets:
+        show = (lambda line: print("  " + line)) if args.errors else None
+        print("\nHighlighted sentence (eval/highlight_questions.json):")
+        print(format_highlights(highlight_rows(bundled, show=show)))
     if "dates" in sets:
         questions = date_questions()
         print("\nDate questions about the bundled article:")
@@ -243,6 +260,19 @@ def main(argv: list[str] | None = None) -> int:
             ):
                 print(f"| {kind} | {split} | {n} | {hit:.3f} | {ignored:.3f} |")
     return 0
+
+
+def _log_progress(every: float = 5.0) -> Callable[[int, int], None]:
+    """Embedding progress on stderr every few seconds: an empty cache takes minutes."""
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every or done == total:
+            print(f"  {done}/{total} texts embedded", file=sys.stderr, flush=True)
+            last[0] = now
+
+    return report
 
 
 def _summary(retriever: Retriever, questions: list[Question]) -> tuple[int, int, list[Row]]:

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from rank_bm25 import BM25Okapi
 
-from retrieval.analyzer import Analyzer
+from retrieval.analyzer import Analyzer, words
 from retrieval.corpus import Article
 from retrieval.embeddings import Embedding, Encoder
 from retrieval.event_dates import EventDates
+from retrieval.followup import names
 from retrieval.fusion import fuse, z_score
 from retrieval.intent import Intent, read_intent
 from retrieval.late_interaction import TokenIndex
@@ -398,7 +399,10 @@ class Retriever:
                 sentences = dated
         if scores is None:
             return sentences[0]
-        closeness = {n: self._sentence_score(passage.sentences[n], scores) for n in sentences}
+        named = self._named_terms(intent.topic, scores.corrections)
+        closeness = {
+            n: self._sentence_score(passage.sentences[n], scores, named) for n in sentences
+        }
         best = max(closeness, key=closeness.__getitem__)
         if intent.when:
             dated = [n for n in closeness if self.event_dates.in_sentence(passage, n)]
@@ -408,12 +412,33 @@ class Retriever:
                     return nearest
         return best
 
-    def _sentence_score(self, sentence: str, scores: Scores) -> float:
-        """Closeness to the question, with shared question terms as a tie-breaker."""
-        terms = set(scores.query_terms)
+    def _sentence_score(
+        self, sentence: str, scores: Scores, focus: frozenset[str] = frozenset()
+    ) -> float:
+        """Closeness to the question, plus how much of the question's term weight (BM25 IDF)
+        the sentence holds: half over all its terms, half over its focus, the terms that are
+        not the names it asks about. The sentence that answers "What is Karim Masimov accused
+        of?" holds "accusation" and may not name him at all; the one that restates the
+        subject ("...the arrest of Karim Masimov") held the most shared terms and won."""
         vector = self.sentence_vectors[self._sentence_index[sentence]]
-        shared = len(terms & self._sentence_terms[sentence]) / max(len(terms), 1)
-        return float(vector @ scores.query_vector) + 0.5 * shared
+        have = self._sentence_terms[sentence]
+        terms = set(scores.query_terms)
+        shared = self._weighted_share(terms, have)
+        focused = self._weighted_share(terms - focus if terms - focus else terms, have)
+        return float(vector @ scores.query_vector) + 0.25 * shared + 0.25 * focused
+
+    def _weighted_share(self, terms: set[str], have: set[str]) -> float:
+        """The share of the terms' IDF weight found in have: a rare word counts for more."""
+        weights = {t: max(self.bm25.idf.get(t, 0.0), 0.0) for t in terms}
+        total = sum(weights.values())
+        if total <= 0:
+            return len(terms & have) / max(len(terms), 1)
+        return sum(w for t, w in weights.items() if t in have) / total
+
+    def _named_terms(self, question: str, corrections: dict[str, str]) -> frozenset[str]:
+        """The terms of the names a question asks about ("Karim Masimov"), as corrected."""
+        named = [corrections.get(w, w) for w in words(" ".join(names(question)))]
+        return frozenset(self.analyzer.terms(" ".join(named)))
 
 
 def _during(period: Period | None) -> str:

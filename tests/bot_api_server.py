@@ -416,9 +416,12 @@ class FakeBotApi:
         self.enqueue({"message": message})
         return message
 
-    def send_photo(self, chat: dict, user: dict) -> dict:
+    def send_photo(self, chat: dict, user: dict, caption: str | None = None) -> dict:
         size = {"file_id": "AgACphoto", "file_unique_id": "AQADphoto", "width": 90, "height": 90}
-        message = self._user_message(chat, user, None, photo=[size])
+        content: dict[str, Any] = {"photo": [size]}
+        if caption is not None:
+            content["caption"] = caption
+        message = self._user_message(chat, user, None, **content)
         self.enqueue({"message": message})
         return message
 

@@ -272,11 +272,15 @@ def test_ask_survives_bad_bytes_and_control_sequences_everywhere(tmp_path):
         out = proc.stdout.decode("utf-8")  # strict: the output is UTF-8 through and through
         assert no_control(out)
     answers = [json.loads(line) for line in runs[True].stdout.decode().splitlines()]
-    assert [a["answered"] for a in answers] == [True, True, False, True]
+    # A line that is nothing once cleaned ("\x00\x1b[2J") is reported as no question, so that
+    # output line N still answers input line N.
+    assert [a.get("answered") for a in answers] == [True, True, False, None, True]
+    assert answers[3] == {"question": "", "error": "line 4 is empty: no question"}
     assert "Masimov" in answers[0]["passages"][0]["text"]
     assert answers[1]["passages"][0]["source"] == "storm \\xff\\x1b[2J.txt"
     assert answers[1]["passages"][0]["title"] == "Storm hits the coast"
     assert answers[2]["question"] == "\ufffd"
+    answers = [answers[n] for n in (0, 1, 2, 4)]
     arg = subprocess.run(
         [sys.executable, "-m", "bot", "ask", "--config", str(config), "--json"]
         + [os.fsdecode(b"Who did Tokayev \xff order to arrest?\x1b[2J")],
