@@ -320,8 +320,10 @@ def test_a_full_disk_is_one_line_not_a_traceback(args, cli_config):
             cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
         )  # fmt: skip
     assert result.returncode == 1
-    assert result.stderr == (
-        "python -m bot: error: cannot write the output: No space left on device\n"
+    # An empty cache also logs its embedding progress on stderr first; the error is the last line.
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "python -m bot: error: cannot write the output: No space left on device"
     )
 
 
@@ -334,7 +336,9 @@ def test_a_closed_pipe_ends_quietly(args, cli_config):
     )  # fmt: skip
     proc.stdout.close()  # the reader is gone before the first line
     assert proc.wait(timeout=120) == 1
-    assert proc.stderr.read() == b""
+    # Quiet: at most the embedding progress of an empty cache, never a traceback or an error.
+    for line in proc.stderr.read().decode().splitlines():
+        assert line.startswith("Embedd"), line
 
 
 def test_missing_seed_folder(tmp_path):
