@@ -1,10 +1,11 @@
-"""`python -m bot chat | ask | timeline | telegram | index`: the command line over the retrieval
-library."""
+"""`newsbot chat | ask | timeline | sources | index | telegram` (or `python -m bot ...`): the
+command line over the retrieval library."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -17,6 +18,14 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 USAGE_ERROR = 2
+OUTPUT_ERROR = 1  # the output could not be written (full disk, closed pipe)
+# Errors of writing the output rather than of anything the bot does: one line, exit 1.
+OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EPIPE, errno.EBADF}
+
+
+def program_name() -> str:
+    """ "newsbot" when run as the console script, "python -m bot" otherwise."""
+    return "newsbot" if Path(sys.argv[0]).name == "newsbot" else "python -m bot"
 
 
 class UsageError(Exception):
@@ -27,11 +36,16 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one line on stderr, like every other error."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message} (see 'python -m bot --help')")
+        raise UsageError(f"{message} (see '{self.prog.split()[0]} --help')")
+
+    def _print_message(self, message: str, file=None) -> None:  # noqa: ANN001
+        # argparse drops an OSError here: `--help > /dev/full` would exit 0 having shown nothing.
+        if message:
+            (file or sys.stderr).write(message)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m bot", description="Answer questions about news articles.")
+    parser = _Parser(prog=program_name(), description="Answer questions about news articles.")
     # --config and --seeds go before or after the command; SUPPRESS keeps an absent
     # after-command option from overwriting one given before it.
     common = _Parser(add_help=False)
@@ -46,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
             "--seeds",
             type=Path,
             default=default,
-            help="folder of seed articles; overrides the config",
+            help="folder of seed articles (*.txt); overrides the config",
         )
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
@@ -54,8 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("chat", parents=[common], help="console chat")
     ask = commands.add_parser("ask", parents=[common], help="answer one question, or - for stdin")
     ask.add_argument("--top-k", type=int, default=3, help="passages per answer (1-100, default 3)")
-    ask.add_argument("--json", action="store_true", help="one JSON object per question and line")
+    ask.add_argument(
+        "--json", action="store_true", help="one JSON object per input line, in input order"
+    )
     ask.add_argument("question", help="the question, or - to read one question per line")
+    commands.add_parser("sources", parents=[common], help="the articles and their dates")
     timeline = commands.add_parser(
         "timeline", parents=[common], help="the dated events, in date order"
     )
@@ -72,12 +89,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _loading(message: str) -> AbstractContextManager[object]:
-    """On a terminal, the console's spinner and progress bar; piped output stays clean."""
-    if sys.stderr.isatty():
-        from bot.console import progress
+    """On a terminal, the console's spinner and progress bar. Otherwise silence while nothing
+    is slow, and lines on stderr while texts are embedded (a log shows the bot is working)."""
+    from bot.console import progress
 
-        return progress(message, sys.stderr)
-    return contextlib.nullcontext()
+    return progress(message, sys.stderr, announce=False)
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -95,47 +111,94 @@ def run(argv: list[str] | None = None) -> int:
         return _timeline(args, config)
     if args.command == "index":
         return _index(args, config)
+    if args.command == "sources":
+        return _sources(args, config)
     from bot.telegram_bot import run_telegram
 
     return run_telegram(config, seeds_dir=args.seeds)
 
 
 def _ask(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, imported lazily
-    from bot.answer_format import ANSI, PLAIN, answer_to_json, render_answer
+    from bot.answer_format import ANSI, PLAIN, answer_to_json, language_problem, render_answer
     from bot.runtime import open_retriever
+    from retrieval.pipeline import Answer
+    from retrieval.text import clean_question
 
     if not 1 <= args.top_k <= 100:
         raise UsageError(f"--top-k: must be between 1 and 100, got {args.top_k}")
     if args.question == "-":
-        questions = [line.strip() for line in sys.stdin if line.strip()]
-        if not questions:
+        sys.stdin.reconfigure(errors="replace")  # a bad byte must not end the whole batch
+        # One answer per input line, blank lines included, so output line N answers line N.
+        questions = [clean_question(line) for line in sys.stdin]
+        if not any(questions):
             raise UsageError("standard input holds no question (one question per line)")
     else:
-        questions = [args.question.strip()]
+        questions = [clean_question(args.question)]
         if not questions[0]:
             raise UsageError("QUESTION: the question is empty")
+    if args.top_k > config.retrieval.max_results:  # keep as many passages as were asked for
+        retrieval = config.retrieval.model_copy(update={"max_results": args.top_k})
+        config = config.model_copy(update={"retrieval": retrieval})
     retriever = open_retriever(config, seeds_dir=args.seeds, progress=_loading)
     markup = ANSI if sys.stdout.isatty() else PLAIN
-    for number, question in enumerate(questions):
-        answer = retriever.ask(question)
+    width = output_width(sys.stdout)
+    for number, question in enumerate(questions, start=1):
+        if not question:
+            problem = f"line {number} is empty: no question"
+            if args.json:
+                print(json.dumps({"question": "", "error": problem}), flush=True)
+            else:
+                print(("\n" if number > 1 else "") + markup.dim(f"Q: (line {number})"))
+                print(f"No question: {problem}.", flush=True)
+            continue
+        problem = language_problem(question)
+        if problem:
+            answer = Answer(question, False, (), problem=problem)
+        else:
+            answer = retriever.ask(question)
         if args.json:
             print(json.dumps(answer_to_json(answer, args.top_k), ensure_ascii=False), flush=True)
-        else:
-            if number:
-                print()
-            if len(questions) > 1:
-                print(markup.dim(f"Q: {question}"))
-            print(render_answer(answer, markup, shown=args.top_k), flush=True)
+            continue
+        if number > 1:
+            print()
+        if len(questions) > 1:
+            print(wrap(markup.dim(f"Q: {question}"), width))
+        text = problem or render_answer(
+            answer, markup, shown=args.top_k, sources_command=f"`{program_name()} sources`"
+        )
+        print(wrap(text, width), flush=True)
     return 0
+
+
+def _sources(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, lazily
+    from bot.answer_format import ANSI, PLAIN, render_sources
+    from bot.runtime import load_articles
+
+    markup = ANSI if sys.stdout.isatty() else PLAIN
+    print(wrap(render_sources(load_articles(config, args.seeds), markup), output_width(sys.stdout)))
+    return 0
+
+
+def output_width(stream) -> int | None:  # noqa: ANN001 - a text stream
+    from bot.terminal import terminal_width
+
+    return terminal_width(stream)
+
+
+def wrap(text: str, width: int | None) -> str:
+    from bot.terminal import wrap_text
+
+    return wrap_text(text, width) if width else text
 
 
 def _timeline(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, lazily
     from bot.answer_format import ANSI, PLAIN, render_timeline, timeline_to_json
     from bot.runtime import open_retriever
+    from retrieval.text import clean_question
 
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit: must be at least 1, got {args.limit}")
-    topic = (args.topic or "").strip() or None
+    topic = clean_question(args.topic or "") or None
     retriever = open_retriever(config, seeds_dir=args.seeds, progress=_loading)
     events = retriever.timeline(topic)[: args.limit]
     if args.json:
@@ -145,7 +208,7 @@ def _timeline(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppCon
         print(f"No dated events{about} in the articles.")
     else:
         markup = ANSI if sys.stdout.isatty() else PLAIN
-        print(render_timeline(events, markup, first_number=1))
+        print(wrap(render_timeline(events, markup, first_number=1), output_width(sys.stdout)))
     return 0
 
 
@@ -176,16 +239,37 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return run(argv)
+        try:
+            code = run(argv)
+        except SystemExit as exc:  # --help: its text must reach the output like any other
+            code = exc.code if isinstance(exc.code, int) else 0
+        sys.stdout.flush()
+        return code
     except (UsageError, ConfigError, SeedError) as exc:
-        print(f"python -m bot: error: {exc}", file=sys.stderr)
+        print(f"{program_name()}: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `ask ... | head -1`: the reader left; no traceback for that
-        # Python flushes stdout once more on exit; send that to /dev/null instead.
+        _drop_output()
+        return OUTPUT_ERROR
+    except OSError as exc:
+        if exc.errno not in OUTPUT_ERRNOS:
+            raise
+        _drop_output()  # `> /dev/full`: say so once, on stderr
+        print(f"{program_name()}: error: cannot write the output: {exc.strerror}", file=sys.stderr)
+        return OUTPUT_ERROR
+
+
+def _drop_output() -> None:
+    """Python flushes stdout once more on exit; send what is left to /dev/null instead."""
+    with contextlib.suppress(OSError, ValueError):  # stdout already closed or not a file
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+
+
+def entry() -> None:
+    """The `newsbot` console script."""
+    sys.exit(main())
 
 
 if __name__ == "__main__":

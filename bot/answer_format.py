@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,17 @@ from retrieval.timex import TimeExpression
 
 NO_ANSWER = "I found nothing about that in the articles."
 NO_ANSWER_HINT = "Ask about something they cover; {sources} lists them with their dates."
+ENGLISH_ONLY = "I only understand questions in English."
+
+
+def language_problem(question: str) -> str | None:
+    """The reply to a question in a script the English model cannot read, else None."""
+    from retrieval.language import unreadable_script
+
+    script = unreadable_script(question)
+    if script is None:
+        return None
+    return f"{ENGLISH_ONLY[:-1]} (this one is written in {script}). Please ask in English."
 
 
 def _same(text: str) -> str:
@@ -74,12 +86,16 @@ def dated_sentence(hit: Hit, index: int) -> str:
     return with_dates(hit.passage.sentences[index], sentence_dates(hit, index))
 
 
-def full_passage(hit: Hit, m: Markup) -> str:
+def passage_text(hit: Hit, m: Markup) -> str:
     parts = []
     for i in range(len(hit.passage.sentences)):
         text = m.escape(dated_sentence(hit, i))
         parts.append(m.bold(text) if i == hit.highlight else text)
-    return " ".join(parts) + "\n" + byline(hit.passage.article, m)
+    return " ".join(parts)
+
+
+def full_passage(hit: Hit, m: Markup) -> str:
+    return passage_text(hit, m) + "\n" + byline(hit.passage.article, m)
 
 
 def short_passage(hit: Hit, m: Markup, snippet_chars: int) -> str:
@@ -88,10 +104,52 @@ def short_passage(hit: Hit, m: Markup, snippet_chars: int) -> str:
     return m.escape(shorten(dated_sentence(hit, hit.highlight), snippet_chars)) + " " + source
 
 
+def _tail(text: str, limit: int) -> str:
+    """The end of text in at most limit characters, starting at a word, "…" if cut."""
+    if len(text) <= limit:
+        return text
+    if limit < 2:
+        return ""
+    cut = text[len(text) - limit + 1 :]
+    cut = cut.split(" ", 1)[1] if " " in cut else ""
+    return "…" + cut.lstrip(",;:–- ") if cut else ""
+
+
+def snippet(hit: Hit, m: Markup, snippet_chars: int) -> str:
+    """The passage's best sentence, marked, with what comes before and after it as far as
+    snippet_chars allows: "…the old regime? **Soon to understand.** The eternal…", never a
+    fragment without its context."""
+    sentences = [dated_sentence(hit, n) for n in range(len(hit.passage.sentences))]
+    best = sentences[hit.highlight]
+    if len(best) >= snippet_chars:
+        return m.bold(m.escape(shorten(best, snippet_chars)))
+    before = " ".join(sentences[: hit.highlight])
+    after = " ".join(sentences[hit.highlight + 1 :])
+    room = snippet_chars - len(best) - 2  # the spaces around the best sentence
+    lead = _tail(before, min(len(before), max(room // 2, room - len(after))))
+    follow = shorten(after, room - len(lead)) if after and room - len(lead) >= 8 else ""
+    follow = "" if follow == "…" else follow
+    parts = [m.escape(lead)] if lead else []
+    parts.append(m.bold(m.escape(best)))
+    if follow:
+        parts.append(m.escape(follow))
+    return " ".join(parts)
+
+
+def _as_typed(question: str, word: str, correction: str) -> tuple[str, str]:
+    """A spelling note in the user's capitalisation: "Nazarbaev → Nazarbayev"."""
+    found = re.search(rf"(?<!\w){re.escape(word)}(?!\w)", question, re.I)
+    typed = found.group(0) if found else word
+    if typed.isupper() and len(typed) > 1:
+        return typed, correction.upper()
+    if typed[:1].isupper():
+        return typed, correction[:1].upper() + correction[1:]
+    return typed, correction
+
+
 def corrections_note(answer: Answer, m: Markup) -> str:
-    fixes = ", ".join(
-        f"{m.escape(w)} → {m.escape(c)}" for w, c in sorted(answer.corrections.items())
-    )
+    pairs = sorted(_as_typed(answer.question, w, c) for w, c in answer.corrections.items())
+    fixes = ", ".join(f"{m.escape(w)} → {m.escape(c)}" for w, c in pairs)
     return m.dim(f"(spelling: {fixes})")
 
 
@@ -103,10 +161,12 @@ def render_answer(
     snippet_chars: int = 200,
     max_chars: int | None = None,
     sources_command: str = "/sources",
+    context: str | None = None,
 ) -> str:
     """The best passage in full with its best sentence marked, then the next ones shortened.
 
     With max_chars, fewer passages are listed, then the snippet shrinks, until it fits.
+    context: how a follow-up was read ("taking “Masimov” from your last question"), said first.
     """
     return fit_answer(
         answer,
@@ -115,6 +175,7 @@ def render_answer(
         snippet_chars=snippet_chars,
         max_chars=max_chars,
         sources_command=sources_command,
+        context=context,
     )[0]
 
 
@@ -126,12 +187,14 @@ def fit_answer(
     snippet_chars: int,
     max_chars: int | None,
     sources_command: str = "/sources",
+    context: str | None = None,
 ) -> tuple[str, int]:
     """render_answer's text and how many passages it lists (where "more" paging goes on)."""
+    lead = m.dim(f"({m.escape(context)})") + "\n" if context else ""
     if not answer.answered:
-        return _unanswered(answer, m, sources_command), 0
+        return lead + _unanswered(answer, m, sources_command), 0
     for count in range(min(shown, len(answer.hits)), 0, -1):
-        text = _answer_text(answer, m, count, snippet_chars)
+        text = lead + _answer_text(answer, m, count, snippet_chars)
         if max_chars is None or len(text) <= max_chars:
             return text, count
     return shortest_passage(answer.hits[0], m, max_chars or 0, snippet_chars), 1
@@ -173,26 +236,78 @@ def shortest_passage(hit: Hit, m: Markup, budget: int, snippet_chars: int = 200)
     return m.escape(shorten(hit.highlight_text, limit))
 
 
+def by_article(hits: Sequence[Hit]) -> list[list[Hit]]:
+    """Hits grouped by article, each group where its article's best hit ranks."""
+    groups: dict[str, list[Hit]] = {}
+    for hit in hits:
+        groups.setdefault(hit.passage.article.source, []).append(hit)
+    return list(groups.values())
+
+
 def _answer_text(answer: Answer, m: Markup, count: int, snippet_chars: int) -> str:
     lines = [m.dim(m.escape(note)) for note in answer.notes]
     when = when_line(answer, m)
     if when:
         lines.append(when)
-    lines.append(full_passage(answer.hits[0], m))
-    if count > 1:
+    top = answer.hits[0]
+    lines.append(full_passage(top, m))
+    number = 2
+    # One title line per article: the top passage's byline covers its article's other passages.
+    for n, group in enumerate(by_article(answer.hits[1:count])):
+        article = group[0].passage.article
         lines.append("")
-        lines.append(m.dim("Also:"))
-        for n, hit in enumerate(answer.hits[1:count], start=2):
-            lines.append(f"{n}. " + short_passage(hit, m, snippet_chars))
+        if n == 0 and article.source == top.passage.article.source:
+            lines.append(m.dim("Also from this article:"))
+        else:
+            title = m.escape(shorten(article.title, 80))
+            lines.append(m.dim(f"Also from “{title}”, {human_date(article.date)}:"))
+        for hit in group:
+            lines.append(f"{number}. " + snippet(hit, m, snippet_chars))
+            number += 1
     if answer.corrections:
         lines.append(corrections_note(answer, m))
     return "\n".join(lines)
 
 
 def render_more(hits: Sequence[Hit], m: Markup, *, first_number: int) -> str:
-    """Further passages for the same question, each in full."""
-    blocks = [f"{n}. " + full_passage(h, m) for n, h in enumerate(hits, start=first_number)]
+    """Further passages for the same question, each in full; consecutive passages of one
+    article share the title line after them."""
+    blocks, number = [], first_number
+    run: list[Hit] = []
+
+    def close() -> None:
+        nonlocal number
+        if not run:
+            return
+        texts = []
+        for hit in run:
+            texts.append(f"{number}. " + passage_text(hit, m))
+            number += 1
+        blocks.append("\n\n".join(texts) + "\n" + byline(run[0].passage.article, m))
+        run.clear()
+
+    for hit in hits:
+        if run and run[0].passage.article.source != hit.passage.article.source:
+            close()
+        run.append(hit)
+    close()
     return "\n\n".join(blocks)
+
+
+def example_questions(
+    articles: Sequence[Article], configured: Sequence[str] | None = None
+) -> list[str]:
+    """Two questions a new user can try: the configured ones, else made from the articles."""
+    if configured:
+        return list(configured[:2])
+    newest_first = sorted(articles, key=lambda a: a.date, reverse=True)
+    if not newest_first:
+        return ["What happened?", "Who was involved?"]
+    newest, other = newest_first[0], newest_first[min(1, len(newest_first) - 1)]
+    return [
+        f"What happened on {human_date(newest.date)}?",
+        f"What is “{shorten(other.title, 80)}” about?",
+    ]
 
 
 def render_sources(articles: Sequence[Article], m: Markup) -> str:

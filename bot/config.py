@@ -1,34 +1,65 @@
-"""The YAML configuration: parsed with pyyaml, validated with pydantic, one-line errors."""
+"""The YAML configuration: parsed with pyyaml, validated with pydantic, plain-worded errors.
+
+Every problem of a file is reported at once, one line each, naming the key. Paths a user wrote
+are relative to their file; paths left at their default are relative to the project (the
+defaults are written relative to config/, as config/default.yaml shows them).
+"""
 
 from __future__ import annotations
 
+import os
+import pwd
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator
 
+from retrieval.files import FileLimitError, read_regular_file
 from retrieval.settings import RetrievalSettings, Strict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.yaml"
+MAX_CONFIG_BYTES = 1024 * 1024  # the default file is 5 KB; /dev/zero must not fill memory
+DEFAULTS_BASE = PROJECT_ROOT / "config"  # where the defaults' relative paths start
+SHOWN_VALUE_CHARS = 60  # a bad value is quoted up to this length in an error
+MAX_PROBLEMS = 20  # more than this in one file: the rest are counted, not listed
 
 
 class ConfigError(ValueError):
-    """A configuration problem; str() is one line naming the file, the key and the problem."""
+    """A configuration problem; str() names the file and the key; one line per problem."""
+
+
+def _usable_path(path: Path) -> Path:
+    """Problems a path has before any file is touched: a NUL byte, an unknown user's ~."""
+    text = str(path)
+    if "\0" in text:
+        raise ValueError("must not contain a NUL character")
+    user = text[1:].split("/", 1)[0] if text.startswith("~") else ""
+    if user:
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            raise ValueError(f"'~{user}' is the home folder of no user on this machine") from None
+    return path
+
+
+# Strict mode would take only Path objects; YAML gives text, which is what a path is written as.
+UserPath = Annotated[Path, Field(strict=False), AfterValidator(_usable_path)]
 
 
 class CorpusSettings(Strict):
-    seeds_dir: Path = Path("../seeds")
+    seeds_dir: UserPath = Path("../seeds")
     skip_bad_files: bool = False
-    cache_dir: Path | None = Path("../.cache")
+    cache_dir: UserPath | None = Path("../.cache")
     watch: bool = True  # pick up added, edited and deleted seed files while the bot runs
     watch_seconds: float = Field(2.0, ge=0.1, le=3600)  # how often the folder is looked at
 
 
 class ChatSettings(Strict):
     shown_passages: int = Field(3, ge=1, le=20)
-    history_file: Path | None = Path("~/.newsbot_history")
+    history_file: UserPath | None = Path("~/.newsbot_history")
     snippet_chars: int = Field(200, ge=40, le=2000)
 
 
@@ -84,37 +115,174 @@ class AppConfig(Strict):
     source: Path | None = Field(None, exclude=True)  # the file this came from
 
     def resolve(self, path: Path) -> Path:
-        """Relative paths in the YAML are relative to the file that names them."""
+        """A path the config file wrote, relative to that file's folder."""
         path = path.expanduser()
-        base = self.source.parent if self.source else PROJECT_ROOT / "config"
+        base = self.source.parent if self.source else DEFAULTS_BASE
         return path if path.is_absolute() else (base / path).resolve()
 
+    def path_setting(self, key: str) -> PathSetting | None:
+        """The path under a dotted key ("corpus.cache_dir"), resolved: against the config
+        file's folder if the file wrote it, against the project if it is the default.
+        None when the setting is null (switched off)."""
+        section_name, name = key.split(".")
+        section: BaseModel = getattr(self, section_name)
+        value = getattr(section, name)
+        if value is None:
+            return None
+        written = section_name in self.model_fields_set and name in section.model_fields_set
+        base = self.source.parent if written and self.source else DEFAULTS_BASE
+        path = value.expanduser()
+        resolved = path if path.is_absolute() else Path(os.path.normpath(base / path))
+        return PathSetting(key, value, resolved, written, self.source)
 
-def _first_error(error: ValidationError) -> str:
-    detail = error.errors()[0]
+
+@dataclass(frozen=True)
+class PathSetting:
+    """A path setting and where it came from, so an error can say which key and why there."""
+
+    key: str  # "corpus.seeds_dir", or "--seeds" for the command-line option
+    value: Path  # as written, or the default
+    path: Path  # resolved
+    written: bool  # False: the default, not in the user's file
+    source: Path | None = None
+
+    def error(self, problem: str) -> ConfigError:
+        """'FILE: key 'corpus.seeds_dir' (default ../seeds): /abs/seeds: <problem>'."""
+        value = shown_path(self.value)
+        if self.key.startswith("--"):
+            return ConfigError(f"{self.key} {value}: {problem}")
+        where = f"{self.source}: " if self.source else ""
+        default = "" if self.written else f" (not set, so the default {value})"
+        shown = "" if str(self.value) == str(self.path) else f" {shown_path(self.path)}:"
+        return ConfigError(f"{where}key {self.key!r}{default}:{shown} {problem}")
+
+
+def shown_path(path: Path | str) -> str:
+    """A path as an error shows it: whole unless absurdly long."""
+    text = str(path)
+    if len(text) <= 2 * SHOWN_VALUE_CHARS:
+        return text
+    return f"{text[:SHOWN_VALUE_CHARS]}… ({len(text):,} characters)"
+
+
+def os_problem(exc: BaseException) -> str:
+    """An OS error in plain words, without the path (the message names it already)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[0].lower() + exc.strerror[1:]
+    return str(exc) or type(exc).__name__
+
+
+# --------------------------------------------------------------------------- errors
+
+_PLAIN_TYPES = {
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be text",
+    "list_type": "must be a list",
+    "model_type": "must be a section of settings (indented 'key: value' lines)",
+    "dict_type": "must be a section of settings (indented 'key: value' lines)",
+    "path_type": "must be a path (text)",
+    "none_required": "must be null",
+}
+_BOUNDS = {
+    "greater_than_equal": ("ge", "must be at least {}"),
+    "greater_than": ("gt", "must be more than {}"),
+    "less_than_equal": ("le", "must be at most {}"),
+    "less_than": ("lt", "must be less than {}"),
+}
+
+
+def shown_value(value: Any) -> str:
+    """A bad value as the error quotes it: repr, cut, with its full length if cut."""
+    text = repr(value)
+    if len(text) <= SHOWN_VALUE_CHARS:
+        return text
+    return f"{text[: SHOWN_VALUE_CHARS - 1]}… ({len(text):,} characters)"
+
+
+def plain_problem(detail: dict[str, Any]) -> str:
+    """One pydantic error as 'key 'a.b': must be a whole number, got 'three''."""
     key = ".".join(str(part) for part in detail["loc"]) or "(top level)"
-    if detail["type"] == "extra_forbidden":
+    kind = detail["type"]
+    if kind == "extra_forbidden":
         return f"unknown key {key!r}"
+    ctx = detail.get("ctx") or {}
+    if kind in _BOUNDS and _BOUNDS[kind][0] in ctx:
+        problem = _BOUNDS[kind][1].format(ctx[_BOUNDS[kind][0]])
+    elif kind == "literal_error":
+        problem = "must be " + str(ctx.get("expected", "one of the allowed values"))
+    elif kind in _PLAIN_TYPES:
+        problem = _PLAIN_TYPES[kind]
+    else:
+        message = str(detail["msg"]).removeprefix("Value error, ")
+        problem = message.replace("Input should be", "must be", 1)
     value = detail.get("input")
-    shown = f" (got {value!r})" if not isinstance(value, dict | list) else ""
-    return f"key {key!r}: {detail['msg'].removeprefix('Value error, ')}{shown}"
+    got = "" if isinstance(value, dict) else f", got {shown_value(value)}"
+    return f"key {key!r}: {problem}{got}"
+
+
+def describe_errors(path: Path, error: ValidationError) -> str:
+    """Every problem pydantic found: one line if one, else a count and one line each."""
+    # A wrong type in a union (`int | None`) is reported once per member; keep the first.
+    problems = list(dict.fromkeys(plain_problem(d) for d in error.errors()))
+    if len(problems) == 1:
+        return f"{path}: {problems[0]}"
+    shown = problems[:MAX_PROBLEMS]
+    more = len(problems) - len(shown)
+    lines = [f"{path}: {len(problems)} problems:", *(f"  {p}" for p in shown)]
+    if more:
+        lines.append(f"  … and {more} more")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _Loader(yaml.SafeLoader):
+    """safe_load, but a key given twice is an error rather than a silent last-one-wins."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line)
+            except TypeError:  # an unhashable key; SafeLoader reports it below
+                continue
+            if first != key_node.start_mark.line:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} is given twice (first on line {first + 1})",
+                    key_node.start_mark,
+                )
+        return super().construct_mapping(node, deep)
 
 
 def load_config(path: Path | None = None) -> AppConfig:
     path = path or DEFAULT_CONFIG
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_file(path, MAX_CONFIG_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config file ({exc})") from None
+    except FileLimitError as exc:
+        raise ConfigError(f"{path}: config file is {exc.strerror}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read config file ({os_problem(exc)})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}{where}: invalid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid YAML: nested too deeply") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -124,5 +292,7 @@ def load_config(path: Path | None = None) -> AppConfig:
     try:
         config = AppConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {_first_error(exc)}") from None
+        raise ConfigError(describe_errors(path, exc)) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: settings nested too deeply") from None
     return config.model_copy(update={"source": path.resolve()})

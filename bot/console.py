@@ -1,9 +1,14 @@
-"""The console chat: prompt, question, answer, repeat; a few slash commands."""
+"""The console chat: prompt, question, answer, repeat; a few slash commands.
+
+Ctrl-C cancels the line being typed or the answer being looked for; Ctrl-D or /quit leaves.
+A pasted block of lines is one question. Text is wrapped at the terminal's width.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import select
 import sys
 import threading
 import time
@@ -15,26 +20,37 @@ from bot.answer_format import (
     ANSI,
     PLAIN,
     Markup,
+    example_questions,
+    human_date,
+    language_problem,
     render_answer,
     render_more,
     render_sources,
     render_timeline,
 )
 from bot.config import AppConfig
-from bot.runtime import open_retriever
+from bot.runtime import check_history_file, open_retriever
+from bot.terminal import fit_line, terminal_width, wrap_text
+from retrieval.followup import Conversation
 from retrieval.pipeline import Answer, Retriever, TimelineEvent
+from retrieval.text import clean_question
 
 MAX_QUESTION_CHARS = 1000
 TIMELINE_PAGE = 10
+GREETING_ARTICLES = 5  # articles named in the greeting; /sources lists them all
+PASTE_WAIT = 0.03  # s: a line that follows within this time was pasted with the one before
+PROGRESS_EVERY = 5.0  # s between progress lines when stderr is not a terminal
 HELP = """Ask a question about the articles in plain words, e.g. "Who was arrested?",
 "What happened on January 5?", "What is the latest news about Masimov?".
+A short follow-up ("why?", "and him?", "what about Abdymomunov?") is read with your last
+question. Pasted lines are one question.
 Commands:
   /more             further passages (or timeline lines) for the last request
   /timeline [topic] the dated events of the articles, or of those about a topic
   /sources          the articles and their dates
   /reload           pick up added, edited and deleted seed files now
   /help             this help
-  /quit             leave (Ctrl-D or Ctrl-C work too)"""
+  /quit             leave (or Ctrl-D); Ctrl-C cancels the line or the answer"""
 
 
 class ConsoleChat:
@@ -48,10 +64,12 @@ class ConsoleChat:
         self._last: Answer | None = None
         self._next_hit = 0  # first hit /more has not shown yet
         self._timeline: list[TimelineEvent] | None = None  # set while /more pages a timeline
+        self.conversation = Conversation()  # follow-ups are read with the last question
 
     def reply(self, line: str) -> str | None:
-        """The reply to one input line; None means the user wants to leave."""
-        text = line.strip()
+        """The reply to one input (a line, or a pasted block of lines: one question);
+        None means the user wants to leave."""
+        text = clean_question(line)  # control characters, pasted line breaks: one spaced line
         if not text:
             return ""
         if text.startswith("/"):
@@ -62,12 +80,33 @@ class ConsoleChat:
                 f"That question is {len(text)} characters long;"
                 f" please keep it under {MAX_QUESTION_CHARS}."
             )
-        answer = self.retriever.ask(text)
+        problem = language_problem(text)
+        if problem:
+            return problem
+        reading = self.conversation.read(text)
+        answer = self.retriever.ask(reading.question)
         self._last, self._next_hit = answer, min(self.shown, len(answer.hits))
         self._timeline = None
         return render_answer(
-            answer, self.markup, shown=self.shown, snippet_chars=self.snippet_chars
+            answer,
+            self.markup,
+            shown=self.shown,
+            snippet_chars=self.snippet_chars,
+            context=reading.note,
         )
+
+    def greeting(self) -> str:
+        """What the chat says first: the articles, and two questions to try."""
+        articles = sorted(self.retriever.articles, key=lambda a: (a.date, a.title), reverse=True)
+        n = len(articles)
+        lines = [f"Ready: {n} article{'s' if n != 1 else ''}:"]
+        for article in articles[:GREETING_ARTICLES]:
+            lines.append(f"• {self.markup.bold(human_date(article.date))} — {article.title}")
+        if n > GREETING_ARTICLES:
+            lines.append(f"… and {n - GREETING_ARTICLES} more: /sources")
+        examples = " or ".join(f"“{q}”" for q in example_questions(articles))
+        lines.append(f"Ask a question, e.g. {examples}; /help for more.")
+        return "\n".join(lines)
 
     def _command(self, command: str, argument: str) -> str | None:
         if command in ("/quit", "/exit", "/q"):
@@ -124,50 +163,66 @@ class ConsoleChat:
 
 
 @contextlib.contextmanager
-def progress(message: str, stream: TextIO) -> Iterator[Callable[[int, int], None]]:
-    """A spinner with elapsed seconds on a terminal, a plain line otherwise.
+def progress(
+    message: str, stream: TextIO, *, announce: bool = True
+) -> Iterator[Callable[[int, int], None]]:
+    """A spinner with elapsed seconds on a terminal; log lines otherwise.
 
     Yields a function taking (done, total) for work that can be counted (paragraphs to embed):
-    on a terminal the spinner line then shows a bar, the rate and the time left; otherwise it
-    is ignored, so logs stay clean.
+    on a terminal the spinner line then shows a bar, the rate and the time left; otherwise a
+    line every few seconds says how far it is. announce=False: off a terminal, say nothing
+    unless there is something to embed.
     """
     start = time.monotonic()
     counts = [0, 0]
     counting = [0.0, 0]  # when the count started, and from what
+    if not stream.isatty():
+        if announce:
+            print(message, file=stream, flush=True)
+        said = [0.0]
+
+        def log(done: int, total: int) -> None:
+            now = time.monotonic()
+            if counts[1] == 0:
+                print(f"Embedding {total} new paragraphs…", file=stream, flush=True)
+                said[0] = now
+            elif now - said[0] >= PROGRESS_EVERY and done < total:
+                print(f"  {done}/{total} embedded, {now - start:.0f} s", file=stream, flush=True)
+                said[0] = now
+            counts[:] = done, total
+
+        yield log
+        if counts[1]:
+            print(
+                f"Embedded {counts[1]} new paragraphs in {time.monotonic() - start:.1f} s.",
+                file=stream,
+                flush=True,
+            )
+        return
 
     def report(done: int, total: int) -> None:
         if not counts[1]:
             counting[:] = time.monotonic(), done
         counts[:] = done, total  # drawn by the spinner thread only: one writer, no garbling
 
-    if not stream.isatty():
-        print(message, file=stream, flush=True)
-        yield report
-        return
     done = threading.Event()
 
-    def line(prefix: str) -> str:
-        # Short enough for an 80-column terminal: a line that wraps cannot be redrawn in place.
-        elapsed = f"{time.monotonic() - start:4.1f}s"
+    def line(prefix: str, ending: str = "") -> str:
+        """The status line, cut to the terminal's width so that "\r" redraws it in place."""
+        status = f" {time.monotonic() - start:.1f}s"
         finished, total = counts
-        if total and finished < total:
+        if total and not ending:
             filled = round(10 * finished / total)
-            text = (
-                f"\r{prefix} Embedding paragraphs {elapsed} [{'#' * filled}{'.' * (10 - filled)}]"
-            )
-            text += f" {finished:,}/{total:,}"
+            status += f" [{'#' * filled}{'.' * (10 - filled)}] {finished:,}/{total:,} embedded"
             seconds = time.monotonic() - counting[0]
             rate = (finished - counting[1]) / seconds if seconds > 0 else 0.0
-            if rate > 0:
+            if rate > 0 and finished < total:
                 left = (total - finished) / rate
-                text += f", {rate:.1f}/s, " + (
-                    f"{left:.0f} s left" if left < 120 else f"{left / 60:.0f} min left"
-                )
-            return text + "\033[K"
-        text = f"\r{prefix} {message} {elapsed}"
-        if total:
-            text += f", {total:,} paragraphs embedded"
-        return text + "\033[K"
+                status += f", {left:.0f} s left" if left < 120 else f", {left / 60:.0f} min left"
+        status += ending
+        width = (terminal_width(stream) or 80) - 1  # the last column would wrap the cursor
+        room = max(10, width - len(prefix) - 1 - len(status))
+        return "\r" + fit_line(f"{prefix} {fit_line(message, room)}{status}", width) + "\033[K"
 
     def spin() -> None:
         frames = "|/-\\"
@@ -179,21 +234,36 @@ def progress(message: str, stream: TextIO) -> Iterator[Callable[[int, int], None
 
     spinner = threading.Thread(target=spin, daemon=True)
     spinner.start()
+    outcome = "✓"
     try:
         yield report
+    except KeyboardInterrupt:
+        outcome = "✗"
+        raise
+    except BaseException:
+        outcome = "✗"
+        raise
     finally:
         done.set()
         spinner.join()
-        stream.write(line("✓") + "\n")
+        if outcome == "✓":
+            embedded = f", embedded {counts[1]:,} new paragraphs" if counts[1] else ""
+            stream.write(line("✓", embedded) + "\n")
+        else:
+            stream.write(line("✗", " stopped") + "\n")
         stream.flush()
 
 
 def _enable_line_editing(history_file: Path | None) -> Callable[[], None]:
-    """Arrow keys and history through readline; returns the function that saves history."""
+    """Arrow keys, history and bracketed paste (a pasted block arrives as one input) through
+    readline; returns the function that saves history."""
     try:
         import readline
     except ImportError:  # not on every platform; the chat works without it
         return lambda: None
+    # Python turns bracketed paste off for its own prompt; a chat wants it: newlines in a
+    # paste stay in the line instead of sending each line as a question.
+    readline.parse_and_bind("set enable-bracketed-paste on")
     if history_file is None:
         return lambda: None
     with contextlib.suppress(OSError):
@@ -216,6 +286,9 @@ def run_chat(
     stderr: TextIO | None = None,
 ) -> int:
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    if hasattr(stdin, "reconfigure"):
+        stdin.reconfigure(errors="replace")  # a bad byte typed or piped must not end the chat
+    history = check_history_file(config)  # a bad path stops us before the slow part
     retriever = open_retriever(
         config, seeds_dir=seeds_dir, progress=lambda message: progress(message, stderr)
     )
@@ -227,26 +300,34 @@ def run_chat(
         snippet_chars=config.chat.snippet_chars,
     )
     interactive = stdin.isatty() and stdout.isatty()
-    history = config.chat.history_file
-    save_history = None
-    if interactive:
-        save_history = _enable_line_editing(config.resolve(history) if history else None)
+    save_history = _enable_line_editing(history) if interactive else None
+
+    def say(text: str) -> None:
+        width = terminal_width(stdout) if stdout.isatty() else None
+        print(wrap_text(text, width) if width else text, file=stdout, flush=True)
+
+    say(chat.greeting())
+    reader = _LineReader(stdin, stdout, interactive)
     if config.corpus.watch and hasattr(retriever, "watch"):
         retriever.watch(config.corpus.watch_seconds)
-    n = len(retriever.articles)
-    print(f"Ready: {n} article{'s' if n != 1 else ''}. Ask a question, or /help.", file=stdout)
     try:
         while True:
-            line = _read_line(stdin, stdout, interactive)
+            try:
+                line = reader.read()
+            except KeyboardInterrupt:  # Ctrl-C on a half-typed line: drop it, new prompt
+                print(file=stdout, flush=True)
+                continue
             if line is None:
                 break
-            reply = chat.reply(line)
+            try:
+                reply = chat.reply(line)
+            except KeyboardInterrupt:  # Ctrl-C while answering: back to the prompt
+                say("(cancelled)\n")
+                continue
             if reply is None:
                 break
             if reply:
-                print(reply + "\n", file=stdout, flush=True)
-    except KeyboardInterrupt:
-        print(file=stdout)
+                say(reply + "\n")
     finally:
         if hasattr(retriever, "stop"):
             retriever.stop()
@@ -256,13 +337,36 @@ def run_chat(
     return 0
 
 
-def _read_line(stdin: TextIO, stdout: TextIO, interactive: bool) -> str | None:
-    """One line, or None at end of input (Ctrl-D)."""
-    if interactive:
-        try:
-            return input("› ")
-        except EOFError:
-            print(file=stdout)
+class _LineReader:
+    """One input at a time, None at the end (Ctrl-D). Lines that arrive together (a paste the
+    terminal did not bracket) are one input; an end of input typed ahead is kept for later."""
+
+    def __init__(self, stdin: TextIO, stdout: TextIO, interactive: bool) -> None:
+        self.stdin, self.stdout, self.interactive = stdin, stdout, interactive
+        self.ended = False
+
+    def read(self) -> str | None:
+        if self.ended:
             return None
-    line = stdin.readline()
-    return line if line else None
+        if not self.interactive:
+            line = self.stdin.readline()
+            return line if line else None
+        try:
+            line = input("› ")
+        except EOFError:
+            print(file=self.stdout)
+            return None
+        while _more_waiting(self.stdin):
+            try:
+                line += "\n" + input("")
+            except EOFError:  # Ctrl-D typed while the line was being read: leave after it
+                self.ended = True
+                break
+        return line
+
+
+def _more_waiting(stdin: TextIO) -> bool:
+    try:
+        return bool(select.select([stdin], [], [], PASTE_WAIT)[0])
+    except (OSError, ValueError):
+        return False

@@ -1,26 +1,102 @@
-"""Builds the retriever the front ends share: model (once per process), cache, index."""
+"""Builds the retriever the front ends share: corpus, model (once per process), cache, index.
+
+Every path setting is checked here, before anything slow: a problem names its key (or
+`--seeds`), says whether the value was a default, and becomes one ConfigError line.
+"""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import os
+import shutil
+import sqlite3
 import tempfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from bot.config import AppConfig, ConfigError
+from bot.config import AppConfig, ConfigError, PathSetting, os_problem, shown_value
+from retrieval.corpus import Article, load_corpus
 from retrieval.embeddings import DEFAULT_MODEL, Encoder, load_model
 from retrieval.index import BuildProgress, scan_seeds
 from retrieval.live import LiveRetriever, list_seeds
 from retrieval.models import PACKAGED_MODELS, ModelError
 
 # progress(message) is a context manager around the slow step. What it yields may be a function
-# taking (paragraphs embedded, paragraphs to embed), which a terminal draws as a progress bar.
+# taking (paragraphs embedded, paragraphs to embed), which a front end draws as a bar or logs.
 Progress = Callable[[str], AbstractContextManager[object]]
+MAX_MODEL_NAME = 1000  # longer is no model name nor a usable folder
 
 
 def quiet(_message: str) -> AbstractContextManager[object]:
     return contextlib.nullcontext()
+
+
+def seeds_setting(config: AppConfig, seeds_dir: Path | None) -> PathSetting:
+    """`--seeds DIR` if given, else `corpus.seeds_dir`."""
+    if seeds_dir is None:
+        setting = config.path_setting("corpus.seeds_dir")
+        assert setting is not None  # not nullable
+        return setting
+    return PathSetting("--seeds", seeds_dir, seeds_dir.expanduser(), True)
+
+
+def check_folder(setting: PathSetting, what: str) -> Path:
+    """The setting's folder, or a ConfigError saying what is wrong with it."""
+    path = setting.path
+    try:
+        if "\0" in str(path):
+            raise ValueError("it contains a NUL character")
+        if path.is_dir():
+            return path
+        exists = path.exists()
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise setting.error(f"cannot use it as the {what}: {os_problem(exc)}") from None
+    raise setting.error(f"is a file, not a {what}" if exists else f"{what} does not exist")
+
+
+def load_articles(config: AppConfig, seeds_dir: Path | None = None) -> list[Article]:
+    setting = seeds_setting(config, seeds_dir)
+    folder = check_folder(setting, "seeds folder")
+    try:
+        return load_corpus(folder, skip_bad_files=config.corpus.skip_bad_files)
+    except OSError as exc:
+        raise setting.error(f"cannot read the seeds folder: {os_problem(exc)}") from None
+
+
+def cache_folder(config: AppConfig) -> Path | None:
+    """The embedding cache's folder, made if missing; None when caching is off."""
+    setting = config.path_setting("corpus.cache_dir")
+    if setting is None:
+        return None
+    try:
+        if "\0" in str(setting.path):
+            raise ValueError("it contains a NUL character")
+        if setting.path.exists() and not setting.path.is_dir():
+            raise setting.error("is a file, not a folder for the embedding cache")
+        setting.path.mkdir(parents=True, exist_ok=True)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise setting.error(f"cannot make the cache folder: {os_problem(exc)}") from None
+    return setting.path
+
+
+def check_history_file(config: AppConfig) -> Path | None:
+    """The console's history file if usable (a missing file is fine: it is written at exit)."""
+    setting = config.path_setting("chat.history_file")
+    if setting is None:
+        return None
+    path = setting.path
+    try:
+        if "\0" in str(path):
+            raise ValueError("it contains a NUL character")
+        if path.exists() and not path.is_file():
+            raise setting.error("is not a file (a folder?); name a file for the chat history")
+        if not path.parent.is_dir():
+            raise setting.error(f"its folder {path.parent} does not exist")
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise setting.error(f"cannot use it for the chat history: {os_problem(exc)}") from None
+    return path
 
 
 def open_retriever(
@@ -30,22 +106,32 @@ def open_retriever(
     progress: Progress = quiet,
     build_progress: BuildProgress | None = None,
 ) -> LiveRetriever:
-    """The model loads, then the index of the seeds folder opens, built or brought in step
-    first when a seed file changed. How far a build is goes to `build_progress`, or else to
-    the bar `progress` yields (a terminal), or nowhere (a pipeline stays clean)."""
-    seeds = seeds_dir or config.resolve(config.corpus.seeds_dir)
-    if not list_seeds(seeds):  # fail fast, before the model loads
+    """The seeds folder is checked first, so a bad setting fails fast, before the model load;
+    then the index of the folder opens, built or brought in step first when a seed file
+    changed. How far a build is goes to `build_progress`, or else to the bar `progress`
+    yields, or nowhere."""
+    setting = seeds_setting(config, seeds_dir)
+    seeds = check_folder(setting, "seeds folder")
+    listing = list_seeds(seeds)
+    if not listing:  # fail fast, before the model loads
         scan_seeds(seeds, {}, {}, "raise")
     settings = config.retrieval
     model_name = settings.model or DEFAULT_MODEL
-    cache = config.corpus.cache_dir
-    cache_dir = config.resolve(cache) if cache else None
-    with progress("Loading the embedding model and the index…") as report:
+    location = _model_location(config)
+    cache = cache_folder(config)
+    n = len(listing)
+    with progress(
+        f"Loading the model {model_name} ({settings.precision})"
+        f" and indexing {n} article{'s' if n != 1 else ''}…"
+    ) as report:
         try:
-            model = load_model(_model_location(config), settings.precision)
+            model = load_model(location, settings.precision)
         except ModelError as exc:
-            raise ConfigError(f"{config.source}: key 'retrieval.model': {exc}") from None
-        encoder = Encoder(model, model_name, cache_dir)
+            raise _model_error(config, str(exc)) from None
+        try:
+            encoder = Encoder(model, model_name, cache)
+        except (OSError, sqlite3.Error) as exc:
+            raise _cache_error(config, exc) from None
         if build_progress is None and callable(report):
             bar = report
 
@@ -53,16 +139,38 @@ def open_retriever(
                 if stage == "embedding":
                     bar(done, total)
 
-        # Without a cache folder the index is rebuilt at every start, in a folder of its own.
-        root = cache_dir / "index" if cache_dir else Path(tempfile.mkdtemp(prefix="newsbot-"))
-        return LiveRetriever(
-            seeds,
-            settings,
-            encoder,
-            index_root=root,
-            skip_bad_files=config.corpus.skip_bad_files,
-            progress=build_progress,
-        )
+        try:
+            return LiveRetriever(
+                seeds,
+                settings,
+                encoder,
+                index_root=_index_root(cache),
+                skip_bad_files=config.corpus.skip_bad_files,
+                progress=build_progress,
+            )
+        except OSError as exc:
+            raise _cache_error(config, exc) from None
+
+
+def _index_root(cache: Path | None) -> Path:
+    """Where the index lives: beside the embedding cache when that folder can be written;
+    otherwise (no cache, a read-only one) rebuilt at every start in a folder of its own."""
+    if cache is not None and os.access(cache, os.W_OK):
+        return cache / "index"
+    folder = Path(tempfile.mkdtemp(prefix="newsbot-index-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def _cache_error(config: AppConfig, exc: Exception) -> ConfigError:
+    setting = config.path_setting("corpus.cache_dir")
+    if setting is None:
+        return ConfigError(f"cannot build the index: {os_problem(exc)}")
+    return setting.error(f"cannot use the cache there: {os_problem(exc)}")
+
+
+def _model_error(config: AppConfig, problem: str) -> ConfigError:
+    return ConfigError(f"{config.source}: key 'retrieval.model': {problem}")
 
 
 def _model_location(config: AppConfig) -> str:
@@ -70,5 +178,10 @@ def _model_location(config: AppConfig) -> str:
     name = config.retrieval.model
     if name is None or name in PACKAGED_MODELS:
         return name or DEFAULT_MODEL
-    folder = config.resolve(Path(name))
-    return str(folder) if folder.exists() else name
+    if len(name) > MAX_MODEL_NAME or "\0" in name:
+        raise _model_error(config, f"no model name nor a usable folder: {shown_value(name)}")
+    try:
+        folder = config.resolve(Path(name))
+        return str(folder) if folder.exists() else name
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise _model_error(config, f"cannot use {shown_value(name)}: {os_problem(exc)}") from None

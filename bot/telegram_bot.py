@@ -51,16 +51,19 @@ from bot.answer_format import (
     HTML,
     fit_answer,
     human_date,
+    language_problem,
     render_more,
     render_sources,
     render_timeline,
     shorten,
     shortest_passage,
 )
+from bot.answer_format import example_questions as shared_examples
 from bot.config import AppConfig, ConfigError, TelegramSettings
 from bot.telegram_support import (
     PendingQuestion,
     QuestionStore,
+    ReplyLimit,
     RetryingRateLimiter,
     UserRateLimit,
     check_webhook_settings,
@@ -68,6 +71,9 @@ from bot.telegram_support import (
     read_webhook_secret,
     redact_secrets,
 )
+from bot.telegram_webhook import WebhookServer
+from retrieval.followup import Conversation
+from retrieval.text import clean_question
 
 log = logging.getLogger("bot.telegram")
 
@@ -100,7 +106,12 @@ FAILURE = "Sorry, something went wrong while answering. Please try again."
 EXPIRED = "This button has expired. Please ask the question again."
 ALREADY_SHOWN = "Those passages are already shown above."
 UNKNOWN_COMMAND = "I don't know that command. /help lists what I can do."
+# Replies of any kind per user and rate window, as a multiple of the questions allowed
+# (rate_limit_count): with the defaults 30 a minute, far more than anyone types, and a flood
+# from one user then takes at most a second of Telegram's 30 messages a second from the others.
+REPLIES_PER_QUESTION = 3
 
+# Messages without words; a photo or file with a caption is asked its caption instead.
 NON_TEXT = (
     filters.Sticker.ALL
     | filters.PHOTO
@@ -125,7 +136,9 @@ class Services:
     settings: TelegramSettings
     retriever: Any  # retrieval.pipeline.Retriever: .ask(question) and .articles
     executor: ThreadPoolExecutor
-    rate: UserRateLimit
+    rate: UserRateLimit  # questions per user
+    replies: ReplyLimit  # every reply per user: commands, buttons and hints too
+    strangers: UserRateLimit  # refusals outside the allowlists: one per chat, sender and window
     questions: QuestionStore  # per-question "More" state, bounded
     examples: list[str]
 
@@ -138,16 +151,7 @@ def _services(context: ContextTypes.DEFAULT_TYPE) -> Services:
 
 
 def example_questions(retriever: Any, settings: TelegramSettings) -> list[str]:
-    if settings.example_questions:
-        return list(settings.example_questions[:2])
-    articles = sorted(retriever.articles, key=lambda a: a.date, reverse=True)
-    if not articles:
-        return ["What happened?", "Who was involved?"]
-    newest, other = articles[0], articles[min(1, len(articles) - 1)]
-    return [
-        f"What happened on {human_date(newest.date)}?",
-        f"What is “{shorten(other.title, 80)}” about?",
-    ]
+    return shared_examples(retriever.articles, settings.example_questions)
 
 
 def _window(seconds: float) -> str:
@@ -165,7 +169,8 @@ def greeting(services: Services, private: bool) -> str:
         "with the passage that answers, its article and date:"
     ]
     for article in articles[:5]:
-        lines.append(f"• {html.escape(article.title, quote=False)} ({human_date(article.date)})")
+        title = html.escape(shorten(article.title, 300), quote=False)  # cut, then escaped
+        lines.append(f"• {title} ({human_date(article.date)})")
     if count > 5:
         lines.append(f"… and {count - 5} more: /sources")
     lines += ["", "Try for example:"]
@@ -211,12 +216,44 @@ def help_text(services: Services, username: str) -> str:
     )
 
 
+_HTML_PIECE = re.compile(r"<(/?)([a-zA-Z-]+)[^>]*>|&#?[a-zA-Z0-9]+;|.", re.DOTALL)
+
+
+def cut_html(text: str, limit: int) -> str:
+    """Telegram HTML cut to at most limit characters with an ellipsis: never inside a tag or an
+    entity ("&am…" is a 400 from Telegram), and every tag left open closed again."""
+    if len(text) <= limit:
+        return text
+    kept: list[str] = []
+    used = 0
+    open_tags: list[str] = []
+    closing = 0  # characters the closing tags of open_tags take
+    for piece in _HTML_PIECE.finditer(text):
+        token, slash, name = piece.group(0), piece.group(1), piece.group(2)
+        if name and slash:  # a closing tag: always fits, it was reserved
+            if open_tags and open_tags[-1] == name.lower():
+                open_tags.pop()
+                closing -= len(name) + 3
+            kept.append(token)
+            used += len(token)
+            continue
+        grows = len(name) + 3 if name else 0
+        if used + len(token) + closing + grows + 1 > limit:  # + 1: the ellipsis
+            break
+        kept.append(token)
+        used += len(token)
+        if name:
+            open_tags.append(name.lower())
+            closing += grows
+    return "".join(kept) + "…" + "".join(f"</{name}>" for name in reversed(open_tags))
+
+
 def _chunks(text: str, limit: int = MAX_CHARS) -> list[str]:
-    """Whole lines packed into messages of at most limit characters."""
+    """Whole lines packed into messages of at most limit characters; a longer line is cut."""
     chunks: list[str] = []
     current = ""
     for line in text.split("\n"):
-        line = line if len(line) <= limit else line[: limit - 1] + "…"
+        line = cut_html(line, limit)
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) > limit:
             chunks.append(current)
@@ -259,7 +296,12 @@ def _command(message: Message) -> tuple[str, str | None] | None:
 
 
 def _mention_of_me(message: Message, username: str) -> MessageEntity | None:
-    for entity, text in message.parse_entities([MessageEntity.MENTION]).items():
+    entities = (
+        message.parse_entities([MessageEntity.MENTION])
+        if message.text
+        else message.parse_caption_entities([MessageEntity.MENTION])
+    )
+    for entity, text in entities.items():
         if text[1:].lower() == username.lower():
             return entity
     return None
@@ -272,7 +314,7 @@ def _replies_to_me(message: Message, bot_id: int) -> bool:
 
 def question_in_group(message: Message, username: str, bot_id: int) -> str | None:
     """The question of a group message addressed to the bot, or None for ordinary chatter."""
-    text = message.text or ""
+    text = message.text or message.caption or ""
     mention = _mention_of_me(message, username)
     if mention is not None:
         return _tidy(_utf16_cut(text, mention.offset, mention.length))
@@ -285,7 +327,7 @@ def _is_for_me(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     """Whether the bot would act on this update (so a refusal is due, not silence)."""
     if update.callback_query:
         return True
-    message = update.message
+    message = update.effective_message
     if message is None:
         return False
     if message.chat.type == ChatType.PRIVATE:
@@ -295,7 +337,7 @@ def _is_for_me(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     if command:
         name, target = command
         return name in COMMAND_NAMES and (target is None or target.lower() == bot.username.lower())
-    if message.text:
+    if message.text or message.caption:
         return question_in_group(message, bot.username, bot.id) is not None
     return _replies_to_me(message, bot.id)
 
@@ -402,7 +444,8 @@ def timeline_page(heading: str, events: Any, start: int, page_size: int) -> tupl
         text = header + render_timeline(page[:count], HTML, first_number=start + 1)
         if len(text) <= MAX_CHARS:
             return text, count
-    return header + render_timeline(page[:1], HTML, first_number=start + 1)[: MAX_CHARS // 2], 1
+    line = render_timeline(page[:1], HTML, first_number=start + 1)
+    return cut_html(header + line, MAX_CHARS), 1
 
 
 # --------------------------------------------------------------------------- questions
@@ -445,32 +488,57 @@ async def answer_question(
     services = _services(context)
     settings = services.settings
     message = update.effective_message
-    question = question.strip()
+    question = clean_question(question)
     user_id = update.effective_user.id if update.effective_user else message.chat.id
     refusal = _refusal(question, services, user_id, via_ask=via_ask)
     if refusal:
         await _send(context, message, refusal)
         return
+    problem = language_problem(question)
+    if problem:
+        await _send(context, message, html.escape(problem, quote=False))
+        return
+    # Each chat keeps its own last question, so "why?" or "and him?" follow on from it.
+    conversation = context.chat_data.setdefault("conversation", Conversation())
+    reading = conversation.read(question)
     started = time.monotonic()
-    answer = await _retrieve(context, message.chat.id, question)
+    answer = await _retrieve(context, message.chat.id, reading.question)
     text, shown = fit_answer(
         answer,
         HTML,
         shown=settings.shown_passages,
         snippet_chars=settings.snippet_chars,
         max_chars=MAX_CHARS,
+        context=reading.note,
     )
+    hits = answer.hits if answer.answered else ()
+    await _send_with_more(
+        context, message, text, PendingQuestion(message.chat.id, question, hits, shown)
+    )
+    _log_question(update, settings, question, answer.answered, shown, started)
+
+
+async def _send_with_more(
+    context: ContextTypes.DEFAULT_TYPE, message: Message, text: str, item: PendingQuestion
+) -> None:
+    """The first page of an answer or timeline; if item holds more than it shows, with a More
+    button that pages on (forgotten again if the message never went out)."""
+    services = _services(context)
     markup, key = None, None
-    if answer.answered and len(answer.hits) > shown:
-        key = services.questions.add(PendingQuestion(message.chat.id, question, answer.hits, shown))
-        markup = _more_button(key, shown, len(answer.hits) - shown)
+    remaining = len(item.hits) - item.next_index
+    if remaining > 0:
+        key = services.questions.add(item)
+        markup = _more_button(key, item.next_index, remaining, _unit(item))
     try:
         await _send(context, message, text, markup)
     except BaseException:
         if key:
             services.questions.discard(key)
         raise
-    _log_question(update, settings, question, answer.answered, shown, started)
+
+
+def _unit(item: PendingQuestion) -> str:
+    return "event" if item.timeline else "passage"
 
 
 def _log_question(
@@ -496,15 +564,48 @@ def _log_question(
 # --------------------------------------------------------------------------- handlers
 
 
+def _sender(update: Update) -> tuple[str, int]:
+    if update.effective_user is not None:
+        return ("user", update.effective_user.id)
+    return ("chat", update.effective_chat.id if update.effective_chat else 0)
+
+
+async def _say(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+    """A short reply outside the handlers: a message, or the note of a pressed button."""
+    if update.callback_query:
+        await _answer_query(update.callback_query, re.sub(r"<[^>]+>", "", text)[:200])
+    elif update.effective_message:
+        await _send(context, update.effective_message, text)
+
+
 async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Runs first: stops updates from users and chats outside the allowlist."""
-    if _allowed(update, _services(context).settings):
+    """Runs first: refuses senders outside the allowlists (once per chat and window, then
+    silently), and holds every sender to the reply limit (one notice, then silence)."""
+    services = _services(context)
+    if not _is_for_me(update, context):
+        if not _allowed(update, services.settings):
+            raise ApplicationHandlerStop
+        return  # chatter in a group: the handlers ignore it, nothing is sent
+    if not _allowed(update, services.settings):
+        # Once per chat: so that a group learns why the bot stays silent to this sender.
+        chat = update.effective_chat.id if update.effective_chat else 0
+        if not services.strangers.acquire((chat, *_sender(update))):
+            await _say(update, context, REFUSAL)
+        raise ApplicationHandlerStop
+    verdict, wait = services.replies.admit(_sender(update))
+    if verdict == "reply":
         return
-    if _is_for_me(update, context):
-        if update.callback_query:
-            await _answer_query(update.callback_query, REFUSAL)
-        elif update.message:
-            await _send(context, update.message, REFUSAL)
+    log.info("flood_limited %s=%s wait_s=%.0f %s", *_sender(update), wait, verdict)
+    if verdict == "notice":
+        settings = services.settings
+        await _say(
+            update,
+            context,
+            "You are sending messages faster than I can answer: at most "
+            f"{settings.rate_limit_count * REPLIES_PER_QUESTION} per "
+            f"{_window(settings.rate_limit_seconds)}. I will answer again in "
+            f"{max(1, round(wait))} s.",
+        )
     raise ApplicationHandlerStop
 
 
@@ -515,16 +616,18 @@ async def _send_long(context: ContextTypes.DEFAULT_TYPE, to: Message, text: str)
 
 async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     private = update.effective_chat.type == ChatType.PRIVATE
-    await _send_long(context, update.message, greeting(_services(context), private))
+    await _send_long(context, update.effective_message, greeting(_services(context), private))
 
 
 async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await _send_long(context, update.message, help_text(_services(context), context.bot.username))
+    await _send_long(
+        context, update.effective_message, help_text(_services(context), context.bot.username)
+    )
 
 
 async def on_sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     text = render_sources(_services(context).retriever.articles, HTML)
-    await _send_long(context, update.message, text)
+    await _send_long(context, update.effective_message, text)
 
 
 async def on_reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -543,18 +646,21 @@ async def on_reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def on_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.message
+    message = update.effective_message
     entity = _command_entity(message)  # /ask or /ask@name, at offset 0
     question = _tidy(_utf16_cut(message.text, entity.offset, entity.length)) if entity else ""
     await answer_question(update, context, question, via_ask=True)
 
 
 async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await answer_question(update, context, update.message.text)
+    """Any text in a private chat is a question; so is a photo's or file's caption."""
+    message = update.effective_message
+    await answer_question(update, context, message.text or message.caption or "")
 
 
 async def on_group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    question = question_in_group(update.message, context.bot.username, context.bot.id)
+    message = update.effective_message
+    question = question_in_group(message, context.bot.username, context.bot.id)
     if question is not None:  # else: chatter between people, not for the bot
         await answer_question(update, context, question)
 
@@ -565,6 +671,7 @@ async def on_timeline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     message = update.effective_message
     entity = _command_entity(message)
     topic = _tidy(_utf16_cut(message.text, entity.offset, entity.length)) if entity else ""
+    topic = clean_question(topic)
     user_id = update.effective_user.id if update.effective_user else message.chat.id
     refusal = _rate_refusal(services, user_id)
     if refusal:
@@ -578,26 +685,16 @@ async def on_timeline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     heading = f"Timeline{' of “' + topic + '”' if topic else ''}: {len(events)} dated events"
     text, shown = timeline_page(heading, events, 0, TIMELINE_PAGE)
-    markup, key = None, None
-    if len(events) > shown:
-        key = services.questions.add(
-            PendingQuestion(message.chat.id, heading, events, shown, timeline=True)
-        )
-        markup = _more_button(key, shown, len(events) - shown, "event")
-    try:
-        await _send(context, message, text, markup)
-    except BaseException:
-        if key:
-            services.questions.discard(key)
-        raise
+    item = PendingQuestion(message.chat.id, heading, events, shown, timeline=True)
+    await _send_with_more(context, message, text, item)
 
 
 async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await _send(context, update.message, UNKNOWN_COMMAND)
+    await _send(context, update.effective_message, UNKNOWN_COMMAND)
 
 
 async def on_non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.message
+    message = update.effective_message
     if message.chat.type == ChatType.PRIVATE or _replies_to_me(message, context.bot.id):
         await _send(context, message, NON_TEXT_HINT)
 
@@ -625,8 +722,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     item.next_index = start + count  # before any await: a second press gets "already shown"
     await _answer_query(query)
     remaining = len(item.hits) - item.next_index
-    what = "event" if item.timeline else "passage"
-    markup = _more_button(key, item.next_index, remaining, what) if remaining else None
+    markup = _more_button(key, item.next_index, remaining, _unit(item)) if remaining else None
     try:
         await _send(context, origin, text, markup)
     except BaseException:
@@ -700,6 +796,10 @@ def build_application(config: AppConfig, retriever: Any, token: str) -> Applicat
         retriever=retriever,
         executor=ThreadPoolExecutor(settings.workers, thread_name_prefix="retrieval"),
         rate=UserRateLimit(settings.rate_limit_count, settings.rate_limit_seconds),
+        replies=ReplyLimit(
+            settings.rate_limit_count * REPLIES_PER_QUESTION, settings.rate_limit_seconds
+        ),
+        strangers=UserRateLimit(1, settings.rate_limit_seconds),
         questions=QuestionStore(KEPT_QUESTIONS),
         examples=example_questions(retriever, settings),
     )
@@ -713,10 +813,12 @@ def build_application(config: AppConfig, retriever: Any, token: str) -> Applicat
             CommandHandler("timeline", on_timeline),
             CommandHandler("reload", on_reload),
             MessageHandler(
-                filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, on_private_text
+                filters.ChatType.PRIVATE & (filters.TEXT | filters.CAPTION) & ~filters.COMMAND,
+                on_private_text,
             ),
             MessageHandler(
-                filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND, on_group_text
+                filters.ChatType.GROUPS & (filters.TEXT | filters.CAPTION) & ~filters.COMMAND,
+                on_group_text,
             ),
             MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, on_unknown_command),
             MessageHandler(NON_TEXT, on_non_text),
@@ -731,7 +833,10 @@ def _polling_error(exc: TelegramError) -> None:
     log.warning("cannot fetch updates (%s: %s); retrying", type(exc).__name__, exc)
 
 
-async def _start_updates(app: Application, settings: TelegramSettings, secret: str | None) -> None:
+async def _start_updates(
+    app: Application, settings: TelegramSettings, secret: str | None
+) -> WebhookServer | None:
+    """Start fetching updates: long polling, or our webhook server (returned, to stop it)."""
     if settings.mode == "polling":
         await app.updater.start_polling(
             timeout=settings.poll_timeout,
@@ -740,18 +845,22 @@ async def _start_updates(app: Application, settings: TelegramSettings, secret: s
             drop_pending_updates=False,
             error_callback=_polling_error,
         )
-        return
-    webhook = settings.webhook
-    await app.updater.start_webhook(
-        listen=webhook.listen,
-        port=webhook.port,
-        url_path=webhook.url_path,
-        webhook_url=webhook.public_url,
-        secret_token=secret,
+        return None
+    assert secret is not None
+    server = WebhookServer(
+        app.bot,
+        app.update_queue,
+        settings.webhook,
+        secret,
         allowed_updates=ALLOWED_UPDATES,
-        bootstrap_retries=settings.retries,
-        drop_pending_updates=False,
+        retries=settings.retries,
     )
+    try:
+        await server.start()
+    except BaseException:
+        await server.stop()
+        raise
+    return server
 
 
 def _install_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> list[signal.Signals]:
@@ -794,12 +903,13 @@ async def serve(
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed = _install_signals(loop, stop) if handle_signals else []
+    webhook: WebhookServer | None = None
     try:
         await app.initialize()
         try:
             if app.post_init:
                 await app.post_init(app)
-            await _start_updates(app, settings, webhook_secret)
+            webhook = await _start_updates(app, settings, webhook_secret)
             await app.start()
             log.info(
                 "ready: @%s answers by %s through %s",
@@ -813,6 +923,8 @@ async def serve(
         finally:
             if app.updater.running:
                 await app.updater.stop()
+            if webhook is not None:
+                await webhook.stop()
             if app.running:
                 await app.stop()  # waits for every update taken to be answered
             await app.shutdown()

@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,8 +81,15 @@ def check_webhook_settings(settings: TelegramSettings) -> None:
 # --------------------------------------------------------------------------- log redaction
 
 
+# Anything shaped like a bot token, in either case: python-telegram-bot capitalises an API error's
+# description, which lower-cases a token quoted in it ("Path /bot123:aah-..."), and a token of
+# another bot is a secret too.
+TOKEN_SHAPE = re.compile(r"(?<![0-9A-Za-z_-])\d{1,20}:[A-Za-z0-9_-]{30,100}(?![A-Za-z0-9_-])")
+
+
 class SecretRedactor(logging.Filter):
-    """Replaces registered secrets in a record's message, arguments and traceback text.
+    """Replaces secrets in a record's message, arguments and traceback text: the registered
+    ones in any case, and every token-shaped string.
 
     Installed as the log record factory's last step, so every record of every logger is clean
     before any handler (ours, pytest's, a library's) sees it.
@@ -90,21 +97,18 @@ class SecretRedactor(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__()
-        self._secrets: dict[str, str] = {}
+        self._secrets: dict[str, tuple[re.Pattern[str], str]] = {}
 
     def add(self, secret: str, label: str) -> None:
         if secret:
-            self._secrets[secret] = label
+            self._secrets[secret] = (re.compile(re.escape(secret), re.IGNORECASE), label)
 
     def redact(self, text: str) -> str:
-        for secret, label in self._secrets.items():
-            if secret in text:
-                text = text.replace(secret, label)
-        return text
+        for pattern, label in self._secrets.values():
+            text = pattern.sub(label, text)
+        return TOKEN_SHAPE.sub("<redacted-token>", text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
-            return True
         try:
             message = record.getMessage()
         except Exception:  # a broken format string: leave it to the handler to report
@@ -224,7 +228,7 @@ class RetryingRateLimiter(AIORateLimiter):
 
 
 class UserRateLimit:
-    """At most `count` questions per `seconds` per user (sliding window), bounded memory."""
+    """At most `count` requests per `seconds` per key (sliding window), bounded memory."""
 
     def __init__(
         self,
@@ -238,10 +242,10 @@ class UserRateLimit:
         self.seconds = seconds
         self.max_users = max_users
         self.clock = clock
-        self._asked: OrderedDict[int, deque[float]] = OrderedDict()
+        self._asked: OrderedDict[Hashable, deque[float]] = OrderedDict()
 
-    def acquire(self, user_id: int) -> float:
-        """0 and counts the question if the user may ask now, else the seconds to wait."""
+    def acquire(self, user_id: Hashable) -> float:
+        """0 and counts the request if the key may go ahead now, else the seconds to wait."""
         now = self.clock()
         times = self._asked.get(user_id)
         if times is None:
@@ -255,6 +259,30 @@ class UserRateLimit:
         while len(self._asked) > self.max_users:
             self._asked.popitem(last=False)
         return 0.0
+
+
+class ReplyLimit:
+    """Every reply to one sender, not just answers: at most `count` per `seconds`; past that one
+    notice per window, then silence. Telegram lets a bot send about 30 messages a second in all,
+    so without this one sender's 300 /help made everyone else wait 9 s for an answer."""
+
+    def __init__(
+        self,
+        count: int,
+        seconds: float,
+        *,
+        max_users: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.replies = UserRateLimit(count, seconds, max_users=max_users, clock=clock)
+        self.notices = UserRateLimit(1, seconds, max_users=max_users, clock=clock)
+
+    def admit(self, sender: Hashable) -> tuple[str, float]:
+        """("reply", 0), ("notice", seconds to wait) once per window, then ("silence", seconds)."""
+        wait = self.replies.acquire(sender)
+        if not wait:
+            return "reply", 0.0
+        return ("silence" if self.notices.acquire(sender) else "notice"), wait
 
 
 # --------------------------------------------------------------------------- "More" state

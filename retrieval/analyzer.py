@@ -16,8 +16,17 @@ _PUNCT_FOLD = str.maketrans(
     {"’": "'", "‘": "'", "ʼ": "'", "`": "'", "“": '"', "”": '"', "«": '"', "»": '"',
      "–": "-", "—": "-", "‑": "-"}
 )  # fmt: skip
-_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_SURFACE = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+# A word is a run of letters and digits of any script: Cyrillic, Greek, Arabic and Devanagari
+# words are terms as Latin ones are.
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+_SURFACE = _TOKEN
+# Chinese and Japanese are written without spaces, and Korean attaches particles to its words:
+# runs of these scripts become overlapping pairs of characters ("北京大学" -> 北京 京大 大学), as
+# Lucene's CJK bigram filter does, so a question and an article meet on shared pairs.
+_CJK_RUN = re.compile(
+    "[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+    "\U00020000-\U0003134f]+"
+)
 
 # Lucene's English stop set plus the question words a reader starts with.
 STOP_WORDS = frozenset(
@@ -34,12 +43,35 @@ STOP_WORDS = frozenset(
 def fold(text: str) -> str:
     """Case-, accent- and quote-insensitive form of text."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_PUNCT_FOLD))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    # Composed again: NFKD splits each Korean syllable into its letters.
+    return bare if bare.isascii() else unicodedata.normalize("NFC", bare)
 
 
 def words(text: str) -> list[str]:
     """Folded word tokens without possessive endings ("nazarbayev's" -> "nazarbayev")."""
-    return [t.removesuffix("'s").replace("'", "") for t in _TOKEN.findall(fold(text))]
+    found = []
+    for token in _TOKEN.findall(fold(text)):
+        token = token.removesuffix("'s").replace("'", "")
+        if token.isascii() or not _CJK_RUN.search(token):
+            found.append(token)
+        else:
+            found += _split_cjk(token)
+    return found
+
+
+def _split_cjk(token: str) -> list[str]:
+    """A token holding CJK characters: its other parts whole, each CJK run as character pairs."""
+    parts, at = [], 0
+    for run in _CJK_RUN.finditer(token):
+        if run.start() > at:
+            parts.append(token[at : run.start()])
+        chars = run.group()
+        parts += [chars] if len(chars) == 1 else [chars[i : i + 2] for i in range(len(chars) - 1)]
+        at = run.end()
+    if at < len(token):
+        parts.append(token[at:])
+    return parts
 
 
 @dataclass

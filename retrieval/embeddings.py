@@ -8,21 +8,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from retrieval.analyzer import STOP_WORDS
+from retrieval.cache import CacheFile
 from retrieval.models import DEFAULT_MODEL
 from retrieval.onnx_model import DEFAULT_PRECISION, OnnxModel, Progress, TokenStates
 
 __all__ = ["DEFAULT_MODEL", "Embedding", "Encoder", "EmbeddingModel", "load_model"]
+log = logging.getLogger(__name__)
+# The cache's table; rows are keyed by model (name, format, EMBEDDING_FORMAT) and text hash.
+TABLE = (
+    "CREATE TABLE embeddings ("
+    " model TEXT NOT NULL, text_sha TEXT NOT NULL, vector BLOB NOT NULL,"
+    " tokens TEXT NOT NULL, token_vectors BLOB NOT NULL,"
+    " PRIMARY KEY (model, text_sha))"
+)
 # Part of the cache key: bump it when what is stored per text changes (e.g. which pieces are kept).
 EMBEDDING_FORMAT = "pooled+pieces/2"
 
@@ -84,17 +93,7 @@ class Encoder:
         self.progress = progress
         self.embedded_count = 0  # texts sent to the model for the corpus; the cache's witness
         self.cache_dir = cache_dir
-        self._db: sqlite3.Connection | None = None
-        if cache_dir is not None:
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(cache_dir / "embeddings.sqlite3", check_same_thread=False)
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS embeddings ("
-                " model TEXT NOT NULL, text_sha TEXT NOT NULL, vector BLOB NOT NULL,"
-                " tokens TEXT NOT NULL, token_vectors BLOB NOT NULL,"
-                " PRIMARY KEY (model, text_sha))"
-            )
-            self._db.commit()
+        self._cache = CacheFile(cache_dir, "embeddings", TABLE) if cache_dir is not None else None
 
     @property
     def paragraphs(self):  # noqa: ANN201 - retrieval.late_chunking.ParagraphStore (imports this)
@@ -121,39 +120,47 @@ class Encoder:
         return [cached[k] for k in keys]
 
     def _lookup(self, keys: set[str]) -> dict[str, Embedding]:
-        if self._db is None or not keys:
+        if self._cache is None or not keys:
             return {}
-        found = {}
+        found, unusable = {}, 0
         wanted = sorted(keys)
         for start in range(0, len(wanted), 500):  # SQLite caps the parameters of one query
             batch = wanted[start : start + 500]
-            rows = self._db.execute(
+            rows = self._cache.rows(
                 "SELECT text_sha, vector, tokens, token_vectors FROM embeddings"
                 f" WHERE model = ? AND text_sha IN ({','.join('?' * len(batch))})",
                 (self.model_key, *batch),
             )
-            for key, vector, tokens, token_vectors in rows:
-                pieces = tuple(json.loads(tokens))
-                pooled = np.frombuffer(vector, dtype=np.float32)
-                matrix = np.frombuffer(token_vectors, dtype=np.float32)
-                found[key] = Embedding(pooled, pieces, matrix.reshape(len(pieces), len(pooled)))
+            for key, *stored in rows:
+                embedding = _from_row(*stored, self.model.dimension)
+                if embedding is None:
+                    unusable += 1  # embedded again and overwritten, as if it were missing
+                else:
+                    found[key] = embedding
+        if unusable:
+            log.warning(
+                "%d cached embedding(s) in %s were unusable; embedding them again",
+                unusable,
+                self._cache.path,
+            )
         return found
 
     def _store(self, embeddings: dict[str, Embedding]) -> None:
-        if self._db is None:
+        if self._cache is None:
             return
-        rows = [
+        self._cache.write(
+            "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?)",
             (
-                self.model_key,
-                key,
-                e.vector.tobytes(),
-                json.dumps(e.tokens),
-                e.token_vectors.tobytes(),
-            )
-            for key, e in embeddings.items()
-        ]
-        with self._db:  # one transaction: a crash leaves no half-written batch
-            self._db.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?)", rows)
+                (
+                    self.model_key,
+                    key,
+                    e.vector.tobytes(),
+                    json.dumps(e.tokens),
+                    e.token_vectors.tobytes(),
+                )
+                for key, e in embeddings.items()
+            ),
+        )
 
     def _encode(self, texts: list[str], report: bool) -> list[Embedding]:
         progress = None
@@ -167,6 +174,27 @@ class Encoder:
                     tell(done, total)
 
         return [_embedding(states) for states in self.model.embed(texts, progress)]
+
+
+def _from_row(vector: Any, tokens: Any, token_vectors: Any, dimension: int) -> Embedding | None:
+    """A cached row as an Embedding, or None if it cannot be one the model made: wrong sizes,
+    token JSON that is not a list of strings, NaN or infinite values, vectors not of unit length
+    (what _embedding stores). A half-overwritten file passes SQLite's checks but not these."""
+    try:
+        pieces = json.loads(tokens)
+        if not isinstance(pieces, list) or not all(isinstance(p, str) for p in pieces):
+            return None
+        pooled = np.frombuffer(vector, dtype=np.float32)
+        matrix = np.frombuffer(token_vectors, dtype=np.float32)
+    except (TypeError, ValueError):  # not bytes, not JSON, not a whole number of floats
+        return None
+    if pooled.shape != (dimension,) or matrix.size != len(pieces) * dimension:
+        return None
+    matrix = matrix.reshape(len(pieces), dimension)
+    norms = np.linalg.norm(np.vstack([pooled, matrix]), axis=1)
+    if not np.all(np.isfinite(norms)) or not np.all(np.abs(norms - 1.0) < 1e-3):
+        return None
+    return Embedding(pooled, tuple(pieces), matrix)
 
 
 def _embedding(states: TokenStates) -> Embedding:

@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,12 @@ import numpy as np
 
 from retrieval.corpus import Article
 from retrieval.embeddings import DEFAULT_MODEL, Encoder, load_model
+from retrieval.eval_chat import (
+    followup_rows,
+    format_followups,
+    format_highlights,
+    highlight_rows,
+)
 from retrieval.eval_dates import (
     LABELS,
     REUTERS_DEV,
@@ -46,7 +53,7 @@ REUTERS_QUESTIONS = ROOT / "eval" / "reuters_questions.json"
 REUTERS_ALL = ROOT / "data" / "reuters-all" / "10000"
 SQUAD_SAMPLE = ROOT.parent / "shared" / "data" / "squad2-dev-sample.json"
 RANKERS = ("lexical", "dense", "fused")
-SETS = ("article", "squad", "reuters", "timex", "dates")
+SETS = ("article", "squad", "reuters", "timex", "dates", "followup", "highlight")
 SEARCHES = ("two_stage", "exhaustive")
 RANKER_NAMES = {"lexical": "BM25", "dense": "embeddings", "fused": "fused"}
 
@@ -218,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         help="two_stage (the default search), exhaustive (every passage scored) or both",
     )
     parser.add_argument(
-        "--errors", action="store_true", help="list the time-expression mistakes (dev labels)"
+        "--errors",
+        action="store_true",
+        help="list the time-expression mistakes (dev labels) and the wrong highlights",
     )
     args = parser.parse_args(argv)
     sets = {s.strip() for s in args.sets.split(",") if s.strip()}
@@ -244,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     except ModelError as exc:
         parser.error(f"--model {exc}")
     encoder = Encoder(model, model_name, ROOT / ".cache")
+    progress = _log_progress()
     print(
         f"model={model_name} format={model.format} fusion={base.fusion}"
         f" lexical_weight={base.lexical_weight} search={','.join(searches)}"
@@ -255,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         if folder not in indexes:
             print(f"Indexing {folder}…", file=sys.stderr, flush=True)
             indexes[folder] = LiveRetriever(
-                folder, settings, encoder, index_root=ROOT / ".cache" / "index"
+                folder, settings, encoder, index_root=ROOT / ".cache" / "index", progress=progress
             ).index
         return Retriever((), settings, encoder, index=indexes[folder])
 
@@ -273,8 +283,10 @@ def _run_sets(args, sets, settings, encoder, over_folder) -> None:  # noqa: ANN0
     if "article" in sets:
         results["article"] = _summary(bundled, article_questions())
     if "squad" in sets and args.squad.exists():
+        print(f"Indexing the SQuAD sample ({args.squad})…", file=sys.stderr, flush=True)
         articles, squad_set = squad_corpus(args.squad)
-        results["SQuAD 2.0 sample"] = _summary(Retriever(articles, settings, encoder), squad_set)
+        squad = Retriever(articles, settings, encoder, progress=_log_progress())
+        results["SQuAD 2.0 sample"] = _summary(squad, squad_set)
     elif "squad" in sets:
         print(f"{args.squad}: not found, SQuAD rows skipped", file=sys.stderr)
     if results:
@@ -302,6 +314,13 @@ def _run_sets(args, sets, settings, encoder, over_folder) -> None:  # noqa: ANN0
         show = (lambda line: print("  " + line)) if args.errors else None
         print("\nTime expressions (eval/time_expressions.json):")
         print(format_timex_table(score_time_expressions(LABELS, folders, show)))
+    if "followup" in sets:
+        print("\nFollow-up questions (eval/followup_questions.json, hit@1 of the follow-up):")
+        print(format_followups(followup_rows(bundled)))
+    if "highlight" in sets:
+        show = (lambda line: print("  " + line)) if args.errors else None
+        print("\nHighlighted sentence (eval/highlight_questions.json):")
+        print(format_highlights(highlight_rows(bundled, show=show)))
     if "dates" in sets:
         questions = date_questions()
         print("\nDate questions about the bundled article:")
@@ -320,6 +339,19 @@ def _run_sets(args, sets, settings, encoder, over_folder) -> None:  # noqa: ANN0
                 with_dates, without, questions["reuters-dev"]
             ):
                 print(f"| {kind} | {split} | {n} | {hit:.3f} | {ignored:.3f} |")
+
+
+def _log_progress(every: float = 5.0) -> Callable[[str, int, int], None]:
+    """Index building progress on stderr every few seconds: an empty cache takes minutes."""
+    last = [0.0]
+
+    def report(stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every or done == total:
+            print(f"  {stage}: {done}/{total}", file=sys.stderr, flush=True)
+            last[0] = now
+
+    return report
 
 
 def _summary(retriever: Retriever, questions: list[Question]) -> tuple[int, int, list[Row]]:

@@ -7,16 +7,23 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import sqlite3
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from retrieval.cache import CacheFile
 from retrieval.passages import Passage, split_sentences
 from retrieval.timex import RESOLVER_VERSION, Period, TimeExpression, find_time_expressions
 
-CACHE_FILE = "embeddings.sqlite3"  # the same SQLite file as the embeddings: one cache to manage
+log = logging.getLogger(__name__)
+# In the same SQLite file as the embeddings (retrieval.cache): one cache to manage.
+TABLE = (
+    "CREATE TABLE time_expressions ("
+    " resolver TEXT NOT NULL, anchor TEXT NOT NULL, text_sha TEXT NOT NULL,"
+    " expressions TEXT NOT NULL, PRIMARY KEY (resolver, anchor, text_sha))"
+)
 
 Key = tuple[dt.date, str]  # (article date, sentence): the same words mean other days elsewhere
 
@@ -117,69 +124,76 @@ def resolve_sentences(
 ) -> tuple[list[tuple[TimeExpression, ...]], int]:
     """Expressions of each (date, sentence), and how many were resolved rather than cached.
     Fresh ones are stored a batch at a time, so an interrupted build keeps what it did."""
-    db = _open(cache_dir)
-    found = _lookup(db, set(keys)) if db else {}
+    cache = CacheFile(cache_dir, "time_expressions", TABLE) if cache_dir is not None else None
+    found = _lookup(cache, set(keys)) if cache is not None else {}
     todo = sorted({k for k in keys if k not in found})
     for start in range(0, len(todo), BATCH_SENTENCES):
         fresh = {
             k: tuple(find_time_expressions(k[1], k[0]))
             for k in todo[start : start + BATCH_SENTENCES]
         }
-        if db is not None:
-            _store(db, fresh)
+        if cache is not None:
+            _store(cache, fresh)
         found.update(fresh)
         if progress:
             progress(min(start + BATCH_SENTENCES, len(todo)), len(todo))
-    if db is not None:
-        db.close()
+    if cache is not None:
+        cache.close()
     return [found[k] for k in keys], len(todo)
-
-
-def _open(cache_dir: Path | None) -> sqlite3.Connection | None:
-    if cache_dir is None:
-        return None
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(cache_dir / CACHE_FILE)
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS time_expressions ("
-        " resolver TEXT NOT NULL, anchor TEXT NOT NULL, text_sha TEXT NOT NULL,"
-        " expressions TEXT NOT NULL, PRIMARY KEY (resolver, anchor, text_sha))"
-    )
-    db.commit()
-    return db
 
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _lookup(db: sqlite3.Connection, keys: set[Key]) -> dict[Key, tuple[TimeExpression, ...]]:
+def _lookup(cache: CacheFile, keys: set[Key]) -> dict[Key, tuple[TimeExpression, ...]]:
     by_row = {(k[0].isoformat(), _sha(k[1])): k for k in keys}
-    found = {}
+    found, unusable = {}, 0
     for anchor in sorted({a for a, _ in by_row}):
         shas = [sha for a, sha in by_row if a == anchor]
         for start in range(0, len(shas), 500):  # SQLite caps the parameters of one query
             batch = shas[start : start + 500]
-            rows = db.execute(
+            rows = cache.rows(
                 "SELECT text_sha, expressions FROM time_expressions WHERE resolver = ?"
                 f" AND anchor = ? AND text_sha IN ({','.join('?' * len(batch))})",
                 (RESOLVER_VERSION, anchor, *batch),
             )
             for sha, expressions in rows:
-                items = json.loads(expressions)
-                found[by_row[(anchor, sha)]] = tuple(TimeExpression.from_json(e) for e in items)
+                key = by_row[(anchor, sha)]
+                try:
+                    found[key] = tuple(_expression(e, key[1]) for e in json.loads(expressions))
+                except (TypeError, ValueError, KeyError, AttributeError):
+                    unusable += 1  # resolved again and overwritten, as if it were missing
+    if unusable:
+        log.warning(
+            "%d cached time expression row(s) in %s were unusable; resolving them again",
+            unusable,
+            cache.path,
+        )
     return found
 
 
-def _store(db: sqlite3.Connection, fresh: dict[Key, tuple[TimeExpression, ...]]) -> None:
-    rows = [
+def _expression(data: dict, sentence: str) -> TimeExpression:
+    """A cached expression, checked to be the phrase of the sentence it claims to be."""
+    expression = TimeExpression.from_json(data)
+    start, end = expression.start, expression.end
+    if not (isinstance(start, int) and isinstance(end, int) and isinstance(expression.text, str)):
+        raise TypeError("offsets must be integers and the text a string")
+    if not 0 <= start < end <= len(sentence) or sentence[start:end] != expression.text:
+        raise ValueError("the expression is not where it says it is in its sentence")
+    return expression
+
+
+def _store(cache: CacheFile, fresh: dict[Key, tuple[TimeExpression, ...]]) -> None:
+    cache.write(
+        "INSERT OR REPLACE INTO time_expressions VALUES (?, ?, ?, ?)",
         (
-            RESOLVER_VERSION,
-            date.isoformat(),
-            _sha(sentence),
-            json.dumps([{**e.to_json(), "explicit": e.explicit} for e in expressions]),
-        )
-        for (date, sentence), expressions in fresh.items()
-    ]
-    with db:  # one transaction: a crash leaves no half-written batch
-        db.executemany("INSERT OR REPLACE INTO time_expressions VALUES (?, ?, ?, ?)", rows)
+            (
+                RESOLVER_VERSION,
+                date.isoformat(),
+                _sha(sentence),
+                json.dumps([{**e.to_json(), "explicit": e.explicit} for e in expressions]),
+            )
+            for (date, sentence), expressions in fresh.items()
+        ),
+    )

@@ -38,7 +38,7 @@ import numpy as np
 from scipy import sparse
 
 from retrieval.analyzer import Analyzer
-from retrieval.corpus import Article, SeedError, parse_article
+from retrieval.corpus import Article, SeedError, parse_article, read_seed
 from retrieval.event_dates import resolve_sentences
 from retrieval.late_chunking import ParagraphStore, quantize
 from retrieval.passages import Passage, window_starts
@@ -140,9 +140,14 @@ class LocalIndex:
             [self.articles[a].date.toordinal() for a in self.passage_article], dtype=np.int64
         )
         tokens = int(meta["tokens"])
-        self.token_codes = np.memmap(
-            folder / "tokens.i8", np.int8, "r", shape=(tokens, dimension)
-        ).view(np.ndarray)
+        # numpy cannot map an empty file: articles of stop words alone have no content pieces.
+        self.token_codes = (
+            np.memmap(folder / "tokens.i8", np.int8, "r", shape=(tokens, dimension)).view(
+                np.ndarray
+            )
+            if tokens
+            else np.zeros((0, dimension), np.int8)
+        )
         self.token_scales = np.asarray(load("token_scales"))
         self.token_ids = load("token_ids").view(np.ndarray)
         # A key per sentence that stays with it from generation to generation: the search
@@ -681,7 +686,7 @@ def scan_seeds(
             stamps[name] = old
             continue
         try:
-            data = path.read_bytes()
+            data = read_seed(path)
             stamp = Stamp(stat.st_size, stat.st_mtime_ns, hashlib.sha256(data).hexdigest())
             if old and old.sha256 == stamp.sha256 and name in articles:
                 result.append(articles[name])  # touched, not changed
@@ -704,10 +709,25 @@ def scan_seeds(
         result.append(article)
         stamps[name] = stamp
     removed = sorted(set(articles) - present)
+    result = _without_copies(result)
     if not result:
         raise SeedError(seeds_dir, None, "no usable seed files (*.txt)")
     result.sort(key=lambda a: (a.date, a.source))
     return result, stamps, added, changed, removed, skipped
+
+
+def _without_copies(articles: list[Article]) -> list[Article]:
+    """A copied file would give every answer the same passage two or three times."""
+    seen: dict[tuple[object, ...], str] = {}  # what an article says -> the file that said it
+    kept = []
+    for article in articles:
+        key = (article.date, article.title, article.paragraphs)
+        if key in seen:
+            log.warning("skipping seed file %s: the same article as %s", article.source, seen[key])
+            continue
+        seen[key] = article.source
+        kept.append(article)
+    return kept
 
 
 def index_key(model_key: str, corpus: str, max_sentences: int, stride: int) -> str:

@@ -17,19 +17,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from retrieval.cache import CacheFile
 from retrieval.embeddings import EmbeddingModel, content_piece
 from retrieval.passages import split_sentences
 
+log = logging.getLogger(__name__)
+
 # Part of the cache key: bump it when what is stored per paragraph changes.
 PARAGRAPH_FORMAT = "late-chunks/1"
-CACHE_FILE = "embeddings.sqlite3"
 # Paragraphs per model call and per cache commit: a kill loses at most this batch.
 BATCH_PARAGRAPHS = 64
 
@@ -140,7 +143,9 @@ def _assemble(sentences, parts, dimension: int, tokenizer) -> ParagraphEmbedding
                     vectors.append(state.vectors[row])
                     ids.append(tokenizer.token_to_id(state.pieces[row]))
                     owners.append(sentence)
-    means = (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
+    # Rounded to float16, as the cache stores them: a paragraph has the same vectors whether it
+    # was embedded now or read back, so answers do not change with the state of the cache.
+    means = (sums / np.maximum(counts, 1)[:, None]).astype(np.float16).astype(np.float32)
     matrix = np.array(vectors, np.float32).reshape(len(vectors), dimension)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     codes, scales = quantize(matrix / np.where(norms == 0, 1.0, norms))
@@ -155,9 +160,19 @@ def _assemble(sentences, parts, dimension: int, tokenizer) -> ParagraphEmbedding
     )
 
 
+TABLE = (
+    "CREATE TABLE paragraph_embeddings ("
+    " model TEXT NOT NULL, text_sha TEXT NOT NULL, sentences TEXT NOT NULL,"
+    " counts BLOB NOT NULL, means BLOB NOT NULL, piece_ids BLOB NOT NULL,"
+    " piece_sentence BLOB NOT NULL, codes BLOB NOT NULL, scales BLOB NOT NULL,"
+    " PRIMARY KEY (model, text_sha))"
+)
+
+
 class ParagraphStore:
-    """Paragraph embeddings cached in SQLite (table paragraph_embeddings) under (model, SHA-256
-    of the paragraph), or kept in memory when there is no cache folder. Embedding writes each
+    """Paragraph embeddings cached in SQLite (table paragraph_embeddings, through
+    retrieval.cache, so a damaged, locked or read-only cache is a warning) under (model, SHA-256
+    of the paragraph); kept in memory when the cache cannot take them. Embedding writes each
     batch as soon as it is done, so a crash or a kill loses at most the batch in flight and the
     next build resumes from there."""
 
@@ -166,39 +181,28 @@ class ParagraphStore:
         self.model_key = f"{model_key} {model.format} {PARAGRAPH_FORMAT}"
         self.embedded_count = 0  # paragraphs sent to the model; the cache's witness
         self._memory: dict[str, ParagraphEmbedding] = {}
-        self._db: sqlite3.Connection | None = None
-        if cache_dir is not None:
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(cache_dir / CACHE_FILE, check_same_thread=False)
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS paragraph_embeddings ("
-                " model TEXT NOT NULL, text_sha TEXT NOT NULL, sentences TEXT NOT NULL,"
-                " counts BLOB NOT NULL, means BLOB NOT NULL, piece_ids BLOB NOT NULL,"
-                " piece_sentence BLOB NOT NULL, codes BLOB NOT NULL, scales BLOB NOT NULL,"
-                " PRIMARY KEY (model, text_sha))"
-            )
-            self._db.commit()
+        self._cache = (
+            CacheFile(cache_dir, "paragraph_embeddings", TABLE) if cache_dir is not None else None
+        )
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        if self._cache is not None:
+            self._cache.close()
 
     def missing(self, paragraphs: Sequence[str]) -> list[str]:
         """The distinct paragraphs the store lacks, in first-seen order."""
         keys = {paragraph_key(p): p for p in paragraphs}
-        if self._db is None:
-            return [p for k, p in keys.items() if k not in self._memory]
-        have = set()
-        wanted = sorted(keys)
-        for start in range(0, len(wanted), 500):  # SQLite caps the parameters of one query
-            batch = wanted[start : start + 500]
-            rows = self._db.execute(
-                "SELECT text_sha FROM paragraph_embeddings"
-                f" WHERE model = ? AND text_sha IN ({','.join('?' * len(batch))})",
-                (self.model_key, *batch),
-            )
-            have.update(sha for (sha,) in rows)
+        have = set(self._memory)
+        if self._cache is not None:
+            wanted = sorted(keys)
+            for start in range(0, len(wanted), 500):  # SQLite caps the parameters of one query
+                batch = wanted[start : start + 500]
+                rows = self._cache.rows(
+                    "SELECT text_sha FROM paragraph_embeddings"
+                    f" WHERE model = ? AND text_sha IN ({','.join('?' * len(batch))})",
+                    (self.model_key, *batch),
+                )
+                have.update(sha for (sha,) in rows)
         return [p for k, p in keys.items() if k not in have]
 
     def embed(
@@ -224,56 +228,108 @@ class ParagraphStore:
         return done
 
     def get(self, paragraphs: Sequence[str]) -> Iterator[ParagraphEmbedding]:
-        """The stored embedding of each paragraph, in order (embed() them first)."""
+        """The stored embedding of each paragraph, in order (embed() them first; one the cache
+        lost since, moved aside when damaged or deleted, is embedded again here)."""
         for start in range(0, len(paragraphs), 500):
             texts = paragraphs[start : start + 500]
             found = self._lookup({paragraph_key(p) for p in texts})
+            lost = list(dict.fromkeys(t for t in texts if paragraph_key(t) not in found))
+            if lost:
+                fresh = dict(zip(lost, embed_paragraphs(self.model, lost), strict=True))
+                self.embedded_count += len(lost)
+                self._store(fresh)
+                found.update({paragraph_key(t): e for t, e in fresh.items()})
             for text in texts:
                 yield found[paragraph_key(text)]
 
     def _lookup(self, keys: set[str]) -> dict[str, ParagraphEmbedding]:
-        if self._db is None:
-            return {k: self._memory[k] for k in keys}
-        found = {}
-        wanted = sorted(keys)
-        rows = self._db.execute(
+        found = {k: self._memory[k] for k in keys if k in self._memory}
+        wanted = sorted(keys - set(found))
+        if self._cache is None or not wanted:
+            return found
+        rows = self._cache.rows(
             "SELECT text_sha, sentences, counts, means, piece_ids, piece_sentence, codes, scales"
-            f" FROM paragraph_embeddings WHERE model = ? AND text_sha IN ({','.join('?' * len(wanted))})",
+            " FROM paragraph_embeddings"
+            f" WHERE model = ? AND text_sha IN ({','.join('?' * len(wanted))})",
             (self.model_key, *wanted),
         )
-        d = self.model.dimension
-        for key, sentences, counts, means, ids, owners, codes, scales in rows:
-            found[key] = ParagraphEmbedding(
-                tuple(json.loads(sentences)),
-                np.frombuffer(counts, np.int32),
-                np.frombuffer(means, np.float16).astype(np.float32).reshape(-1, d),
-                np.frombuffer(ids, np.int32),
-                np.frombuffer(owners, np.int32),
-                np.frombuffer(codes, np.int8).reshape(-1, d),
-                np.frombuffer(scales, np.float32),
+        unusable = 0
+        for key, *stored in rows:
+            embedding = _from_row(*stored, self.model.dimension)
+            if embedding is None:
+                unusable += 1  # embedded again and overwritten, as if it were missing
+            else:
+                found[key] = embedding
+        if unusable:
+            log.warning(
+                "%d cached paragraph embedding(s) in %s were unusable; embedding them again",
+                unusable,
+                self._cache.path,
             )
         return found
 
     def _store(self, fresh: dict[str, ParagraphEmbedding]) -> None:
-        if self._db is None:
-            self._memory.update({paragraph_key(t): e for t, e in fresh.items()})
-            return
-        rows = [
-            (
-                self.model_key,
-                paragraph_key(text),
-                json.dumps(e.sentences, ensure_ascii=False),
-                e.counts.astype(np.int32).tobytes(),
-                e.means.astype(np.float16).tobytes(),
-                e.piece_ids.astype(np.int32).tobytes(),
-                e.piece_sentence.astype(np.int32).tobytes(),
-                e.codes.tobytes(),
-                e.scales.astype(np.float32).tobytes(),
-            )
-            for text, e in fresh.items()
-        ]
-        with self._db:  # one transaction per batch: a kill leaves no half-written batch
-            self._db.executemany(
+        if self._cache is not None and self._cache.enabled and self._cache.writable:
+            self._cache.write(
                 "INSERT OR REPLACE INTO paragraph_embeddings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
+                (
+                    (
+                        self.model_key,
+                        paragraph_key(text),
+                        json.dumps(e.sentences, ensure_ascii=False),
+                        e.counts.astype(np.int32).tobytes(),
+                        e.means.astype(np.float16).tobytes(),
+                        e.piece_ids.astype(np.int32).tobytes(),
+                        e.piece_sentence.astype(np.int32).tobytes(),
+                        e.codes.tobytes(),
+                        e.scales.astype(np.float32).tobytes(),
+                    )
+                    for text, e in fresh.items()
+                ),
             )
+            if self._cache.enabled and self._cache.writable:
+                return
+        # No cache, or it could not take them (read-only, locked, full): this process keeps them.
+        self._memory.update({paragraph_key(t): e for t, e in fresh.items()})
+
+
+def _from_row(
+    sentences: Any,
+    counts: Any,
+    means: Any,
+    ids: Any,
+    owners: Any,
+    codes: Any,
+    scales: Any,
+    dimension: int,
+) -> ParagraphEmbedding | None:
+    """A cached row as a ParagraphEmbedding, or None if it cannot be one the model made: sizes
+    that disagree, sentence JSON that is not a list of strings, pieces of sentences that do not
+    exist, NaN or infinite values. A half-overwritten file passes SQLite's checks but not these."""
+    try:
+        texts = json.loads(sentences)
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            return None
+        embedding = ParagraphEmbedding(
+            tuple(texts),
+            np.frombuffer(counts, np.int32),
+            np.frombuffer(means, np.float16).astype(np.float32).reshape(-1, dimension),
+            np.frombuffer(ids, np.int32),
+            np.frombuffer(owners, np.int32),
+            np.frombuffer(codes, np.int8).reshape(-1, dimension),
+            np.frombuffer(scales, np.float32),
+        )
+    except (TypeError, ValueError):
+        return None
+    n, pieces = len(embedding.sentences), len(embedding.piece_ids)
+    sizes_agree = (
+        len(embedding.counts) == len(embedding.means) == n
+        and len(embedding.piece_sentence) == len(embedding.codes) == len(embedding.scales) == pieces
+    )
+    if not sizes_agree or (
+        pieces and not 0 <= embedding.piece_sentence.min() <= embedding.piece_sentence.max() < n
+    ):
+        return None
+    if not (np.isfinite(embedding.means).all() and np.isfinite(embedding.scales).all()):
+        return None
+    return embedding

@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from retrieval.analyzer import Analyzer
+from retrieval.analyzer import Analyzer, words
 from retrieval.corpus import Article
 from retrieval.embeddings import Embedding, Encoder
 from retrieval.event_dates import EventDates
+from retrieval.followup import names
 from retrieval.fusion import Stats, fuse, z_score
 from retrieval.index import BuildProgress, build_transient, ranges
 from retrieval.intent import Intent, read_intent
@@ -36,6 +37,7 @@ from retrieval.search import (
     sentence_maxsim,
 )
 from retrieval.settings import NoAnswerSettings, RetrievalSettings
+from retrieval.text import clean_question
 from retrieval.timex import ImpossibleDate, Period, QuestionTime, TimeExpression
 
 
@@ -296,6 +298,7 @@ class Retriever:
         return np.unique(np.concatenate(found)).astype(np.int64)
 
     def ask(self, question: str) -> Answer:
+        question = clean_question(question)
         try:
             intent = read_intent(question, self.article_dates, use_dates=self.settings.dates)
         except ImpossibleDate as exc:
@@ -309,7 +312,7 @@ class Retriever:
             return Answer(question, False, (), scores.corrections, time=intent.time)
         ranking = self.date_ranking(scores, intent)
         if intent.latest:
-            order = self._newest_first(self._relevant(ranking, scores.ids))
+            order = self._newest_first(self._relevant(ranking, scores.ids), ranking, scores.ids)
         else:
             order = self.distinct_ranking(ranking, scores.ids)
         notes = list(intent.time.assumptions)
@@ -377,7 +380,8 @@ class Retriever:
 
     def timeline(self, topic: str | None = None) -> list[TimelineEvent]:
         """Dated events in date order, of every passage or of the passages about a topic."""
-        if topic and topic.strip():
+        topic = clean_question(topic or "")
+        if topic:
             scores = self.score(topic)
             if not decide_answerable(scores, self.settings.no_answer):
                 return []
@@ -452,11 +456,17 @@ class Retriever:
             return [int(ids[np.argmax(ranking)])] if len(ranking) else []
         return [int(ids[i]) for i in np.flatnonzero(ranking >= best * self.settings.latest_share)]
 
-    def _newest_first(self, candidates: list[int]) -> list[int]:
-        """The best passage of each article among the candidates, newest article first."""
+    def _newest_first(
+        self, candidates: list[int], ranking: np.ndarray, ids: np.ndarray
+    ) -> list[int]:
+        """The best passage of each article among the candidates, newest article first.
+        ranking[n] is the score of passage ids[n]."""
+        score = dict(zip(ids.tolist(), ranking.tolist(), strict=True))
         best: dict[str, int] = {}
-        for i in candidates:  # candidates come in corpus order; the earliest passage is the lead
-            best.setdefault(self.passages[i].article.source, i)
+        for i in candidates:
+            source = self.passages[i].article.source
+            if source not in best or score[i] > score[best[source]]:
+                best[source] = i
         order = sorted(best.values(), key=lambda i: self.passages[i].article.date, reverse=True)
         return order[: self.settings.max_results]
 
@@ -487,12 +497,17 @@ class Retriever:
     def distinct_ranking(
         self, ranking_scores: np.ndarray, ids: np.ndarray | None = None
     ) -> list[int]:
-        """Passage indices best first, skipping any that overlaps a better one: no repeated text.
-        ranking_scores[n] is the score of passage ids[n] (of passage n without ids)."""
+        """Passage indices best first, skipping any that overlaps a better one or repeats its
+        words (the same paragraph in two articles): no repeated text. ranking_scores[n] is the
+        score of passage ids[n] (of passage n without ids)."""
         chosen: list[int] = []
         for n in np.argsort(-ranking_scores, kind="stable"):
             i = int(ids[n]) if ids is not None else int(n)
-            if not any(self.passages[i].overlaps(self.passages[j]) for j in chosen):
+            passage = self.passages[i]
+            if not any(
+                passage.overlaps(self.passages[j]) or passage.text == self.passages[j].text
+                for j in chosen
+            ):
                 chosen.append(i)
                 if len(chosen) == self.settings.max_results:
                     break
@@ -513,8 +528,9 @@ class Retriever:
                 sentences = dated
         if scores is None:
             return sentences[0]
+        named = self._named_terms(intent.topic, scores.corrections)
         closeness = {
-            n: self._sentence_score(passage.first_sentence_id + n, scores) for n in sentences
+            n: self._sentence_score(passage.first_sentence_id + n, scores, named) for n in sentences
         }
         best = max(closeness, key=closeness.__getitem__)
         if intent.when:
@@ -525,9 +541,14 @@ class Retriever:
                     return nearest
         return best
 
-    def _sentence_score(self, sentence_id: int, scores: Scores) -> float:
-        """Closeness to the question, with shared question terms as a tie-breaker."""
-        terms = set(scores.query_terms)
+    def _sentence_score(
+        self, sentence_id: int, scores: Scores, focus: frozenset[str] = frozenset()
+    ) -> float:
+        """Closeness to the question, plus how much of the question's term weight (BM25 IDF)
+        the sentence holds: half over all its terms, half over its focus, the terms that are
+        not the names it asks about. The sentence that answers "What is Karim Masimov accused
+        of?" holds "accusation" and may not name him at all; the one that restates the
+        subject ("...the arrest of Karim Masimov") held the most shared terms and won."""
         at = int(np.searchsorted(scores.sentence_ids, sentence_id))
         if at < len(scores.sentence_ids) and scores.sentence_ids[at] == sentence_id:
             closeness = float(scores.sentence_closeness[at])
@@ -535,8 +556,24 @@ class Retriever:
             closeness = float(
                 self.index.sentence_vectors(np.array([sentence_id]))[0] @ scores.query_vector
             )
-        shared = len(terms & self.bm25.sentence_terms(self.index, sentence_id)) / max(len(terms), 1)
-        return closeness + 0.5 * shared
+        have = self.bm25.sentence_terms(self.index, sentence_id)
+        terms = set(scores.query_terms)
+        shared = self._weighted_share(terms, have)
+        focused = self._weighted_share(terms - focus if terms - focus else terms, have)
+        return closeness + 0.25 * shared + 0.25 * focused
+
+    def _weighted_share(self, terms: set[str], have: set[str]) -> float:
+        """The share of the terms' IDF weight found in have: a rare word counts for more."""
+        weights = {t: self.bm25.weight(t) for t in terms}
+        total = sum(weights.values())
+        if total <= 0:
+            return len(terms & have) / max(len(terms), 1)
+        return sum(w for t, w in weights.items() if t in have) / total
+
+    def _named_terms(self, question: str, corrections: dict[str, str]) -> frozenset[str]:
+        """The terms of the names a question asks about ("Karim Masimov"), as corrected."""
+        named = [corrections.get(w, w) for w in words(" ".join(names(question)))]
+        return frozenset(self.analyzer.terms(" ".join(named)))
 
 
 def _during(period: Period | None) -> str:

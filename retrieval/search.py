@@ -100,6 +100,11 @@ class Bm25:
             return np.zeros(self.size)
         return np.asarray(self._present[:, columns] @ (weights / total)).ravel()
 
+    def weight(self, term: str) -> float:
+        """The term's IDF, at least 0 (0 for a term no passage holds)."""
+        column = self.terms.get(term)
+        return max(float(self.idf[column]), 0.0) if column is not None else 0.0
+
     def sentence_terms(self, index: PassageIndex, sentence_id: int) -> set[str]:
         row = index.sentence_terms[sentence_id]
         names = index.vocabulary["terms"]

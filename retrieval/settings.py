@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 class Strict(BaseModel):
     # Unknown keys are errors: a typo in the YAML must not silently fall back to a default.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict types: "5", 5.0 or "yes" where a number or true/false belongs is a mistake to
+    # report, not to guess at (a whole number is still a valid float).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class NoAnswerSettings(Strict):

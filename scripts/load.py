@@ -7,6 +7,7 @@ right kind (an answer or "found nothing"), then prints latency percentiles from 
 being enqueued to the reply reaching the server, and the wall time.
 
     .venv/bin/python scripts/load.py [--users 50] [--questions 10] [--timeout 300]
+    .venv/bin/python scripts/load.py --flood 300 [--rounds 5]   # one user floods, another asks
 
 Exit status: 0 if every question got exactly one correct reply in time, 1 otherwise.
 """
@@ -227,6 +228,60 @@ async def main_async(args: argparse.Namespace, config: AppConfig) -> int:
     return 1 if problems else 0
 
 
+async def flood_async(args: argparse.Namespace, config: AppConfig) -> int:
+    """One user floods the bot with /help and a stranger outside the allowlist with questions,
+    then another user asks: how long does that user wait, against the same question without a
+    flood? A fresh bot per round (the flooder's allowance is per window)."""
+    flooder, stranger, other = 1, 666, 2
+    waits: dict[str, list[float]] = {"quiet": [], "flood": []}
+    counts: list[tuple[int, int]] = []
+    for round_ in range(args.rounds):
+        for kind in ("quiet", "flood"):
+            async with FakeBotApi(TOKEN, username="LoadTestBot") as server:
+                cfg = bot_settings(config, server, args)
+                cfg = cfg.model_copy(
+                    update={
+                        "telegram": cfg.telegram.model_copy(
+                            update={"allowed_user_ids": [flooder, other]}
+                        )
+                    }
+                )
+                async with bot_in_process(cfg, server):
+                    warm = server.user(3)
+                    await server.wait_reply(
+                        server.send_text(server.private_chat(warm), warm, ANSWERABLE[1])
+                    )
+                    if kind == "flood":
+                        f_user, s_user = server.user(flooder), server.user(stranger)
+                        f_chat, s_chat = server.private_chat(f_user), server.private_chat(s_user)
+                        for n in range(args.flood):
+                            server.send_text(f_chat, f_user, "/help")
+                            if n < args.flood * 2 // 3:
+                                server.send_text(s_chat, s_user, f"let me in {n}")
+                    user = server.user(other)
+                    message = server.send_text(server.private_chat(user), user, ANSWERABLE[0])
+                    reply = await server.wait_reply(message, timeout=120)
+                    waits[kind].append(reply.at - server.enqueued_at[server.update_id_of(message)])
+                    if kind == "flood":
+                        last = max(server.enqueued_at)
+                        await server.wait_for(lambda n=last: server.confirmed_offset > n, 120)
+                        await asyncio.sleep(1.0)
+                        counts.append((len(server.sent_to(flooder)), len(server.sent_to(stranger))))
+        print(
+            f"round {round_ + 1}: quiet {waits['quiet'][-1] * 1000:.0f} ms, "
+            f"flood {waits['flood'][-1] * 1000:.0f} ms, replies to the flooder and the "
+            f"stranger {counts[-1]}",
+            flush=True,
+        )
+    print(
+        f"another user's answer, median of {args.rounds}: "
+        f"{statistics.median(waits['quiet']) * 1000:.0f} ms without a flood, "
+        f"{statistics.median(waits['flood']) * 1000:.0f} ms while one user sends {args.flood} "
+        f"/help and a stranger {args.flood * 2 // 3} messages"
+    )
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=50)
@@ -239,8 +294,18 @@ def main() -> int:
         action="store_true",
         help="run the bot as `python -m bot telegram` in its own process (stopped by SIGTERM)",
     )
+    parser.add_argument(
+        "--flood",
+        type=int,
+        default=0,
+        help="instead: one user sends this many /help, a stranger two thirds as many messages, "
+        "and another user's answer is timed against a quiet bot",
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="--flood: rounds (median)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.flood:
+        return asyncio.run(flood_async(args, load_config(args.config)))
     return asyncio.run(main_async(args, load_config(args.config)))
 
 

@@ -416,9 +416,12 @@ class FakeBotApi:
         self.enqueue({"message": message})
         return message
 
-    def send_photo(self, chat: dict, user: dict) -> dict:
+    def send_photo(self, chat: dict, user: dict, caption: str | None = None) -> dict:
         size = {"file_id": "AgACphoto", "file_unique_id": "AQADphoto", "width": 90, "height": 90}
-        message = self._user_message(chat, user, None, photo=[size])
+        content: dict[str, Any] = {"photo": [size]}
+        if caption is not None:
+            content["caption"] = caption
+        message = self._user_message(chat, user, None, **content)
         self.enqueue({"message": message})
         return message
 
@@ -489,6 +492,57 @@ class FakeBotApi:
         self.deliveries.append((update["update_id"], status))
         await self._notify()
         return status
+
+    async def post_webhook_raw(
+        self,
+        body: bytes = b"",
+        *,
+        secret: str | None,
+        content_length: int | None = None,
+        chunked: bool = False,
+        content_type: str = "application/json",
+        timeout: float = 10,
+    ) -> int:
+        """A forged or oversized POST to the webhook, over a raw socket: the headers as given
+        (`content_length` may claim more than `body` holds), then `body` (chunked if asked),
+        then the status line read back. 0: the connection closed without an answer; 598: no
+        answer within `timeout` (the bot is waiting for a body it should have refused)."""
+        url = self.webhook["url"].removeprefix("http://")
+        address, _, path = url.partition("/")
+        host, _, port = address.partition(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        head = [f"POST /{path} HTTP/1.1", f"Host: {address}", f"Content-Type: {content_type}"]
+        if secret is not None:
+            head.append(f"X-Telegram-Bot-Api-Secret-Token: {secret}")
+        if chunked:
+            head.append("Transfer-Encoding: chunked")
+        else:
+            head.append(
+                f"Content-Length: {len(body) if content_length is None else content_length}"
+            )
+        try:
+            writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+            if chunked:
+                for start in range(0, len(body), 65536):
+                    piece = body[start : start + 65536]
+                    writer.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                writer.write(b"0\r\n\r\n")
+            else:
+                writer.write(body)
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+            try:
+                line = await asyncio.wait_for(reader.readline(), timeout)
+            except TimeoutError:
+                return 598
+            except ConnectionError:
+                return 0
+            match = re.match(rb"HTTP/1\.[01] (\d{3})", line)
+            return int(match[1]) if match else 0
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
 
     # ------------------------------------------------------------------ waiting
 

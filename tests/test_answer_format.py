@@ -130,7 +130,9 @@ def test_plain_marks_best_sentence_and_has_no_escape_codes():
     answer = make_answer(sentences=("One.", "Two is best.", "Three."), title="Title", hits=2)
     text = render_answer(answer, PLAIN, shown=2)
     assert text.startswith("One. **Two is best.** Three.\n— Title, 8 January 2022")
-    assert "\n2. Two is best. — Title, 8 January 2022" in text
+    # The second passage of the same article: its best sentence in its context, no title again.
+    assert text.endswith("\n\nAlso from this article:\n2. One. **Two is best.** Three.")
+    assert text.count("Title") == 1
     assert "\033" not in text
     assert "<b>" not in text
 
@@ -156,6 +158,26 @@ def test_corrections_note_shows_what_was_read():
     assert render_answer(answer, PLAIN).endswith("(spelling: tokaev → tokayev)")
 
 
+def test_corrections_note_keeps_the_users_capitalisation():
+    answer = Answer(
+        "Why did Tokaev arrest NAZARBAEV?",
+        True,
+        make_answer(sentences=("A.",), title="T", highlight=0).hits,
+        {"tokaev": "tokayev", "nazarbaev": "nazarbayev"},
+    )
+    note = render_answer(answer, PLAIN).split("\n")[-1]
+    assert note == "(spelling: NAZARBAEV → NAZARBAYEV, Tokaev → Tokayev)"
+
+
+def test_a_follow_up_says_how_it_was_read():
+    answer = make_answer(sentences=("A.",), title="T", highlight=0)
+    context = "taking “Masimov” from your last question"
+    assert render_answer(answer, PLAIN, context=context).startswith(f"({context})\n**A.**")
+    assert render_answer(answer, HTML, context=context).startswith(f"<i>({context})</i>\n")
+    unanswered = render_answer(Answer("q", False, ()), PLAIN, context=context)
+    assert unanswered.startswith(f"({context})\n{NO_ANSWER}")
+
+
 def test_unanswered_question_says_so_and_points_to_sources():
     answer = Answer("What is the capital of France?", False, ())
     for markup in (PLAIN, ANSI, HTML):
@@ -175,10 +197,48 @@ def test_snippet_chars_shortens_the_other_passages():
     long = "word " * 100 + "end."
     answer = make_answer(sentences=(long,), title="T", highlight=0, hits=2)
     text = render_answer(answer, PLAIN, shown=2, snippet_chars=50)
-    second = text.split("\n2. ")[1]
-    snippet = second.split(" — T")[0]
+    snippet = text.split("\n2. ")[1].removeprefix("**").removesuffix("**")
     assert len(snippet) <= 50
     assert snippet.endswith("…")
+
+
+def test_snippet_shows_a_short_best_sentence_with_what_comes_before_and_after():
+    """ "3. Soon to understand." alone says nothing: the sentences around it come along."""
+    sentences = (
+        "The heads fell a few hours after the resignation of the whole government, a test.",
+        "Soon to understand.",
+        "The eternal leader has not appeared in public since his visit to St. Petersburg.",
+    )
+    answer = make_answer(sentences=sentences, title="T", highlight=1, hits=2)
+    text = render_answer(answer, PLAIN, shown=2, snippet_chars=120)
+    item = text.split("\n2. ")[1]
+    assert "**Soon to understand.**" in item
+    before, after = item.split("**Soon to understand.**")
+    assert before.startswith("…") and before.endswith("a test. ")
+    assert after.startswith(" The eternal leader") and after.endswith("…")
+    assert len(item.replace("**", "")) <= 120
+
+
+def test_passages_of_one_article_share_one_title_line():
+    first = Article("First article", dt.date(2022, 1, 8), "a.txt", ("x",))
+    second = Article("Second article", dt.date(2022, 1, 9), "b.txt", ("y",))
+    hits = tuple(
+        Hit(Passage(article, n, 0, (f"Sentence {n} of {article.source}.",)), 1 - n / 10, 0)
+        for n, article in enumerate([first, second, first, second, first])
+    )
+    text = render_answer(Answer("q?", True, hits), PLAIN, shown=5)
+    assert text.count("Second article") == 1
+    # Groups come in the order of their best passage: the second article ranks second, and
+    # "this article" would be unclear after it, so the first article's title comes again.
+    assert text.endswith(
+        "\n\nAlso from “Second article”, 9 January 2022:\n"
+        "2. **Sentence 1 of b.txt.**\n3. **Sentence 3 of b.txt.**\n\n"
+        "Also from “First article”, 8 January 2022:\n"
+        "4. **Sentence 2 of a.txt.**\n5. **Sentence 4 of a.txt.**"
+    )
+    more = render_more(hits[2:5], PLAIN, first_number=3)
+    assert more.count("— First article") == 1 + 1 and more.count("— Second article") == 1
+    assert more.startswith("3. ") and "\n\n4. " in more and "\n\n5. " in more
 
 
 @pytest.mark.parametrize("limit", [5, 10, 33, 60])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -51,17 +52,27 @@ def cli_config(tmp_path_factory) -> Path:
 def test_ask_json_batch_from_stdin(cli_config):
     questions = [
         "Who did President Tokayev order to be arrested?",
-        "",  # blank lines are skipped
+        "",  # a blank line gets an error object: output line N answers input line N
         "Why did Tokaev arrest Massimov?",
         "What is the capital of France?",
+        "Кого арестовали в Казахстане?",
     ]
     result = run_bot("ask", "--config", str(cli_config), "--json", "-", stdin="\n".join(questions))
     assert result.returncode == 0, result.stderr
-    assert result.stderr == ""  # not a terminal: no progress messages mixed into a pipeline
+    # Not a terminal: no spinner, but a log of the texts embedded into the empty cache (a slow
+    # first start says what it does), on stderr only, never mixed into the answers.
+    log = result.stderr.splitlines()
+    assert len(log) == 2 and re.fullmatch(r"Embedding (\d+) new paragraphs…", log[0])
+    assert re.fullmatch(r"Embedded (\d+) new paragraphs in [\d.]+ s\.", log[1])
     lines = result.stdout.splitlines()
-    assert len(lines) == 3
+    assert len(lines) == len(questions)
     answers = [json.loads(line) for line in lines]
-    assert [a["question"] for a in answers] == [q for q in questions if q]
+    assert answers[1] == {"question": "", "error": "line 2 is empty: no question"}
+    assert answers[4]["answered"] is False and answers[4]["passages"] == []
+    assert answers[4]["problem"].startswith("I only understand questions in English")
+    assert "Cyrillic" in answers[4]["problem"]
+    del answers[4], answers[1]
+    assert [a["question"] for a in answers] == [q for q in questions[:4] if q]
     for answer in answers:
         assert set(answer) == {"question", "answered", "passages", "corrections"}
         for passage in answer["passages"]:
@@ -209,6 +220,123 @@ def test_bad_seed_file(tmp_path):
     assert line.startswith(f"python -m bot: error: {bad}:2: impossible date '2022-02-30'")
 
 
+def test_seeds_option_naming_a_file(tmp_path):
+    seed = tmp_path / "one.txt"
+    seed.write_text("date 2022-01-08 Fine\n\nFine text.\n", encoding="utf-8")
+    line = usage_error("ask", "--seeds", str(seed), "Who?")
+    assert line == f"python -m bot: error: --seeds {seed}: is a file, not a seeds folder"
+
+
+def test_a_config_elsewhere_takes_the_project_defaults(tmp_path):
+    """Only the model set, in a folder of its own: the bundled seeds are still found."""
+    folder = tmp_path / "x"
+    folder.mkdir()
+    config = folder / "bot.yaml"
+    config.write_text("retrieval:\n  model: all-MiniLM-L6-v2\n", encoding="utf-8")
+    result = run_bot("sources", "--config", str(config), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"1 article:\n• **8 January 2022** — {TITLE}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x"]  # no .cache or seeds beside it
+
+
+def test_every_config_problem_at_once(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        "chat:\n  shown_passages: three\n  snippet_chars: 5\nretrieval:\n  fusion: sum\n",
+        encoding="utf-8",
+    )
+    result = run_bot("ask", "--config", str(config), "Who?", timeout=60)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"python -m bot: error: {config}: 3 problems:",
+        "  key 'retrieval.fusion': must be 'weighted' or 'rrf', got 'sum'",
+        "  key 'chat.shown_passages': must be a whole number, got 'three'",
+        "  key 'chat.snippet_chars': must be at least 40, got 5",
+    ]
+
+
+LONG = "x" * 5000
+
+
+@pytest.mark.parametrize(
+    ("command", "yaml_text", "key", "problem"),
+    [
+        (["ask", "Who?"], "corpus:\n  cache_dir: {file}\n", "corpus.cache_dir", "is a file, not a folder"),
+        (["ask", "Who?"], f"corpus:\n  cache_dir: {LONG}\n", "corpus.cache_dir", "ile name too long"),
+        (["ask", "Who?"], "corpus:\n  cache_dir: /proc/newsbot\n", "corpus.cache_dir", "cannot make the cache folder"),
+        (["ask", "Who?"], "corpus:\n  seeds_dir: {file}\n", "corpus.seeds_dir", "is a file, not a seeds folder"),
+        (["ask", "Who?"], f"corpus:\n  seeds_dir: {LONG}\n", "corpus.seeds_dir", "ile name too long"),
+        (["ask", "Who?"], "corpus:\n  seeds_dir: /proc/newsbot\n", "corpus.seeds_dir", "does not exist"),
+        (["ask", "Who?"], f"retrieval:\n  model: {LONG}\n", "retrieval.model", "characters)"),
+        (["ask", "Who?"], "retrieval:\n  model: './m\\0'\n".replace("'", '"'), "retrieval.model", "no model name"),
+        (["chat"], "chat:\n  history_file: {folder}\n", "chat.history_file", "is not a file"),
+        (["chat"], f"chat:\n  history_file: {LONG}\n", "chat.history_file", "ile name too long"),
+        (["chat"], "chat:\n  history_file: /proc/nope/h\n", "chat.history_file", "does not exist"),
+        (["ask", "Who?"], "corpus:\n  cache_dir: ~nosuchuser/x\n", "corpus.cache_dir", "no user"),
+    ],
+    ids=[
+        "cache-file", "cache-long", "cache-proc", "seeds-file", "seeds-long", "seeds-proc",
+        "model-long", "model-nul", "history-folder", "history-long", "history-proc", "home",
+    ],
+)  # fmt: skip
+def test_paths_the_os_refuses_are_one_line_naming_the_key(
+    tmp_path, command, yaml_text, key, problem
+):
+    afile = tmp_path / "a-file"
+    afile.write_text("", encoding="utf-8")
+    config = tmp_path / "bot.yaml"
+    config.write_text(yaml_text.format(file=afile, folder=tmp_path), encoding="utf-8")
+    line = usage_error(command[0], "--config", str(config), *command[1:])
+    assert line.startswith(f"python -m bot: error: {config}: key {key!r}")
+    assert problem in line
+    assert len(line) < 400  # a 5,000-character value is not echoed whole
+
+
+def test_seeds_option_the_os_refuses():
+    line = usage_error("ask", "--seeds", LONG, "Who?")
+    assert len(line) < 300
+    assert line.startswith("python -m bot: error: --seeds ")
+    assert "cannot use it as the seeds folder" in line
+
+
+def test_deeply_nested_config_is_one_line(tmp_path):
+    config = tmp_path / "deep.yaml"
+    config.write_text("a: " + "[" * 100_000 + "\n", encoding="utf-8")
+    line = usage_error("ask", "--config", str(config), "Who?")
+    assert line == f"python -m bot: error: {config}: invalid YAML: nested too deeply"
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["sources"], ["timeline"]], ids=["help", "sources", "timeline"]
+)
+def test_a_full_disk_is_one_line_not_a_traceback(args, cli_config):
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", *args, "--config", str(cli_config)][: len(args) + 3 if args != ["--help"] else 4],
+            cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
+        )  # fmt: skip
+    assert result.returncode == 1
+    # An empty cache also logs its embedding progress on stderr first; the error is the last line.
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "python -m bot: error: cannot write the output: No space left on device"
+    )
+
+
+@pytest.mark.parametrize("args", [["--help"], ["sources"], ["timeline"]])
+def test_a_closed_pipe_ends_quietly(args, cli_config):
+    """`newsbot timeline | head -1`: no traceback, for every command."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", *args, *(["--config", str(cli_config)] if args != ["--help"] else [])],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    proc.stdout.close()  # the reader is gone before the first line
+    assert proc.wait(timeout=120) == 1
+    # Quiet: at most the embedding progress of an empty cache, never a traceback or an error.
+    for line in proc.stderr.read().decode().splitlines():
+        assert line.startswith("Embedd"), line
+
+
 def test_missing_seed_folder(tmp_path):
     line = usage_error("ask", "--seeds", str(tmp_path / "nowhere"), "Who?")
     assert str(tmp_path / "nowhere") in line and "does not exist" in line
@@ -259,6 +387,31 @@ def test_help_lists_the_commands():
     assert result.returncode == 0
     for command in ("chat", "ask", "telegram"):
         assert command in result.stdout
+
+
+def test_top_k_over_max_results_gives_that_many_passages(cli_config, tmp_path):
+    seeds = tmp_path / "many"
+    seeds.mkdir()
+    for n in range(15):
+        (seeds / f"{n:02d}.txt").write_text(
+            f"date 2022-01-{n + 1:02d} Cat {n}\n\nThe cat number {n} sat on the mat.\n",
+            encoding="utf-8",
+        )
+    result = run_bot(
+        "ask", "--config", str(cli_config), "--seeds", str(seeds), "--top-k", "100", "--json",
+        "Which cat sat on the mat?",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["passages"]) == 15  # not max_results (10)
+
+
+def test_no_answer_in_ask_points_to_the_sources_command(cli_config):
+    result = run_bot("ask", "--config", str(cli_config), "How do I bake bread?")
+    assert result.returncode == 0
+    assert result.stdout == (
+        "I found nothing about that in the articles. Ask about something they cover;"
+        " `python -m bot sources` lists them with their dates.\n"
+    )
 
 
 def test_a_reader_that_leaves_early_gets_no_traceback(cli_config):

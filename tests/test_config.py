@@ -21,11 +21,12 @@ def write(tmp_path: Path, text: str, name: str = "bot.yaml") -> Path:
     return path
 
 
-def config_error(path: Path) -> str:
+def config_error(path: Path, lines: int = 1) -> str:
+    """The message; one problem is one line, several are a count and one line each."""
     with pytest.raises(ConfigError) as info:
         load_config(path)
     message = str(info.value)
-    assert "\n" not in message and message.strip() == message
+    assert len(message.split("\n")) == lines and message.strip() == message
     assert message.startswith(str(path))
     return message
 
@@ -86,6 +87,102 @@ def test_bad_value_is_one_line_naming_file_and_key(tmp_path, yaml_text, key, wor
     message = config_error(write(tmp_path, yaml_text))
     assert f"'{key}'" in message or f"'{key}." in message  # list items add their index
     assert word in message
+
+
+def test_every_problem_is_reported_at_once_in_plain_words(tmp_path):
+    path = write(
+        tmp_path,
+        "chat:\n  shown_passages: three\n  snippet_chars: 5\nretrieval:\n  fusion: sum\n",
+    )
+    message = config_error(path, lines=4)
+    assert message.split("\n") == [
+        f"{path}: 3 problems:",
+        "  key 'retrieval.fusion': must be 'weighted' or 'rrf', got 'sum'",
+        "  key 'chat.shown_passages': must be a whole number, got 'three'",
+        "  key 'chat.snippet_chars': must be at least 40, got 5",
+    ]
+
+
+LAX_VALUES = [
+    # what the README promises stops start-up: a value of the wrong type, even if convertible
+    ("chat:\n  shown_passages: '5'\n", "chat.shown_passages", "must be a whole number, got '5'"),
+    ("chat:\n  shown_passages: 5.0\n", "chat.shown_passages", "must be a whole number, got 5.0"),
+    ("corpus:\n  skip_bad_files: 'yes'\n", "corpus.skip_bad_files", "must be true or false"),
+    ("telegram:\n  log_message_text: 1\n", "telegram.log_message_text", "must be true or false"),
+    ("retrieval:\n  model: 5\n", "retrieval.model", "must be text, got 5"),
+    ("retrieval:\n  lexical_weight: '0.2'\n", "retrieval.lexical_weight", "must be a number"),
+]
+
+
+@pytest.mark.parametrize(("yaml_text", "key", "words"), LAX_VALUES)
+def test_values_of_the_wrong_type_are_not_converted(tmp_path, yaml_text, key, words):
+    message = config_error(write(tmp_path, yaml_text))
+    assert f": key {key!r}: {words}" in message
+
+
+def test_a_whole_number_is_a_good_float(tmp_path):
+    loaded = load_config(write(tmp_path, "telegram:\n  rate_limit_seconds: 30\n"))
+    assert loaded.telegram.rate_limit_seconds == 30.0
+
+
+def test_a_key_given_twice_is_an_error(tmp_path):
+    path = write(tmp_path, "retrieval:\n  max_sentences: 3\n  fusion: rrf\n  max_sentences: 4\n")
+    message = config_error(path)
+    assert message == (
+        f"{path}:4: invalid YAML: key 'max_sentences' is given twice (first on line 2)"
+    )
+
+
+def test_deeply_nested_yaml_is_one_line(tmp_path):
+    message = config_error(write(tmp_path, "a: " + "[" * 100_000 + "\n"))
+    assert "invalid YAML" in message and "nested too deeply" in message
+
+
+def test_a_huge_bad_value_is_cut_in_the_message(tmp_path):
+    # Under the 1 MiB limit of a config file (a bigger file is refused before it is parsed).
+    message = config_error(write(tmp_path, f"chat:\n  snippet_chars: {'x' * 1_000_000}\n"))
+    assert len(message) < 300
+    assert "must be a whole number, got 'xxxx" in message and "(1,000,002 characters)" in message
+
+
+def test_a_config_file_over_the_limit_is_refused_before_it_is_parsed(tmp_path):
+    path = write(tmp_path, f"chat:\n  snippet_chars: {'x' * 20_000_000}\n")
+    assert config_error(path) == f"{path}: config file is larger than the limit of 1 MiB"
+
+
+@pytest.mark.parametrize("key", ["corpus.seeds_dir", "corpus.cache_dir", "chat.history_file"])
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ('"a\\0b"', "must not contain a NUL character"),
+        ("~nosuchuser/x", "'~nosuchuser' is the home folder of no user on this machine"),
+    ],
+)
+def test_paths_no_file_can_have_are_refused_at_load(tmp_path, key, value, problem):
+    section, name = key.split(".")
+    message = config_error(write(tmp_path, f"{section}:\n  {name}: {value}\n"))
+    assert message.startswith(f"{tmp_path / 'bot.yaml'}: key {key!r}: {problem}")
+
+
+def test_defaults_resolve_against_the_project_written_paths_against_the_file(tmp_path):
+    """A config elsewhere that sets only the model still finds the bundled seeds, and keeps
+    its cache in the project, not beside the user's folder."""
+    folder = tmp_path / "x"
+    folder.mkdir()
+    loaded = load_config(write(folder, "retrieval:\n  model: all-MiniLM-L6-v2\n"))
+    seeds = loaded.path_setting("corpus.seeds_dir")
+    assert seeds.path == ROOT / "seeds" and not seeds.written
+    assert loaded.path_setting("corpus.cache_dir").path == ROOT / ".cache"
+    written = load_config(write(folder, "corpus:\n  seeds_dir: mine\n  cache_dir: null\n"))
+    assert written.path_setting("corpus.seeds_dir").path == folder / "mine"
+    assert written.path_setting("corpus.seeds_dir").written
+    assert written.path_setting("corpus.cache_dir") is None
+    # An error about a default says it was one: the user did not write that path.
+    problem = str(seeds.error("seeds folder does not exist"))
+    assert problem == (
+        f"{folder / 'bot.yaml'}: key 'corpus.seeds_dir' (not set, so the default ../seeds)"
+        f": {ROOT / 'seeds'}: seeds folder does not exist"
+    )
 
 
 def test_bad_yaml_names_file_and_line(tmp_path):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
+import fcntl
 import io
 import os
 import re
 import select
+import struct
+import subprocess
 import sys
+import termios
 import threading
 import time
 from pathlib import Path
@@ -15,6 +20,7 @@ import pytest
 
 from bot.answer_format import ANSI, PLAIN
 from bot.console import MAX_QUESTION_CHARS, ConsoleChat, run_chat
+from bot.terminal import visible_length
 
 TITLE = "Masimov was a loyalist of former President Nazabaryev. The purge has begun"
 ARREST = "Who did President Tokayev order to be arrested?"
@@ -53,7 +59,8 @@ def test_question_answered_with_best_sentence_title_and_date(chat):
         r"\*\*[^*]*orders the arrest of the head of the Knb[^*]*Karim Masimov\.\*\*", lines[0]
     )
     assert lines[1] == f"— {TITLE}, 8 January 2022"
-    assert "Also:" in reply and "\n2. " in reply and "\n3. " in reply
+    assert "\n\nAlso from this article:\n2. " in reply and "\n3. " in reply
+    assert reply.count(TITLE) == 1  # one title line for the article's three passages
     assert "\n4. " not in reply
     assert "\033" not in reply
 
@@ -61,7 +68,7 @@ def test_question_answered_with_best_sentence_title_and_date(chat):
 def test_misspelt_question_says_what_was_read(chat):
     reply = chat.reply("Why did Tokaev arrest Massimov?")
     assert "Masimov" in reply.split("\n")[0]
-    assert "(spelling: massimov → masimov, tokaev → tokayev)" in reply
+    assert "(spelling: Massimov → Masimov, Tokaev → Tokayev)" in reply
 
 
 def test_more_pages_through_all_passages_then_says_so(chat, retriever):
@@ -74,7 +81,7 @@ def test_more_pages_through_all_passages_then_says_so(chat, retriever):
         page = chat.reply("/more")
         numbers = [int(n) for n in re.findall(r"^(\d+)\. ", page, flags=re.M)]
         assert numbers == list(range(shown + 1, min(shown + 3, total) + 1))
-        assert page.count("— " + TITLE) == len(numbers)  # each passage in full with byline
+        assert page.count("— " + TITLE) == 1  # each passage in full, one title line below
         assert page.count("**") == 2 * len(numbers)  # each with its best sentence marked
         seen_numbers += numbers
         shown += len(numbers)
@@ -99,6 +106,35 @@ def test_more_after_an_unanswered_question(chat):
     assert reply.startswith("I found nothing about that in the articles.")
     assert "/sources" in reply
     assert chat.reply("/more") == "There was nothing about the last question in the articles."
+
+
+def test_follow_up_questions_are_read_with_the_last_one(chat):
+    assert "orders the arrest" in chat.reply("Who is Karim Masimov?")
+    reply = chat.reply("What is he accused of?")
+    assert reply.startswith("(taking “Karim Masimov” from your last question)\n")
+    assert "“High treason” is the accusation." in reply.split("\n")[1]
+    reply = chat.reply("what about Abdymomunov?")
+    assert reply.startswith("(reading it as “What is Abdymomunov accused of?”)\n")
+    assert "Abdymomunov" in reply.split("\n")[1]
+    reply = chat.reply("Who won the world chess championship?")  # a question of its own
+    assert reply.startswith("I found nothing about that")
+
+
+def test_question_in_another_script_gets_a_clear_reply(chat):
+    reply = chat.reply("Кого арестовали в Казахстане?")
+    assert reply == (
+        "I only understand questions in English (this one is written in Cyrillic)."
+        " Please ask in English."
+    )
+
+
+def test_greeting_names_the_articles_and_example_questions(chat):
+    assert chat.greeting() == (
+        "Ready: 1 article:\n"
+        f"• **8 January 2022** — {TITLE}\n"
+        "Ask a question, e.g. “What happened on 8 January 2022?” or"
+        f" “What is “{TITLE}” about?”; /help for more."
+    )
 
 
 def test_sources_lists_the_article_with_its_date(chat):
@@ -146,8 +182,8 @@ def test_session_through_pipes(chat_config):
     script = f"{ARREST}\n/more\n\n/sources\n/help\n/nope\n/quit\nHow do I bake bread?\n"
     code, out, err = session(chat_config, script)
     assert code == 0
-    assert "Loading the embedding model" in err
-    assert out.startswith("Ready: 1 article. Ask a question, or /help.\n")
+    assert "Loading the model all-mpnet-base-v2 (int8) and indexing 1 article…" in err
+    assert out.startswith("Ready: 1 article:\n• **8 January 2022** — " + TITLE)
     assert "Karim Masimov.**" in out
     assert f"— {TITLE}, 8 January 2022" in out
     assert "\n4. " in out  # /more
@@ -155,7 +191,7 @@ def test_session_through_pipes(chat_config):
     assert "/sources          the articles and their dates" in out  # /help
     assert "Unknown command /nope." in out
     assert "\033" not in out and "\033" not in err  # not a terminal: no colour, no spinner
-    assert "\r" not in err and "texts embedded" not in err  # ...and no progress bar
+    assert "\r" not in err and " embedded" not in err  # ...and no progress bar
     assert "I found nothing" not in out  # nothing after /quit is read
     assert out.endswith("\nBye.\n")
 
@@ -170,7 +206,7 @@ def test_end_of_input_ends_the_chat(chat_config):
 def test_no_input_at_all(chat_config):
     code, out, _ = session(chat_config, "")
     assert code == 0
-    assert out == "Ready: 1 article. Ask a question, or /help.\nBye.\n"
+    assert out.startswith("Ready: 1 article:\n") and out.endswith("; /help for more.\nBye.\n")
 
 
 def test_seeds_dir_overrides_the_corpus(chat_config, seeds_copy):
@@ -183,7 +219,7 @@ def test_seeds_dir_overrides_the_corpus(chat_config, seeds_copy):
     _, out, _ = session(
         chat_config, "Who won the world chess championship?\n/sources\n", seeds_dir=seeds_copy
     )
-    assert out.startswith("Ready: 2 articles.")
+    assert out.startswith("Ready: 2 articles:\n• **30 April 2023** — Ding Liren")
     assert "**Ding Liren of China won the world chess championship" in out
     assert "— Ding Liren becomes world chess champion, 30 April 2023" in out
     sources = out.split("2 articles:\n")[1]
@@ -200,15 +236,28 @@ class Terminal:
         self.master = master
         self.chat = chat
         self.seen = ""
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def prompts(self, count: int, timeout: float = 30.0) -> None:
+        """Wait for the count-th prompt: the answer before it is complete."""
+        deadline = time.monotonic() + timeout
+        while self.seen.count("› ") < count:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self.master], [], [], max(0.0, min(left, 0.2)))
+            if ready:
+                self.seen += self.decoder.decode(os.read(self.master, 65536))
+            elif left <= 0 or not self.chat.is_alive():
+                pytest.fail(f"prompt {count} did not come; the terminal shows {self.seen[-500:]!r}")
 
     def expect(self, text: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while text not in self.seen:
             left = deadline - time.monotonic()
             gone = not self.chat.is_alive()
-            ready, _, _ = select.select([self.master], [], [], 0 if gone else min(left, 0.2))
+            wait = 0 if gone else max(0.0, min(left, 0.2))
+            ready, _, _ = select.select([self.master], [], [], wait)
             if ready:
-                self.seen += os.read(self.master, 65536).decode("utf-8", "replace")
+                self.seen += self.decoder.decode(os.read(self.master, 65536))
             elif gone or left <= 0:
                 pytest.fail(f"{text!r} did not appear; the terminal shows {self.seen[-500:]!r}")
 
@@ -216,9 +265,17 @@ class Terminal:
         os.write(self.master, text.encode("utf-8"))
 
 
+COLUMNS = 80
+
+
+def set_size(fd: int, columns: int = COLUMNS, rows: int = 24) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+
+
 def run_on_terminal(config, monkeypatch, steps) -> Terminal:
     """run_chat with stdin, stdout and stderr on a pseudo-terminal; steps(terminal) types."""
     master, slave = os.openpty()
+    set_size(slave)
     reader = open(slave, encoding="utf-8", closefd=False)  # noqa: SIM115
     writer = open(slave, "w", encoding="utf-8", closefd=False, buffering=1)  # noqa: SIM115
     monkeypatch.delenv("NO_COLOR", raising=False)
@@ -253,13 +310,13 @@ def test_terminal_session_has_colour_and_ctrl_d_leaves(chat_config, monkeypatch)
         terminal.expect("› ")
         terminal.type(ARREST + "\n")
         terminal.expect("\033[1;33m")
-        terminal.expect("› ")
+        terminal.prompts(2)
         terminal.type("\x04")  # Ctrl-D
         terminal.expect("Bye.")
 
     terminal = run_on_terminal(chat_config, monkeypatch, steps)
-    assert "✓ Loading the embedding model" in terminal.seen  # spinner done
-    assert "Ready: 1 article." in terminal.seen
+    assert "✓ Loading the model" in terminal.seen  # spinner done
+    assert "Ready: 1 article:" in terminal.seen
     assert re.search(r"\033\[1;33m[^\033]*Karim Masimov\.\033\[0m", terminal.seen)
     assert "\033[2m— " + TITLE in terminal.seen
     assert "**" not in terminal.seen
@@ -302,12 +359,185 @@ def test_terminal_shows_a_progress_bar_while_indexing(chat_config, monkeypatch, 
         terminal.expect("Bye.")
 
     terminal = run_on_terminal(config, monkeypatch, steps)
-    done = re.search(r"✓ Loading the embedding model[^\r\n]*", terminal.seen)
+    done = re.search(r"✓ Loading the [^\r\n]*", terminal.seen)
     assert done, terminal.seen[-500:]
-    assert done.group(0).endswith(", 3 paragraphs embedded\x1b[K")
-    assert len(done.group(0)) < 80  # an 80-column terminal redraws it in place
-    # Each redraw goes back to the start of the line and draws it whole: a frame, then the text.
+    assert re.search(r", embedded \d+ new paragraphs\033\[K$", done.group(0))
+    # Each redraw goes back to the start of the line and draws it whole: a frame, then the text,
+    # never wider than the terminal (a longer line would wrap and every redraw add a line).
     # (The terminal turns the final "\n" into "\r\n": that empty piece is not a redraw.)
     redraws = [r for r in terminal.seen.split("Ready:")[0].split("\r") if r.strip()]
-    assert redraws and all(r[0] in "|/-\\✓" for r in redraws)
-    assert all(" Loading the embedding" in r or " Embedding paragraphs" in r for r in redraws)
+    assert redraws and all(r[0] in "|/-\\✓" and " Loading the " in r for r in redraws)
+    assert any(re.search(r"\] \d+/\d+ embedded", r) for r in redraws)
+    assert all(visible_length(r.removesuffix("\033[K").rstrip("\n")) < COLUMNS for r in redraws)
+
+
+def test_answers_are_wrapped_at_the_terminal_width(chat_config, monkeypatch, retriever):
+    """80 columns: no line longer, no word split across lines, list items hang under their
+    text. The screen holds the same words as the unwrapped answer, only the spaces differ."""
+    question = "When did Nazarbayev last appear in public?"
+
+    def steps(terminal: Terminal) -> None:
+        terminal.expect("› ")
+        terminal.type(question + "\n")
+        terminal.prompts(2)
+        terminal.type("\x04")
+        terminal.expect("Bye.")
+
+    terminal = run_on_terminal(chat_config, monkeypatch, steps)
+    plain = lambda text: re.sub(r"\033\[[0-9;]*[mK]", "", text)  # noqa: E731
+    screen = plain(terminal.seen).replace("\r\n", "\n")
+    # A carriage return redraws the line (the loading spinner): the terminal shows the last.
+    lines = [line.rsplit("\r", 1)[-1] for line in screen.split("\n")]
+    assert max(len(line) for line in lines) <= COLUMNS
+    shown = screen.split(question, 1)[1].split("\n› ")[0]
+    expected = plain(ConsoleChat(retriever, ANSI, shown=3, snippet_chars=200).reply(question))
+    assert shown.split() == expected.split()
+    assert max(len(line) for line in expected.split("\n")) > COLUMNS  # wrapping was needed
+    numbered = [n for n, line in enumerate(lines) if re.match(r"[23]\. ", line)]
+    assert numbered and lines[numbered[0] + 1].startswith("   ")  # hanging indent
+
+
+# --- the chat as its own process on a terminal: Ctrl-C, Ctrl-D, pasting -------------------------
+
+
+class TerminalProcess:
+    """`python -m bot chat` with a pseudo-terminal of 80 columns as its controlling terminal,
+    so that Ctrl-C typed there is a SIGINT, as in a real terminal."""
+
+    def __init__(self, config_path: Path) -> None:
+        self.master, slave = os.openpty()
+        set_size(slave)
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TERM": "xterm"}
+        env.pop("NO_COLOR", None)
+        env.pop("COLUMNS", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "chat", "--config", str(config_path)],
+            cwd=Path(__file__).resolve().parent.parent,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        )
+        os.close(slave)
+        self.seen = ""
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def _read(self, wait: float) -> bool:
+        """Reads what the terminal shows within wait seconds; False once it is closed."""
+        ready, _, _ = select.select([self.master], [], [], wait)
+        if ready:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:  # EIO: the process is gone and the terminal closed
+                return False
+            if not data:
+                return False
+            self.seen += self.decoder.decode(data)
+        return True
+
+    def expect(self, text: str, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        while text not in self.seen:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._read(min(left, 0.2)):
+                pytest.fail(f"{text!r} did not appear; the terminal shows {self.seen[-800:]!r}")
+        return self.seen
+
+    def prompts(self, count: int, timeout: float = 60.0) -> None:
+        """Wait for the count-th prompt: the answer before it is complete."""
+        deadline = time.monotonic() + timeout
+        while self.seen.count("› ") < count:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._read(min(left, 0.2)):
+                pytest.fail(f"prompt {count} did not come; the terminal shows {self.seen[-800:]!r}")
+
+    def settle(self, quiet: float = 0.5) -> None:
+        """Wait until the terminal has been quiet a while: readline is waiting for a key.
+        (A SIGINT that comes while readline is busy with the previous key is only seen at
+        the next key: CPython's readline checks for signals when its select() is interrupted.)"""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            before = len(self.seen)
+            self._read(quiet)
+            if len(self.seen) == before:
+                return
+
+    def type(self, text: str) -> None:
+        os.write(self.master, text.encode("utf-8"))
+
+    def finish(self, timeout: float = 30) -> int:
+        try:
+            code = self.proc.wait(timeout=timeout)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and self._read(0.2):
+                pass  # what it wrote last
+            return code
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            os.close(self.master)
+
+
+@pytest.fixture
+def chat_process_config(tmp_path, chat_config) -> Path:
+    path = tmp_path / "chat.yaml"
+    cache = chat_config.resolve(chat_config.corpus.cache_dir)
+    path.write_text(
+        f"corpus:\n  cache_dir: {cache}\nchat:\n  history_file: {tmp_path / 'history'}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_ctrl_c_cancels_the_line_and_ctrl_d_leaves(chat_process_config):
+    terminal = TerminalProcess(chat_process_config)
+    terminal.prompts(1)
+    terminal.type("What is the capital of Fra")
+    terminal.expect("Fra")
+    terminal.settle()
+    terminal.type("\x03")  # Ctrl-C: the half-typed line goes, the chat stays
+    terminal.prompts(2)
+    terminal.type("Who is Karim Masimov?\r")
+    terminal.expect("— Masimov was a loyalist")
+    terminal.prompts(3)
+    terminal.type("What is he accused of?\r")
+    terminal.expect("(taking “Karim Masimov” from your last question)")
+    terminal.expect("accusation")
+    terminal.prompts(4)
+    terminal.type("\x04")  # Ctrl-D leaves
+    terminal.expect("Bye.")
+    assert terminal.finish() == 0
+    assert "I found nothing" not in terminal.seen  # the cancelled line was never asked
+    assert "Traceback" not in terminal.seen
+
+
+def test_a_pasted_block_of_lines_is_one_question(chat_process_config):
+    terminal = TerminalProcess(chat_process_config)
+    terminal.prompts(1)
+    # What a terminal sends for a paste when the program asked for bracketed paste.
+    terminal.type("\033[200~Who did President Tokayev\norder to be arrested?\033[201~\r")
+    terminal.expect("— Masimov was a loyalist")
+    terminal.prompts(2)
+    terminal.type("\x04")
+    terminal.expect("Bye.")
+    assert terminal.finish() == 0
+    after = terminal.seen.split("arrested?", 1)[1]
+    assert after.count("— Masimov was a loyalist") == 1  # one answer, not two
+    assert "I found nothing" not in after
+
+
+def test_ctrl_c_while_loading_stops_without_a_success_tick(tmp_path):
+    path = tmp_path / "chat.yaml"  # an empty cache: indexing takes a while
+    path.write_text(
+        f"corpus:\n  cache_dir: {tmp_path / 'cache'}\nchat:\n  history_file: null\n",
+        encoding="utf-8",
+    )
+    terminal = TerminalProcess(path)
+    terminal.expect(" embedded")
+    terminal.type("\x03")  # no readline here: the signal interrupts the indexing at once
+    assert terminal.finish() == 130
+    assert "✗ Loading the" in terminal.seen and " stopped" in terminal.seen
+    assert "✓" not in terminal.seen and "Ready:" not in terminal.seen
+    assert "Traceback" not in terminal.seen

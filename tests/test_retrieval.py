@@ -189,3 +189,22 @@ def test_single_sentence_passages(retriever, shared_encoder):
     assert len(answer.hits) == 5
     assert all(len(h.passage.sentences) == 1 for h in answer.hits)
     assert "2,500 Russian soldiers" in answer.hits[0].passage.text
+
+
+# question, the phrase of the sentence that answers it: where a passage holding that sentence
+# is shown, that sentence is the one highlighted (not the one restating the question's subject)
+HIGHLIGHTS = [
+    ("Where did the protests begin?", "far west of Zhanaozen"),
+    ("Is Masimov a Uighur?", "a Uyghur"),
+    ("What is Karim Masimov accused of?", "High treason"),
+    ("Who did Lavrov say should be asked?", "Ask the Koreans"),
+    ("Why did no one block social media?", "no one intervened to block social media"),
+]
+
+
+@pytest.mark.parametrize(("question", "phrase"), HIGHLIGHTS, ids=[q for q, _ in HIGHLIGHTS])
+def test_the_answering_sentence_is_highlighted(retriever, question, phrase):
+    answer = retriever.ask(question)
+    holding = [h for h in answer.hits if phrase in h.passage.text]
+    assert holding, f"no passage of the answer holds {phrase!r}"
+    assert phrase in holding[0].highlight_text

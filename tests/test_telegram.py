@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from telegram import Update
 from telegram.error import InvalidToken
 
 import bot.runtime
@@ -92,6 +93,7 @@ class Wrapped:
 class Harness:
     server: FakeBotApi
     config: AppConfig
+    app: Any = None
 
     def private(self, user_id: int = 111, name: str = "Ann") -> tuple[dict, dict]:
         user = self.server.user(user_id, name)
@@ -128,7 +130,7 @@ async def running_bot(
             task.result()  # raises what made start-up fail
         assert ready.is_set(), "the bot did not start within 20 s"
         try:
-            yield Harness(server, cfg)
+            yield Harness(server, cfg, app)
         finally:
             stop.set()
             await asyncio.wait_for(task, 30)
@@ -413,7 +415,8 @@ def test_question_is_answered_with_passage_date_and_bold_sentence(retriever, con
             assert retriever.articles[0].title in reply.text
             assert any("Masimov" in b for b in reply.bold()), reply.html
             assert reply.params["parse_mode"] == "HTML" and len(reply.text) <= 4096
-            assert "Also:" in reply.text and "\n2. " in reply.text and "\n3. " in reply.text
+            assert "\n\nAlso from this article:\n2. " in reply.text and "\n3. " in reply.text
+            assert reply.text.count(retriever.articles[0].title) == 1  # one title line
             total = len(retriever.ask(ARREST).hits)
             assert [b["text"] for b in reply.buttons] == [f"More ({total - 3} passages)"]
             typing = [c for c in server.calls_to("sendChatAction") if c.params["chat_id"] == 42]
@@ -547,6 +550,64 @@ def test_group_rules(retriever, config):
             assert not replied & {m["message_id"] for m in chatter}
 
     run(scenario())
+
+
+def test_follow_up_questions_are_read_with_the_last_question_of_that_chat(retriever, config):
+    async def scenario() -> None:
+        async with running_bot(retriever, config) as bot:
+            first = await bot.ask("Who is Karim Masimov?", user_id=201)
+            assert "Masimov" in first.text and "last question" not in first.text
+            follow = await bot.ask("What is he accused of?", user_id=201)
+            assert follow.html.startswith(
+                "<i>(taking “Karim Masimov” from your last question)</i>\n"
+            )
+            assert "High treason" in follow.text
+            # Another chat has its own history: the same words there have nothing to lean on.
+            alone = await bot.ask("What is he accused of?", user_id=202)
+            assert "last question" not in alone.text
+
+    run(scenario())
+
+
+def test_question_in_another_script_gets_a_clear_reply(retriever, config):
+    async def scenario() -> None:
+        async with running_bot(retriever, config) as bot:
+            reply = await bot.ask("Кого арестовали в Казахстане?")
+            assert reply.text.startswith("I only understand questions in English")
+            assert "Cyrillic" in reply.text and reply.buttons == []
+
+    run(scenario())
+
+
+def test_a_photo_caption_is_a_question(retriever, config):
+    async def scenario() -> None:
+        async with running_bot(retriever, config) as bot:
+            user, chat = bot.private(111)
+            reply = await bot.server.wait_reply(bot.server.send_photo(chat, user, caption=ARREST))
+            assert "Masimov" in reply.text and "8 January 2022" in reply.text
+
+    run(scenario())
+
+
+def test_an_edited_message_is_answered_not_a_crash(retriever, config, caplog):
+    """Telegram sends edits only when asked to (we do not ask), but one must not break a
+    handler: update.message is None for an edit."""
+
+    async def scenario() -> None:
+        async with running_bot(retriever, config) as bot:
+            server = bot.server
+            user, chat = bot.private(111)
+            message = server.send_text(chat, user, "Who is Asamat Abdymomunov?")
+            await server.wait_reply(message)
+            edited = {**message, "text": ARREST, "edit_date": message["date"] + 5}
+            edited.pop("entities", None)
+            update = Update.de_json({"update_id": 99999, "edited_message": edited}, bot.app.bot)
+            await bot.app.process_update(update)
+            (_, reply) = await server.wait_sent(chat["id"], 2)
+            assert "Karim Masimov" in reply.text
+
+    run(scenario())
+    assert "failed" not in caplog.text
 
 
 def test_non_text_messages_get_a_hint(retriever, config):
