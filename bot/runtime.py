@@ -121,8 +121,8 @@ def open_retriever(
     cache = cache_folder(config)
     n = len(listing)
     with progress(
-        f"Loading the model {model_name} ({settings.precision})"
-        f" and indexing {n} article{'s' if n != 1 else ''}…"
+        # Short: on an 80-column terminal the line also holds the time and what was embedded.
+        f"Loading {model_name} ({settings.precision}), {n:,} article{'s' if n != 1 else ''}…"
     ) as report:
         try:
             model = load_model(location, settings.precision)
