@@ -1,5 +1,5 @@
-"""`newsbot chat | ask | timeline | sources | telegram` (or `python -m bot ...`): the command
-line over the retrieval library."""
+"""`newsbot chat | ask | timeline | sources | index | telegram` (or `python -m bot ...`): the
+command line over the retrieval library."""
 
 from __future__ import annotations
 
@@ -82,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
         "--limit", type=int, default=None, help="at most this many events (default: all)"
     )
     commands.add_parser("telegram", parents=[common], help="run the Telegram bot")
+    commands.add_parser(
+        "index", parents=[common], help="build or update the index of the seeds ahead of time"
+    )
     return parser
 
 
@@ -106,6 +109,8 @@ def run(argv: list[str] | None = None) -> int:
         return _ask(args, config)
     if args.command == "timeline":
         return _timeline(args, config)
+    if args.command == "index":
+        return _index(args, config)
     if args.command == "sources":
         return _sources(args, config)
     from bot.telegram_bot import run_telegram
@@ -204,6 +209,27 @@ def _timeline(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppCon
     else:
         markup = ANSI if sys.stdout.isatty() else PLAIN
         print(wrap(render_timeline(events, markup, first_number=1), output_width(sys.stdout)))
+    return 0
+
+
+def _index(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, lazily
+    from bot.progress import BuildReporter
+    from bot.runtime import open_retriever
+
+    # Every stage with its rate and time left: on a terminal one line, otherwise log lines.
+    retriever = open_retriever(
+        config, seeds_dir=args.seeds, build_progress=BuildReporter(sys.stderr)
+    )
+    report = retriever.report
+    print(f"{'Index built' if report.rebuilt else 'Index up to date'}: {report.summary()}")
+    for label, names in (
+        ("new", report.added),
+        ("changed", report.changed),
+        ("removed", report.removed),
+        ("skipped (broken)", report.skipped),
+    ):
+        if names and len(names) <= 10:
+            print(f"  {label}: {', '.join(names)}")
     return 0
 
 

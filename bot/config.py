@@ -53,6 +53,8 @@ class CorpusSettings(Strict):
     seeds_dir: UserPath = Path("../seeds")
     skip_bad_files: bool = False
     cache_dir: UserPath | None = Path("../.cache")
+    watch: bool = True  # pick up added, edited and deleted seed files while the bot runs
+    watch_seconds: float = Field(2.0, ge=0.1, le=3600)  # how often the folder is looked at
 
 
 class ChatSettings(Strict):
@@ -89,6 +91,7 @@ class TelegramSettings(Strict):
     rate_limit_count: int = Field(10, ge=1, le=1000)
     rate_limit_seconds: float = Field(60.0, gt=0, le=86400)
     allowed_user_ids: list[int] | None = None  # None: everyone may ask
+    admin_user_ids: list[int] | None = None  # who may /reload the articles; None: nobody
     allowed_chat_ids: list[int] | None = None
     log_message_text: bool = False
     workers: int = Field(4, ge=1, le=64)

@@ -48,6 +48,7 @@ Commands:
   /more             further passages (or timeline lines) for the last request
   /timeline [topic] the dated events of the articles, or of those about a topic
   /sources          the articles and their dates
+  /reload           pick up added, edited and deleted seed files now
   /help             this help
   /quit             leave (or Ctrl-D); Ctrl-C cancels the line or the answer"""
 
@@ -118,6 +119,11 @@ class ConsoleChat:
             return self._more_timeline() if self._timeline is not None else self._more()
         if command == "/timeline":
             return self._start_timeline(argument)
+        if command == "/reload" and hasattr(self.retriever, "reload"):
+            report = self.retriever.reload()
+            if not report.rebuilt:
+                return "The articles are up to date: " + report.summary()
+            return "Articles reloaded: " + report.summary()
         return f"Unknown command {command}. Type /help for the commands."
 
     def _start_timeline(self, topic: str) -> str:
@@ -162,12 +168,14 @@ def progress(
 ) -> Iterator[Callable[[int, int], None]]:
     """A spinner with elapsed seconds on a terminal; log lines otherwise.
 
-    Yields a function taking (done, total) for work that can be counted (texts to embed): on a
-    terminal the spinner line then shows a bar; otherwise a line every few seconds says how far
-    it is. announce=False: off a terminal, say nothing unless there is something to embed.
+    Yields a function taking (done, total) for work that can be counted (paragraphs to embed):
+    on a terminal the spinner line then shows a bar, the rate and the time left; otherwise a
+    line every few seconds says how far it is. announce=False: off a terminal, say nothing
+    unless there is something to embed.
     """
     start = time.monotonic()
     counts = [0, 0]
+    counting = [0.0, 0]  # when the count started, and from what
     if not stream.isatty():
         if announce:
             print(message, file=stream, flush=True)
@@ -176,7 +184,7 @@ def progress(
         def log(done: int, total: int) -> None:
             now = time.monotonic()
             if counts[1] == 0:
-                print(f"Embedding {total} new passages and sentences…", file=stream, flush=True)
+                print(f"Embedding {total} new paragraphs…", file=stream, flush=True)
                 said[0] = now
             elif now - said[0] >= PROGRESS_EVERY and done < total:
                 print(f"  {done}/{total} embedded, {now - start:.0f} s", file=stream, flush=True)
@@ -186,14 +194,15 @@ def progress(
         yield log
         if counts[1]:
             print(
-                f"Embedded {counts[1]} new passages and sentences in"
-                f" {time.monotonic() - start:.1f} s.",
+                f"Embedded {counts[1]} new paragraphs in {time.monotonic() - start:.1f} s.",
                 file=stream,
                 flush=True,
             )
         return
 
     def report(done: int, total: int) -> None:
+        if not counts[1]:
+            counting[:] = time.monotonic(), done
         counts[:] = done, total  # drawn by the spinner thread only: one writer, no garbling
 
     done = threading.Event()
@@ -204,7 +213,12 @@ def progress(
         finished, total = counts
         if total and not ending:
             filled = round(10 * finished / total)
-            status += f" [{'#' * filled}{'.' * (10 - filled)}] {finished}/{total} texts embedded"
+            status += f" [{'#' * filled}{'.' * (10 - filled)}] {finished:,}/{total:,} embedded"
+            seconds = time.monotonic() - counting[0]
+            rate = (finished - counting[1]) / seconds if seconds > 0 else 0.0
+            if rate > 0 and finished < total:
+                left = (total - finished) / rate
+                status += f", {left:.0f} s left" if left < 120 else f", {left / 60:.0f} min left"
         status += ending
         width = (terminal_width(stream) or 80) - 1  # the last column would wrap the cursor
         room = max(10, width - len(prefix) - 1 - len(status))
@@ -233,7 +247,7 @@ def progress(
         done.set()
         spinner.join()
         if outcome == "✓":
-            embedded = f", embedded {counts[1]} new passages and sentences" if counts[1] else ""
+            embedded = f", embedded {counts[1]:,} new paragraphs" if counts[1] else ""
             stream.write(line("✓", embedded) + "\n")
         else:
             stream.write(line("✗", " stopped") + "\n")
@@ -294,6 +308,8 @@ def run_chat(
 
     say(chat.greeting())
     reader = _LineReader(stdin, stdout, interactive)
+    if config.corpus.watch and hasattr(retriever, "watch"):
+        retriever.watch(config.corpus.watch_seconds)
     try:
         while True:
             try:
@@ -313,6 +329,8 @@ def run_chat(
             if reply:
                 say(reply + "\n")
     finally:
+        if hasattr(retriever, "stop"):
+            retriever.stop()
         if save_history:
             save_history()
     print("Bye.", file=stdout, flush=True)

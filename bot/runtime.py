@@ -6,8 +6,12 @@ Every path setting is checked here, before anything slow: a problem names its ke
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import os
+import shutil
 import sqlite3
+import tempfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -15,11 +19,12 @@ from pathlib import Path
 from bot.config import AppConfig, ConfigError, PathSetting, os_problem, shown_value
 from retrieval.corpus import Article, load_corpus
 from retrieval.embeddings import DEFAULT_MODEL, Encoder, load_model
+from retrieval.index import BuildProgress, scan_seeds
+from retrieval.live import LiveRetriever, list_seeds
 from retrieval.models import PACKAGED_MODELS, ModelError
-from retrieval.pipeline import Retriever
 
 # progress(message) is a context manager around the slow step. What it yields may be a function
-# taking (texts embedded, texts to embed), which a front end draws as a bar or logs as lines.
+# taking (paragraphs embedded, paragraphs to embed), which a front end draws as a bar or logs.
 Progress = Callable[[str], AbstractContextManager[object]]
 MAX_MODEL_NAME = 1000  # longer is no model name nor a usable folder
 
@@ -95,32 +100,73 @@ def check_history_file(config: AppConfig) -> Path | None:
 
 
 def open_retriever(
-    config: AppConfig, *, seeds_dir: Path | None = None, progress: Progress = quiet
-) -> Retriever:
-    """Articles load first, so a bad seed file fails fast, before the model load."""
-    articles = load_articles(config, seeds_dir)
+    config: AppConfig,
+    *,
+    seeds_dir: Path | None = None,
+    progress: Progress = quiet,
+    build_progress: BuildProgress | None = None,
+) -> LiveRetriever:
+    """The seeds folder is checked first, so a bad setting fails fast, before the model load;
+    then the index of the folder opens, built or brought in step first when a seed file
+    changed. How far a build is goes to `build_progress`, or else to the bar `progress`
+    yields, or nowhere."""
+    setting = seeds_setting(config, seeds_dir)
+    seeds = check_folder(setting, "seeds folder")
+    listing = list_seeds(seeds)
+    if not listing:  # fail fast, before the model loads
+        scan_seeds(seeds, {}, {}, "raise")
     settings = config.retrieval
     model_name = settings.model or DEFAULT_MODEL
     location = _model_location(config)
     cache = cache_folder(config)
-    n = len(articles)
+    n = len(listing)
     with progress(
-        f"Loading the model {model_name} ({settings.precision})"
-        f" and indexing {n} article{'s' if n != 1 else ''}…"
+        # Short: on an 80-column terminal the line also holds the time and what was embedded.
+        f"Loading {model_name} ({settings.precision}), {n:,} article{'s' if n != 1 else ''}…"
     ) as report:
         try:
             model = load_model(location, settings.precision)
         except ModelError as exc:
             raise _model_error(config, str(exc)) from None
         try:
-            encoder = Encoder(
-                model, model_name, cache, progress=report if callable(report) else None
-            )
+            encoder = Encoder(model, model_name, cache)
         except (OSError, sqlite3.Error) as exc:
-            setting = config.path_setting("corpus.cache_dir")
-            assert setting is not None
-            raise setting.error(f"cannot open the embedding cache there: {exc}") from None
-        return Retriever(articles, settings, encoder)
+            raise _cache_error(config, exc) from None
+        if build_progress is None and callable(report):
+            bar = report
+
+            def build_progress(stage: str, done: int, total: int) -> None:
+                if stage == "embedding":
+                    bar(done, total)
+
+        try:
+            return LiveRetriever(
+                seeds,
+                settings,
+                encoder,
+                index_root=_index_root(cache),
+                skip_bad_files=config.corpus.skip_bad_files,
+                progress=build_progress,
+            )
+        except OSError as exc:
+            raise _cache_error(config, exc) from None
+
+
+def _index_root(cache: Path | None) -> Path:
+    """Where the index lives: beside the embedding cache when that folder can be written;
+    otherwise (no cache, a read-only one) rebuilt at every start in a folder of its own."""
+    if cache is not None and os.access(cache, os.W_OK):
+        return cache / "index"
+    folder = Path(tempfile.mkdtemp(prefix="newsbot-index-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def _cache_error(config: AppConfig, exc: Exception) -> ConfigError:
+    setting = config.path_setting("corpus.cache_dir")
+    if setting is None:
+        return ConfigError(f"cannot build the index: {os_problem(exc)}")
+    return setting.error(f"cannot use the cache there: {os_problem(exc)}")
 
 
 def _model_error(config: AppConfig, problem: str) -> ConfigError:

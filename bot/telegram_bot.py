@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -96,7 +97,8 @@ COMMANDS = [
     BotCommand("help", "How to ask"),
     BotCommand("start", "Greeting and example questions"),
 ]
-COMMAND_NAMES = {c.command for c in COMMANDS}
+# /reload is for admins (telegram.admin_user_ids): handled, but not offered in everyone's menu.
+COMMAND_NAMES = {c.command for c in COMMANDS} | {"reload"}
 
 NON_TEXT_HINT = "I answer text questions only: please type your question."
 REFUSAL = "Sorry, this bot only answers its allowed users and chats."
@@ -628,6 +630,21 @@ async def on_sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await _send_long(context, update.effective_message, text)
 
 
+async def on_reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admins only: bring the index in step with the seeds folder now (it also follows the
+    folder by itself with corpus.watch)."""
+    services = _services(context)
+    admins = services.settings.admin_user_ids or []
+    user = update.effective_user
+    if user is None or user.id not in admins or not hasattr(services.retriever, "reload"):
+        await _send(context, update.message, "Only the bot's admins can reload the articles.")
+        return
+    loop = asyncio.get_running_loop()
+    report = await loop.run_in_executor(services.executor, services.retriever.reload)
+    done = "Articles reloaded" if report.rebuilt else "The articles are up to date"
+    await _send(context, update.message, html.escape(f"{done}: {report.summary()}"))
+
+
 async def on_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     entity = _command_entity(message)  # /ask or /ask@name, at offset 0
@@ -794,6 +811,7 @@ def build_application(config: AppConfig, retriever: Any, token: str) -> Applicat
             CommandHandler("sources", on_sources),
             CommandHandler("ask", on_ask),
             CommandHandler("timeline", on_timeline),
+            CommandHandler("reload", on_reload),
             MessageHandler(
                 filters.ChatType.PRIVATE & (filters.TEXT | filters.CAPTION) & ~filters.COMMAND,
                 on_private_text,
@@ -936,9 +954,17 @@ def run_telegram(config: AppConfig, seeds_dir: Path | None = None) -> int:
         secret = read_webhook_secret(settings)
     redact_secrets(token, secret)
     logging.getLogger("bot").setLevel(logging.INFO)
+    from bot.progress import BuildReporter
     from bot.runtime import open_retriever
 
-    retriever = open_retriever(config, seeds_dir=seeds_dir, progress=_logged_step)
+    retriever = open_retriever(
+        config,
+        seeds_dir=seeds_dir,
+        progress=_logged_step,
+        build_progress=BuildReporter(sys.stderr, terminal=False),
+    )
+    if config.corpus.watch and hasattr(retriever, "watch"):
+        retriever.watch(config.corpus.watch_seconds)
     app = build_application(config, retriever, token)
     try:
         asyncio.run(serve(app, config, webhook_secret=secret))

@@ -93,15 +93,37 @@ class Analyzer:
         return self._stemmer.stemWords(content)
 
     def learn_vocabulary(self, texts: Iterable[str]) -> None:
-        surface: Counter[tuple[str, str]] = Counter()
+        self.adopt(self.count_surface(texts))
+
+    @staticmethod
+    def count_surface(texts: Iterable[str], surface: Counter[str] | None = None) -> Counter[str]:
+        """How often each surface form of a word occurs; counts add up over calls. Folding
+        waits for adopt(), once per distinct form (it dominated indexing 10,000 articles)."""
+        surface = Counter() if surface is None else surface
         for text in texts:
-            for raw in _SURFACE.findall(text.translate(_PUNCT_FOLD)):
-                raw = raw.removesuffix("'s")
-                surface[(words(raw)[0] if words(raw) else "", raw)] += 1
-        for (folded, raw), _ in surface.most_common():
-            if folded and folded not in STOP_WORDS and not folded.isdigit():
-                self._vocabulary.setdefault(folded, raw)
-                self._stems.add(self._stemmer.stemWord(folded))
+            surface.update(
+                raw.removesuffix("'s") for raw in _SURFACE.findall(text.translate(_PUNCT_FOLD))
+            )
+        return surface
+
+    def adopt(self, surface: Counter[str]) -> None:
+        """Learn the words counted: each word's most frequent surface form is how it is shown."""
+        folded: Counter[tuple[str, str]] = Counter()
+        for raw, count in surface.items():
+            found = words(raw)
+            folded[(found[0] if found else "", raw)] += count
+        for (word, raw), _ in folded.most_common():
+            if word and word not in STOP_WORDS and not word.isdigit():
+                self._vocabulary.setdefault(word, raw)
+                self._stems.add(self._stemmer.stemWord(word))
+
+    def vocabulary_state(self) -> dict[str, object]:
+        """What learn_vocabulary learnt, to be stored with an index and restored by restore()."""
+        return {"vocabulary": self._vocabulary, "stems": sorted(self._stems)}
+
+    def restore(self, state: dict) -> None:
+        self._vocabulary = dict(state["vocabulary"])
+        self._stems = set(state["stems"])
 
     def corrections(self, question: str) -> dict[str, str]:
         """Misspelled question words mapped to the corpus word they most likely mean."""

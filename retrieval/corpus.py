@@ -38,13 +38,20 @@ class SeedError(ValueError):
         self.path, self.line, self.problem = path, line, problem
 
 
-def parse_article(path: Path) -> Article:
+def read_seed(path: Path) -> bytes:
+    """A seed file's bytes: a regular file of at most MAX_SEED_BYTES, or a SeedError."""
     try:
-        data = read_regular_file(path, MAX_SEED_BYTES)
+        return read_regular_file(path, MAX_SEED_BYTES)
     except FileLimitError as exc:
         raise SeedError(path, None, str(exc.strerror)) from None
     except OSError as exc:
         raise SeedError(path, None, f"cannot read: {exc.strerror}") from None
+
+
+def parse_article(path: Path, data: bytes | None = None) -> Article:
+    """The article in a seed file; `data` is its content when the caller has read it already."""
+    if data is None:
+        data = read_seed(path)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

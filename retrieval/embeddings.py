@@ -87,11 +87,22 @@ class Encoder:
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self.model = model
+        self.model_name = model_key
         self.model_key = f"{model_key} {model.format} {EMBEDDING_FORMAT}"
+        self._paragraphs = None
         self.progress = progress
         self.embedded_count = 0  # texts sent to the model for the corpus; the cache's witness
         self.cache_dir = cache_dir
         self._cache = CacheFile(cache_dir, "embeddings", TABLE) if cache_dir is not None else None
+
+    @property
+    def paragraphs(self):  # noqa: ANN201 - retrieval.late_chunking.ParagraphStore (imports this)
+        """The corpus's embeddings, a paragraph at a time (late chunking), in the same cache."""
+        if self._paragraphs is None:
+            from retrieval.late_chunking import ParagraphStore
+
+            self._paragraphs = ParagraphStore(self.model, self.model_name, self.cache_dir)
+        return self._paragraphs
 
     def encode_query(self, text: str) -> Embedding:
         return self._encode([text], False)[0]
@@ -188,7 +199,7 @@ def _from_row(vector: Any, tokens: Any, token_vectors: Any, dimension: int) -> E
 
 def _embedding(states: TokenStates) -> Embedding:
     """Mean pooling over every piece (as sentence-transformers pools), and the content pieces."""
-    keep = [i for i, piece in enumerate(states.pieces) if _content_piece(piece)]
+    keep = [i for i, piece in enumerate(states.pieces) if content_piece(piece)]
     return Embedding(
         vector=_unit(states.vectors.mean(axis=0)),
         tokens=tuple(states.pieces[i] for i in keep),
@@ -196,7 +207,7 @@ def _embedding(states: TokenStates) -> Embedding:
     )
 
 
-def _content_piece(piece: str) -> bool:
+def content_piece(piece: str) -> bool:
     """Word pieces that carry meaning: not [CLS]/[SEP], punctuation or a stop word."""
     word = piece.removeprefix("##")
     return word.isalnum() and not piece.startswith("[") and piece not in STOP_WORDS

@@ -1,9 +1,12 @@
 """`python -m retrieval.eval`: retrieval quality of BM25, embeddings and their fusion.
 
-Two question sets: our own about the bundled article (eval/article_questions.json, a hit is a
-top passage holding a gold phrase) and a SQuAD 2.0 dev sample (each paragraph indexed as an
-article; a hit is a top passage from the gold paragraph holding a gold answer). Unanswerable
-questions measure the no-answer decision.
+Question sets: our own about the bundled article (eval/article_questions.json, a hit is a
+top passage holding a gold phrase), a SQuAD 2.0 dev sample (each paragraph indexed as an
+article; a hit is a top passage from the gold paragraph holding a gold answer; unanswerable
+questions measure the no-answer decision), questions over 10,000 Reuters stories
+(eval/reuters_questions.json; a hit is an answer whose top passage is from a gold story), and
+the dates sets (retrieval.eval_dates). `--search both` runs each set with the two-stage search
+and with every passage scored.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.corpus import Article, load_corpus
+from retrieval.corpus import Article
 from retrieval.embeddings import DEFAULT_MODEL, Encoder, load_model
 from retrieval.eval_chat import (
     followup_rows,
@@ -35,10 +38,10 @@ from retrieval.eval_dates import (
     bundled_date_rows,
     date_questions,
     format_timex_table,
-    load_folder,
-    reuters_rows,
     score_time_expressions,
 )
+from retrieval.eval_dates import reuters_rows as reuters_rows_dates
+from retrieval.live import LiveRetriever
 from retrieval.models import PACKAGED_MODELS, ModelError
 from retrieval.onnx_model import PRECISIONS
 from retrieval.pipeline import Retriever, decide_answerable
@@ -46,9 +49,12 @@ from retrieval.settings import RetrievalSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE_QUESTIONS = ROOT / "eval" / "article_questions.json"
+REUTERS_QUESTIONS = ROOT / "eval" / "reuters_questions.json"
+REUTERS_ALL = ROOT / "data" / "reuters-all" / "10000"
 SQUAD_SAMPLE = ROOT.parent / "shared" / "data" / "squad2-dev-sample.json"
 RANKERS = ("lexical", "dense", "fused")
-SETS = ("article", "squad", "timex", "dates", "followup", "highlight")
+SETS = ("article", "squad", "reuters", "timex", "dates", "followup", "highlight")
+SEARCHES = ("two_stage", "exhaustive")
 RANKER_NAMES = {"lexical": "BM25", "dense": "embeddings", "fused": "fused"}
 
 
@@ -116,7 +122,8 @@ def evaluate(retriever: Retriever, questions: Sequence[Question]) -> list[Row]:
     for ranker in RANKERS:
         reciprocal_ranks = []
         for q in answerable:
-            ranking = retriever.distinct_ranking(getattr(scored[q.text], ranker))
+            score = scored[q.text]
+            ranking = retriever.distinct_ranking(getattr(score, ranker), score.ids)
             rank = next((n for n, i in enumerate(ranking, 1) if q.is_hit(retriever, i)), None)
             reciprocal_ranks.append(1.0 / rank if rank else 0.0)
         rr = np.array(reciprocal_ranks)
@@ -149,6 +156,34 @@ def format_table(results: dict[str, tuple[int, int, list[Row]]]) -> str:
     return "\n".join(lines)
 
 
+def reuters_rows(retriever: Retriever, path: Path = REUTERS_QUESTIONS) -> list[tuple]:
+    """(kind, questions, hit@1, hit@3, MRR) per kind of question and for all, by what ask()
+    answers: the rank of the first passage from a gold story."""
+    items = json.loads(path.read_text(encoding="utf-8"))["questions"]
+    present = {a.source for a in retriever.articles}
+    # Over a smaller sample of the stories, only the questions about stories in it count.
+    items = [item for item in items if set(item["gold"]) & present]
+    by_kind: dict[str, list[float]] = {}
+    for item in items:
+        answer = retriever.ask(item["question"])
+        gold = set(item["gold"])
+        rank = next(
+            (n for n, h in enumerate(answer.hits, 1) if h.passage.article.source in gold), None
+        )
+        for kind in (item["kind"], "all"):
+            by_kind.setdefault(kind, []).append(1.0 / rank if rank else 0.0)
+    return [
+        (
+            kind,
+            len(rr),
+            float(np.mean(np.array(rr) == 1.0)),
+            float(np.mean(np.array(rr) >= 1 / 3)),
+            float(np.mean(rr)),
+        )
+        for kind, rr in sorted(by_kind.items(), key=lambda item: item[0] == "all")
+    ]
+
+
 def _rate(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
@@ -178,6 +213,18 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated subset of {','.join(SETS)} (default: all)",
     )
     parser.add_argument(
+        "--reuters-all",
+        type=Path,
+        default=REUTERS_ALL,
+        help="the 10,000 Reuters stories the reuters questions are about",
+    )
+    parser.add_argument(
+        "--search",
+        choices=[*SEARCHES, "both"],
+        default="two_stage",
+        help="two_stage (the default search), exhaustive (every passage scored) or both",
+    )
+    parser.add_argument(
         "--errors",
         action="store_true",
         help="list the time-expression mistakes (dev labels) and the wrong highlights",
@@ -192,9 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         "model": args.model,
         "precision": args.precision,
     }
-    settings = RetrievalSettings(**{k: v for k, v in overrides.items() if v is not None})
-
-    model_name = settings.model or DEFAULT_MODEL
+    base = RetrievalSettings(**{k: v for k, v in overrides.items() if v is not None})
+    searches = SEARCHES if args.search == "both" else (args.search,)
+    model_name = base.model or DEFAULT_MODEL
     print(f"Loading the embedding model {model_name}…", file=sys.stderr, flush=True)
     try:
         if args.backend == "torch":
@@ -202,26 +249,61 @@ def main(argv: list[str] | None = None) -> int:
 
             model = load_torch_model(model_name)
         else:
-            model = load_model(model_name, settings.precision)
+            model = load_model(model_name, base.precision)
     except ModelError as exc:
         parser.error(f"--model {exc}")
-    encoder = Encoder(model, model_name, ROOT / ".cache", progress=_log_progress())
+    encoder = Encoder(model, model_name, ROOT / ".cache")
+    progress = _log_progress()
     print(
-        f"model={model_name} format={model.format} fusion={settings.fusion}"
-        f" lexical_weight={settings.lexical_weight}"
+        f"model={model_name} format={model.format} fusion={base.fusion}"
+        f" lexical_weight={base.lexical_weight} search={','.join(searches)}"
     )
-    bundled = Retriever(load_corpus(ROOT / "seeds"), settings, encoder)
+    indexes: dict[Path, object] = {}
+
+    def over_folder(folder: Path, settings: RetrievalSettings) -> Retriever:
+        """A folder's index is built once (in .cache/index) and shared by every setting."""
+        if folder not in indexes:
+            print(f"Indexing {folder}…", file=sys.stderr, flush=True)
+            indexes[folder] = LiveRetriever(
+                folder, settings, encoder, index_root=ROOT / ".cache" / "index", progress=progress
+            ).index
+        return Retriever((), settings, encoder, index=indexes[folder])
+
+    for search in searches:
+        settings = base.model_copy(update={"search": search})
+        if len(searches) > 1:
+            print(f"\n## search: {search}")
+        _run_sets(args, sets, settings, encoder, over_folder)
+    return 0
+
+
+def _run_sets(args, sets, settings, encoder, over_folder) -> None:  # noqa: ANN001
+    bundled = over_folder(ROOT / "seeds", settings)
     results = {}
     if "article" in sets:
         results["article"] = _summary(bundled, article_questions())
     if "squad" in sets and args.squad.exists():
         print(f"Indexing the SQuAD sample ({args.squad})…", file=sys.stderr, flush=True)
         articles, squad_set = squad_corpus(args.squad)
-        results["SQuAD 2.0 sample"] = _summary(Retriever(articles, settings, encoder), squad_set)
+        squad = Retriever(articles, settings, encoder, progress=_log_progress())
+        results["SQuAD 2.0 sample"] = _summary(squad, squad_set)
     elif "squad" in sets:
         print(f"{args.squad}: not found, SQuAD rows skipped", file=sys.stderr)
     if results:
         print(format_table(results))
+    if "reuters" in sets:
+        if args.reuters_all.is_dir() and any(args.reuters_all.glob("*.txt")):
+            rows = reuters_rows(over_folder(args.reuters_all, settings))
+            print(f"\nQuestions over {args.reuters_all} ({REUTERS_QUESTIONS.name}):")
+            print("| kind | questions | hit@1 | hit@3 | MRR |\n|---|---:|---:|---:|---:|")
+            for kind, n, h1, h3, mrr in rows:
+                print(f"| {kind} | {n} | {h1:.3f} | {h3:.3f} | {mrr:.3f} |")
+        else:
+            print(
+                f"\n{args.reuters_all}: not found, reuters rows skipped; make it with"
+                " ../shared/tools/make_news_corpus.py --parity all --out data/reuters-all"
+                " --sizes 100,1000,10000"
+            )
     reuters_present = args.reuters.is_dir() and any(args.reuters.glob("*.txt"))
     if not reuters_present and sets & {"timex", "dates"}:
         print(f"\n{args.reuters}: not found, reuters-dev rows skipped; {REUTERS_HINT}")
@@ -246,30 +328,27 @@ def main(argv: list[str] | None = None) -> int:
         for split, n, hit, shown in bundled_date_rows(bundled, questions["bundled"]):
             print(f"| {split} | {n} | {hit:.3f} | {shown:.3f} |")
         if reuters_present:
-            print(f"Indexing reuters-dev ({args.reuters})…", file=sys.stderr, flush=True)
-            articles = load_folder(args.reuters)
-            with_dates = Retriever(articles, settings, encoder)
-            without = Retriever(articles, settings.model_copy(update={"dates": False}), encoder)
+            with_dates = over_folder(args.reuters, settings)
+            without = over_folder(args.reuters, settings.model_copy(update={"dates": False}))
             print(
                 "\nDate questions over reuters-dev (hit: an article of that time and topic first):"
             )
             print("| kind | split | questions | hit@1 | hit@1, dates ignored |")
             print("|---|---|---:|---:|---:|")
-            for kind, split, n, hit, ignored in reuters_rows(
+            for kind, split, n, hit, ignored in reuters_rows_dates(
                 with_dates, without, questions["reuters-dev"]
             ):
                 print(f"| {kind} | {split} | {n} | {hit:.3f} | {ignored:.3f} |")
-    return 0
 
 
-def _log_progress(every: float = 5.0) -> Callable[[int, int], None]:
-    """Embedding progress on stderr every few seconds: an empty cache takes minutes."""
+def _log_progress(every: float = 5.0) -> Callable[[str, int, int], None]:
+    """Index building progress on stderr every few seconds: an empty cache takes minutes."""
     last = [0.0]
 
-    def report(done: int, total: int) -> None:
+    def report(stage: str, done: int, total: int) -> None:
         now = time.monotonic()
         if now - last[0] >= every or done == total:
-            print(f"  {done}/{total} texts embedded", file=sys.stderr, flush=True)
+            print(f"  {stage}: {done}/{total}", file=sys.stderr, flush=True)
             last[0] = now
 
     return report

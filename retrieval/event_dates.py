@@ -8,7 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,29 +31,73 @@ Key = tuple[dt.date, str]  # (article date, sentence): the same words mean other
 class EventDates:
     """The resolved time expressions of every passage, with offsets into its text."""
 
-    def __init__(self, passages: Sequence[Passage], cache_dir: Path | None) -> None:
+    def __init__(
+        self,
+        passages: Sequence[Passage],
+        by_sentence: Sequence[tuple[TimeExpression, ...]],
+        resolved_count: int = 0,
+    ) -> None:
         self.passages = passages
-        keys = {(p.article.date, s) for p in passages for s in p.sentences}
-        self._sentences, self.resolved_count = _resolve_all(keys, cache_dir)
-        self.by_passage: list[tuple[TimeExpression, ...]] = [
-            tuple(
-                e.shifted(offset)
-                for offset, sentence in zip(p.sentence_offsets, p.sentences, strict=True)
-                for e in self._sentences[(p.article.date, sentence)]
-            )
-            for p in passages
-        ]
+        self.resolved_count = resolved_count  # resolved when the index was built, not cached
+        self._by_sentence = by_sentence
+        self.by_passage = _PassageDates(passages, by_sentence)
+        # Every (passage, expression) pair as arrays, so a period is matched without a loop.
+        owner, first, last = [], [], []
+        for n, expressions in enumerate(by_sentence):
+            for e in expressions:
+                owner.append(n)
+                first.append(e.period.start.toordinal())
+                last.append(e.period.end.toordinal())
+        self._sentence = np.array(owner, np.int64)
+        self._start = np.array(first, np.int64)
+        self._end = np.array(last, np.int64)
+        starts = np.array([p.first_sentence_id for p in passages], np.int64)
+        lengths = np.array([len(p.sentences) for p in passages], np.int64)
+        self._passage_start, self._passage_length = starts, lengths
 
     def in_sentence(self, passage: Passage, index: int) -> tuple[TimeExpression, ...]:
         """The expressions of one sentence of a passage, offsets into that sentence."""
-        return self._sentences[(passage.article.date, passage.sentences[index])]
+        return self._by_sentence[passage.first_sentence_id + index]
 
-    def matching(self, period: Period) -> np.ndarray:
-        """Per passage: whether something in it happened within the period."""
-        return np.array(
-            [any(e.period.falls_in(period) for e in dates) for dates in self.by_passage],
-            dtype=bool,
+    def matching(self, period: Period, ids: np.ndarray | None = None) -> np.ndarray:
+        """Per passage (of ids, or of all): whether something in it happened within the period
+        (Period.falls_in, for every expression at once)."""
+        days = self._end - self._start + 1
+        hit = (
+            (self._start <= period.end.toordinal())
+            & (period.start.toordinal() <= self._end)
+            & (days <= max(period.days, 2))
         )
+        sentences = np.zeros(len(self._by_sentence) + 1, np.int64)
+        np.add.at(sentences, self._sentence[hit] + 1, 1)
+        before = np.cumsum(sentences)  # dated sentences before each sentence id
+        if ids is None:
+            ids = np.arange(len(self.passages))
+        first = self._passage_start[ids]
+        return before[first + self._passage_length[ids]] > before[first]
+
+
+class _PassageDates(Sequence):
+    """by_passage[i]: the expressions of passage i, offsets into its text; made when asked."""
+
+    def __init__(self, passages, by_sentence) -> None:  # noqa: ANN001
+        self._passages, self._by_sentence = passages, by_sentence
+
+    def __len__(self) -> int:
+        return len(self._passages)
+
+    def __getitem__(self, i):  # noqa: ANN001, ANN204
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        p = self._passages[i]
+        return tuple(
+            e.shifted(offset)
+            for n, offset in enumerate(p.sentence_offsets)
+            for e in self._by_sentence[p.first_sentence_id + n]
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
 
 
 def paragraph_expressions(paragraph: str, date: dt.date) -> list[TimeExpression]:
@@ -69,19 +113,33 @@ def paragraph_expressions(paragraph: str, date: dt.date) -> list[TimeExpression]
     return found
 
 
-def _resolve_all(
-    keys: set[Key], cache_dir: Path | None
-) -> tuple[dict[Key, tuple[TimeExpression, ...]], int]:
-    """Expressions of every (date, sentence), and how many were resolved rather than cached."""
+# Sentences resolved per cache commit: a kill loses at most this many.
+BATCH_SENTENCES = 500
+
+
+def resolve_sentences(
+    keys: Sequence[Key],
+    cache_dir: Path | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[tuple[TimeExpression, ...]], int]:
+    """Expressions of each (date, sentence), and how many were resolved rather than cached.
+    Fresh ones are stored a batch at a time, so an interrupted build keeps what it did."""
     cache = CacheFile(cache_dir, "time_expressions", TABLE) if cache_dir is not None else None
-    found = _lookup(cache, keys) if cache is not None else {}
-    fresh = {k: tuple(find_time_expressions(k[1], k[0])) for k in keys if k not in found}
-    if cache is not None:
-        if fresh:
+    found = _lookup(cache, set(keys)) if cache is not None else {}
+    todo = sorted({k for k in keys if k not in found})
+    for start in range(0, len(todo), BATCH_SENTENCES):
+        fresh = {
+            k: tuple(find_time_expressions(k[1], k[0]))
+            for k in todo[start : start + BATCH_SENTENCES]
+        }
+        if cache is not None:
             _store(cache, fresh)
+        found.update(fresh)
+        if progress:
+            progress(min(start + BATCH_SENTENCES, len(todo)), len(todo))
+    if cache is not None:
         cache.close()
-    found.update(fresh)
-    return found, len(fresh)
+    return [found[k] for k in keys], len(todo)
 
 
 def _sha(text: str) -> str:

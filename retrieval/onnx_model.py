@@ -107,6 +107,8 @@ class TokenStates:
 
     pieces: tuple[str, ...]
     vectors: np.ndarray  # (len(pieces), d) float32, not normalised
+    # (start, end) character offsets of each piece in the text; (0, 0) for [CLS], [SEP], padding
+    offsets: tuple[tuple[int, int], ...] = ()
 
 
 class OnnxModel:
@@ -195,6 +197,10 @@ class OnnxModel:
             mask[row, : len(encoding.ids)] = 1
         (hidden,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
         return [
-            TokenStates(tuple(e.tokens), hidden[row, : len(e.ids)].astype(np.float32, copy=False))
+            TokenStates(
+                tuple(e.tokens),
+                hidden[row, : len(e.ids)].astype(np.float32, copy=False),
+                tuple(e.offsets),
+            )
             for row, e in enumerate(encodings)
         ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import pysbd
@@ -16,6 +16,8 @@ class Passage:
     paragraph: int  # 0-based paragraph index in the article
     first_sentence: int  # 0-based index of the first sentence within the paragraph
     sentences: tuple[str, ...]
+    # Where its first sentence is in the index's list of every sentence (-1: not indexed).
+    first_sentence_id: int = field(default=-1, compare=False)
 
     @property
     def text(self) -> str:
@@ -51,16 +53,21 @@ def split_sentences(paragraph: str) -> list[str]:
     return [s.strip() for s in _segmenter().segment(paragraph) if s.strip()]
 
 
+def window_starts(sentences: int, max_sentences: int, stride: int) -> list[int]:
+    """Where the windows of a paragraph of that many sentences start."""
+    last_start = max(sentences - max_sentences, 0)
+    starts = list(range(0, last_start + 1, stride))
+    if starts[-1] != last_start:  # the paragraph's tail must be covered too
+        starts.append(last_start)
+    return starts
+
+
 def split_passages(article: Article, *, max_sentences: int = 3, stride: int = 1) -> list[Passage]:
     """Overlapping windows, so every sentence is seen with its neighbours on either side."""
     passages = []
     for p_index, paragraph in enumerate(article.paragraphs):
         sentences = split_sentences(paragraph)
-        last_start = max(len(sentences) - max_sentences, 0)
-        starts = list(range(0, last_start + 1, stride))
-        if starts[-1] != last_start:  # the paragraph's tail must be covered too
-            starts.append(last_start)
-        for start in starts:
+        for start in window_starts(len(sentences), max_sentences, stride):
             window = tuple(sentences[start : start + max_sentences])
             passages.append(Passage(article, p_index, start, window))
     return passages

@@ -1,8 +1,15 @@
 """The whole flow in one place:
 
 question -> intent (dates asked about, overview, latest, when) -> analyzer (fold, stem, fix typos)
-         -> BM25 + embeddings -> fusion -> dates -> no-answer decision
+         -> candidates: BM25 over every passage (a sparse matrix) + nearest sentences (ANN)
+            + the passages a date or "latest" needs
+         -> full scoring of the candidates: token matching, pooled similarity, best sentence
+         -> fusion -> dates -> no-answer decision
          -> ranked, non-overlapping passages with their best sentence and their resolved dates.
+
+With `retrieval.search: exhaustive` (or a corpus small enough) every passage is scored fully.
+The passages, their vectors and terms live in an index (retrieval.index) behind the small
+interface of retrieval.search.PassageIndex.
 """
 
 from __future__ import annotations
@@ -11,17 +18,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from rank_bm25 import BM25Okapi
 
 from retrieval.analyzer import Analyzer, words
 from retrieval.corpus import Article
 from retrieval.embeddings import Embedding, Encoder
 from retrieval.event_dates import EventDates
 from retrieval.followup import names
-from retrieval.fusion import fuse, z_score
+from retrieval.fusion import Stats, fuse, z_score
+from retrieval.index import BuildProgress, build_transient, ranges
 from retrieval.intent import Intent, read_intent
-from retrieval.late_interaction import TokenIndex
-from retrieval.passages import Passage, split_passages
+from retrieval.passages import Passage
+from retrieval.search import (
+    Bm25,
+    PassageIndex,
+    SentenceBlock,
+    passage_scores,
+    piece_weights,
+    sentence_maxsim,
+)
 from retrieval.settings import NoAnswerSettings, RetrievalSettings
 from retrieval.text import clean_question
 from retrieval.timex import ImpossibleDate, Period, QuestionTime, TimeExpression
@@ -66,16 +80,22 @@ class TimelineEvent:
 
 @dataclass(frozen=True)
 class Scores:
-    """Every signal for one question, one entry per passage; the evaluation reads these too."""
+    """Every signal for one question, one entry per passage scored (ids: every passage, or the
+    candidates and the normalisation sample); the evaluation reads these too."""
 
+    ids: np.ndarray  # the passages scored, in corpus order
     lexical: np.ndarray  # BM25
     dense: np.ndarray  # the embedding ranker: token matching mixed with pooled similarity
     similarity: np.ndarray  # pooled cosine similarity (passage and best sentence); no-answer
     fused: np.ndarray
     term_coverage: np.ndarray  # share of the question's term weight found in each passage
+    best_coverage: float  # the largest term coverage of any passage, scored or not
+    fused_stats: Stats  # mean and spread of the fused score over the whole corpus (estimated)
     query_terms: tuple[str, ...]
     query_vector: np.ndarray
     corrections: dict[str, str]
+    sentence_ids: np.ndarray  # the sentences of the passages scored, ascending
+    sentence_closeness: np.ndarray  # the cosine of each of those to the question
 
 
 def decide_answerable(scores: Scores, rules: NoAnswerSettings) -> bool:
@@ -87,97 +107,195 @@ def decide_answerable(scores: Scores, rules: NoAnswerSettings) -> bool:
         return True
     return (
         similarity >= rules.min_similarity_with_terms
-        and float(scores.term_coverage.max(initial=0.0)) >= rules.min_term_coverage
+        and scores.best_coverage >= rules.min_term_coverage
     )
 
 
 class Retriever:
+    """Answers questions over one index. Immutable once made: an updated index is a new
+    Retriever (retrieval.live swaps them), so a question never sees half of an update."""
+
     def __init__(
-        self, articles: Sequence[Article], settings: RetrievalSettings, encoder: Encoder
+        self,
+        articles: Sequence[Article],
+        settings: RetrievalSettings,
+        encoder: Encoder,
+        *,
+        index: PassageIndex | None = None,
+        progress: BuildProgress | None = None,
     ) -> None:
-        self.articles = list(articles)
+        """Over an index already built (`index`), or over articles indexed now in a temporary
+        folder (tests, the evaluation)."""
         self.settings = settings
         self.encoder = encoder
-        self.passages = [
-            p
-            for a in self.articles
-            for p in split_passages(a, max_sentences=settings.max_sentences, stride=settings.stride)
-        ]
-        self.analyzer = Analyzer(fuzzy_min_score=settings.fuzzy_min_score)
-        self.analyzer.learn_vocabulary([a.title for a in self.articles])
-        self.analyzer.learn_vocabulary(p for a in self.articles for p in a.paragraphs)
-        passage_terms = [self.analyzer.terms(p.text) for p in self.passages]
-        self._passage_terms = [set(terms) for terms in passage_terms]
-        # rank-bm25 divides by the number of distinct terms: articles of only stop words or
-        # punctuation have none, and then keyword matching has nothing to say.
-        self.bm25 = BM25Okapi(passage_terms) if any(passage_terms) else None
-        # Sentences are embedded on their own too: one relevant sentence is diluted in a window,
-        # and the highlight is the sentence closest to the question. One call for both, so the
-        # model batches them together and progress is one count.
-        self._sentence_texts = sorted({s for p in self.passages for s in p.sentences})
-        self._sentence_index = {s: i for i, s in enumerate(self._sentence_texts)}
-        embeddings = encoder.encode_corpus([p.text for p in self.passages] + self._sentence_texts)
-        passage_embeddings = embeddings[: len(self.passages)]
-        self.passage_vectors = _stack(passage_embeddings)
-        self.token_index = TokenIndex(passage_embeddings)
-        self.sentence_vectors = _stack(embeddings[len(self.passages) :])
-        self._sentence_terms = {s: set(self.analyzer.terms(s)) for s in self._sentence_texts}
-        self._passage_sentences = [
-            np.array([self._sentence_index[s] for s in p.sentences]) for p in self.passages
-        ]
-        self.event_dates = EventDates(self.passages, encoder.cache_dir)
-        # Per passage, its sentences that say when something happened: "When" questions rank
-        # passages by how close such a sentence is to the question.
-        self._dated_sentences = [
-            np.array(
-                [
-                    self._sentence_index[s]
-                    for n, s in enumerate(p.sentences)
-                    if self.event_dates.in_sentence(p, n)
-                ],
-                dtype=int,
+        if index is None:
+            index = build_transient(
+                articles,
+                encoder.paragraphs,
+                encoder.cache_dir,
+                max_sentences=settings.max_sentences,
+                stride=settings.stride,
+                progress=progress,
             )
-            for p in self.passages
-        ]
+        self.index = index
+        self.articles = list(index.articles)
+        self.passages = index.passages
+        self.analyzer = Analyzer(fuzzy_min_score=settings.fuzzy_min_score)
+        self.analyzer.restore(index.vocabulary)
+        self.bm25 = Bm25(index.term_frequency, index.terms)
+        self.event_dates = EventDates(
+            self.passages, index.sentence_expressions, index.meta.get("dates_resolved", 0)
+        )
         self.article_dates = [a.date for a in self.articles]
-        self._article_dates = np.array([p.article.date.toordinal() for p in self.passages])
+        self._article_dates = index.passage_dates
         self._leads = {}  # article source -> index of its first passage
         for i, p in enumerate(self.passages):
             self._leads.setdefault(p.article.source, i)
+        count = len(self.passages)
+        budget = 2 * settings.candidates + settings.sample
+        self.exhaustive = settings.search == "exhaustive" or count <= budget
+        # A fixed spread of passages scored with every question: the mean and spread of the
+        # scores over the whole corpus are estimated from them, so the candidates' scores are
+        # fused and normalised as if every passage had been scored.
+        self._sample = (
+            np.arange(count)
+            if self.exhaustive
+            else np.sort(np.random.default_rng(0).choice(count, settings.sample, replace=False))
+        )
+        # Exhaustive: every passage is in the "sample", and their token vectors are read a
+        # block at a time per question instead of held (3 GB at 10,000 articles).
+        self._sample_block = index.read_sentences(
+            np.unique(
+                ranges(index.passage_first[self._sample], index.passage_length[self._sample])
+            ),
+            tokens=not self.exhaustive,
+        )
 
-    def score(self, question: str) -> Scores:
+    def _piece_id(self, piece: str) -> int:
+        found = self.encoder.model.tokenizer.token_to_id(piece)
+        return -1 if found is None else found
+
+    @property
+    def sentence_texts(self) -> list[str]:
+        return [s for p in self.passages for s in p.sentences]
+
+    def score(self, question: str, intent: Intent | None = None) -> Scores:
         corrected, corrections = self.analyzer.correct(question)
         terms = self.analyzer.terms(corrected)
-        lexical = (
-            self.bm25.get_scores(terms)
-            if terms and self.bm25 is not None
-            else np.zeros(len(self.passages), dtype=float)
-        )
+        lexical_all = self.bm25.scores(terms)
+        coverage_all = self.bm25.coverage(terms)
         query = self.encoder.encode_query(corrected)
         query_vector = query.vector
-        sentence_similarity = self.sentence_vectors @ query_vector
-        best_sentence = np.array([sentence_similarity[ix].max() for ix in self._passage_sentences])
+        extra = self._candidates(lexical_all, coverage_all, query_vector, intent)
+        ids = np.union1d(self._sample, extra).astype(np.int64)
+        in_sample = np.isin(ids, self._sample, assume_unique=True)
+        pieces = [self._piece_id(p) for p in query.tokens]
+        weights = piece_weights(pieces, self.index.piece_df, len(self.passages))
+        # Sentence by sentence: the sample's are read already, the candidates' now. Windows
+        # overlap, so each sentence is scored once and its passages take the best of theirs.
+        held = ranges(self.index.passage_first[ids], self.index.passage_length[ids])
+        blocks = [self._sample_block]
+        more = np.setdiff1d(held, self._sample_block.ids, assume_unique=False)
+        if len(more):
+            blocks.append(self.index.read_sentences(more))
+        sentence_ids = np.concatenate([b.ids for b in blocks])
+        closeness = np.concatenate([b.vectors @ query_vector for b in blocks])
+        best = np.concatenate([self._maxsim(query, b) for b in blocks], axis=1)
+        weighted = np.concatenate([b.weighted for b in blocks])
+        order = np.argsort(sentence_ids, kind="stable")
+        sentence_ids, closeness = sentence_ids[order], closeness[order]
+        positions = np.searchsorted(sentence_ids, held)
+        token, cosine, best_sentence = passage_scores(
+            query,
+            weights,
+            best[:, order],
+            closeness,
+            weighted[order],
+            positions,
+            self.index.passage_length[ids],
+        )
         weight = self.settings.sentence_weight
-        similarity = (1.0 - weight) * (self.passage_vectors @ query_vector) + weight * best_sentence
+        similarity = (1.0 - weight) * cosine + weight * best_sentence
         token_weight = self.settings.token_weight
-        dense = token_weight * self.token_index.scores(query) + (1.0 - token_weight) * similarity
+        dense = token_weight * token + (1.0 - token_weight) * similarity
+        lexical = lexical_all[ids]
         fused = fuse(
             self.settings.fusion,
             lexical,
             dense,
             lexical_weight=self.settings.lexical_weight,
             rrf_k=self.settings.rrf_k,
+            lexical_stats=Stats.of(lexical_all),
+            dense_stats=Stats.of(dense[in_sample]),
+            lexical_ranks=None if self.exhaustive else _ranks_in(lexical_all, ids),
         )
         return Scores(
+            ids=ids,
             lexical=lexical,
             dense=dense,
             similarity=similarity,
             fused=fused,
-            term_coverage=self._term_coverage(terms),
+            term_coverage=coverage_all[ids],
+            best_coverage=float(coverage_all.max(initial=0.0)),
+            fused_stats=Stats.of(fused[in_sample]),
             query_terms=tuple(terms),
             query_vector=query_vector,
             corrections=corrections,
+            sentence_ids=sentence_ids,
+            sentence_closeness=closeness,
         )
+
+    def _maxsim(self, query: Embedding, block: SentenceBlock) -> np.ndarray:
+        if block.tokens is not None:
+            return sentence_maxsim(query, block.tokens, block.token_starts, block.token_counts)
+        parts = []  # exhaustive: every sentence's pieces, a block of sentences at a time
+        for chunk in np.array_split(np.arange(len(block.ids)), max(1, len(block.ids) // 4000)):
+            counts = block.token_counts[chunk]
+            tokens = self.index.read_tokens(ranges(block.token_starts[chunk], counts))
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+            parts.append(sentence_maxsim(query, tokens, starts, counts))
+        return np.concatenate(parts, axis=1)
+
+    def _candidates(
+        self,
+        lexical: np.ndarray,
+        coverage: np.ndarray,
+        query_vector: np.ndarray,
+        intent: Intent | None,
+    ) -> np.ndarray:
+        """The passages worth scoring fully: the best by BM25, those holding the sentences
+        nearest to the question, and what a date or "latest" asks for."""
+        if self.exhaustive:
+            return np.zeros(0, np.int64)
+        k = self.settings.candidates
+        found = [_top(lexical, k)]
+        nearest = self.index.nearest_sentences(query_vector, k)
+        found.append(self.index.passages_of_sentences(nearest))
+        rules = self.settings.no_answer
+        period = intent.period if intent is not None else None
+        if period is not None:
+            # The passages of the time asked about that the date rule may raise: those about
+            # the topic by their terms, and the closest of the rest.
+            in_time = self._dated_within(period) | self.event_dates.matching(period)
+            of_time = np.flatnonzero(in_time)
+            about = of_time[coverage[of_time] >= rules.min_term_coverage]
+            found.append(about[_top(lexical[about], 4 * k)])
+            found.append(of_time[_top(lexical[of_time], k)])
+            if len(of_time) <= 4 * k:
+                found.append(of_time)
+            else:  # a long period ("this year"): the nearest of its passages, from the graph
+                nearest = self.index.passages_of_sentences(
+                    self.index.nearest_sentences(query_vector, 8 * k)
+                )
+                found.append(nearest[in_time[nearest]])
+        if intent is not None and intent.latest:
+            # Newest first among the passages about the topic, not only the best scoring.
+            about = np.flatnonzero(coverage >= rules.min_term_coverage)
+            newest = about[np.argsort(-self._article_dates[about], kind="stable")[: 2 * k]]
+            found.append(newest)
+            nearest = self.index.nearest_sentences(query_vector, 4 * k)
+            found.append(self.index.passages_of_sentences(nearest))
+        return np.unique(np.concatenate(found)).astype(np.int64)
 
     def ask(self, question: str) -> Answer:
         question = clean_question(question)
@@ -189,21 +307,22 @@ class Retriever:
             return Answer(question, False, (), time=intent.time)
         if intent.overview:
             return self._overview(intent)
-        scores = self.score(intent.topic)
+        scores = self.score(intent.topic, intent)
         if not decide_answerable(scores, self.settings.no_answer):
             return Answer(question, False, (), scores.corrections, time=intent.time)
         ranking = self.date_ranking(scores, intent)
         if intent.latest:
-            order = self._newest_first(self._relevant(ranking), ranking)
+            order = self._newest_first(self._relevant(ranking, scores.ids), ranking, scores.ids)
         else:
-            order = self.distinct_ranking(ranking)
+            order = self.distinct_ranking(ranking, scores.ids)
         notes = list(intent.time.assumptions)
         period = intent.period
         if period is not None and not any(self._in_period(i, period) for i in order[:3]):
             notes.append(
                 f"Nothing about that is dated {period.label()}; these are the closest passages."
             )
-        hits = tuple(self._hit(i, float(ranking[i]), scores, intent) for i in order)
+        position = {int(i): n for n, i in enumerate(scores.ids)}
+        hits = tuple(self._hit(i, float(ranking[position[i]]), scores, intent) for i in order)
         return Answer(
             question,
             True,
@@ -218,10 +337,12 @@ class Retriever:
         """The fused scores, raised for passages in the time the question asks about (an article
         of then, or something said to happen then), and for "When" questions for passages with
         a sentence close to the question that says when something happened."""
-        ranking = z_score(scores.fused)
+        ranking = scores.fused_stats.z(scores.fused)
+        ids = scores.ids
         period = intent.period
         if period is not None:
-            events, reported = self.event_dates.matching(period), self._dated_within(period)
+            events = self.event_dates.matching(period, ids)
+            reported = self._dated_within(period)[ids]
             # "What was reported on ..." leans to the articles of that day, "What happened on
             # ..." to what they say happened then; either way both kinds are of that time.
             asked = reported if intent.reported else events
@@ -234,13 +355,28 @@ class Retriever:
             dated = self.settings.date_weight * (events | reported) + 0.5 * asked
             ranking = ranking + about * dated
         if intent.when:
-            closeness = self.sentence_vectors @ scores.query_vector
-            floor = float(closeness.min(initial=0.0))
-            dated = np.array(
-                [closeness[ix].max() if len(ix) else floor for ix in self._dated_sentences]
-            )
+            dated = self._closest_dated_sentence(ids, scores.query_vector)
             ranking = ranking + self.settings.when_weight * z_score(dated)
         return ranking
+
+    def _closest_dated_sentence(self, ids: np.ndarray, query_vector: np.ndarray) -> np.ndarray:
+        """Per passage, the cosine of its closest sentence that says when something happened
+        (the least close of all when it has none)."""
+        best: list[float | None] = []
+        for i in ids:
+            passage = self.passages[i]
+            dated = [
+                passage.first_sentence_id + n
+                for n in range(len(passage.sentences))
+                if self.event_dates.in_sentence(passage, n)
+            ]
+            best.append(
+                float((self.index.sentence_vectors(np.array(dated)) @ query_vector).max())
+                if dated
+                else None
+            )
+        floor = min((b for b in best if b is not None), default=0.0)
+        return np.array([floor if b is None else b for b in best])
 
     def timeline(self, topic: str | None = None) -> list[TimelineEvent]:
         """Dated events in date order, of every passage or of the passages about a topic."""
@@ -249,7 +385,7 @@ class Retriever:
             scores = self.score(topic)
             if not decide_answerable(scores, self.settings.no_answer):
                 return []
-            passages = sorted(self._relevant(z_score(scores.fused)))
+            passages = sorted(self._relevant(scores.fused_stats.z(scores.fused), scores.ids))
         else:
             passages = range(len(self.passages))
         events, seen = [], set()
@@ -311,21 +447,25 @@ class Retriever:
         date = -passage.article.date.toordinal()
         return date, passage.paragraph, passage.first_sentence + n, n
 
-    def _relevant(self, ranking: np.ndarray) -> list[int]:
+    def _relevant(self, ranking: np.ndarray, ids: np.ndarray) -> list[int]:
         """Passages about the question: those scoring at least latest_share of the best one.
         A share rather than a fixed distance: a topic with a few strong matches (cocoa) and
         one with many middling ones (steel) both keep just their own articles."""
         best = float(ranking.max(initial=0.0))
         if best <= 0:
-            return [int(np.argmax(ranking))] if len(ranking) else []
-        return [int(i) for i in np.flatnonzero(ranking >= best * self.settings.latest_share)]
+            return [int(ids[np.argmax(ranking)])] if len(ranking) else []
+        return [int(ids[i]) for i in np.flatnonzero(ranking >= best * self.settings.latest_share)]
 
-    def _newest_first(self, candidates: list[int], ranking: np.ndarray) -> list[int]:
-        """The best passage of each article among the candidates, newest article first."""
+    def _newest_first(
+        self, candidates: list[int], ranking: np.ndarray, ids: np.ndarray
+    ) -> list[int]:
+        """The best passage of each article among the candidates, newest article first.
+        ranking[n] is the score of passage ids[n]."""
+        score = dict(zip(ids.tolist(), ranking.tolist(), strict=True))
         best: dict[str, int] = {}
         for i in candidates:
             source = self.passages[i].article.source
-            if source not in best or ranking[i] > ranking[best[source]]:
+            if source not in best or score[i] > score[best[source]]:
                 best[source] = i
         order = sorted(best.values(), key=lambda i: self.passages[i].article.date, reverse=True)
         return order[: self.settings.max_results]
@@ -354,35 +494,24 @@ class Retriever:
         dated = self.event_dates.in_sentence(hit.passage, hit.highlight)
         return dated[0] if dated else None
 
-    def distinct_ranking(self, ranking_scores: np.ndarray) -> list[int]:
+    def distinct_ranking(
+        self, ranking_scores: np.ndarray, ids: np.ndarray | None = None
+    ) -> list[int]:
         """Passage indices best first, skipping any that overlaps a better one or repeats its
-        words (the same paragraph in two articles): no repeated text."""
+        words (the same paragraph in two articles): no repeated text. ranking_scores[n] is the
+        score of passage ids[n] (of passage n without ids)."""
         chosen: list[int] = []
-        for i in np.argsort(-ranking_scores, kind="stable"):
+        for n in np.argsort(-ranking_scores, kind="stable"):
+            i = int(ids[n]) if ids is not None else int(n)
             passage = self.passages[i]
             if not any(
                 passage.overlaps(self.passages[j]) or passage.text == self.passages[j].text
                 for j in chosen
             ):
-                chosen.append(int(i))
+                chosen.append(i)
                 if len(chosen) == self.settings.max_results:
                     break
         return chosen
-
-    def _term_coverage(self, terms: list[str]) -> np.ndarray:
-        unique = set(terms)
-        if self.bm25 is None:
-            return np.zeros(len(self.passages))
-        weights = {t: max(self.bm25.idf.get(t, 0.0), 0.0) for t in unique}
-        total = sum(weights.values())
-        if total <= 0:
-            return np.zeros(len(self.passages))
-        return np.array(
-            [
-                sum(w for t, w in weights.items() if t in have) / total
-                for have in self._passage_terms
-            ]
-        )
 
     def _highlight(self, passage: Passage, scores: Scores | None, intent: Intent) -> int:
         """The sentence that answers. A sentence saying something happened in the time asked
@@ -401,7 +530,7 @@ class Retriever:
             return sentences[0]
         named = self._named_terms(intent.topic, scores.corrections)
         closeness = {
-            n: self._sentence_score(passage.sentences[n], scores, named) for n in sentences
+            n: self._sentence_score(passage.first_sentence_id + n, scores, named) for n in sentences
         }
         best = max(closeness, key=closeness.__getitem__)
         if intent.when:
@@ -413,23 +542,29 @@ class Retriever:
         return best
 
     def _sentence_score(
-        self, sentence: str, scores: Scores, focus: frozenset[str] = frozenset()
+        self, sentence_id: int, scores: Scores, focus: frozenset[str] = frozenset()
     ) -> float:
         """Closeness to the question, plus how much of the question's term weight (BM25 IDF)
         the sentence holds: half over all its terms, half over its focus, the terms that are
         not the names it asks about. The sentence that answers "What is Karim Masimov accused
         of?" holds "accusation" and may not name him at all; the one that restates the
         subject ("...the arrest of Karim Masimov") held the most shared terms and won."""
-        vector = self.sentence_vectors[self._sentence_index[sentence]]
-        have = self._sentence_terms[sentence]
+        at = int(np.searchsorted(scores.sentence_ids, sentence_id))
+        if at < len(scores.sentence_ids) and scores.sentence_ids[at] == sentence_id:
+            closeness = float(scores.sentence_closeness[at])
+        else:
+            closeness = float(
+                self.index.sentence_vectors(np.array([sentence_id]))[0] @ scores.query_vector
+            )
+        have = self.bm25.sentence_terms(self.index, sentence_id)
         terms = set(scores.query_terms)
         shared = self._weighted_share(terms, have)
         focused = self._weighted_share(terms - focus if terms - focus else terms, have)
-        return float(vector @ scores.query_vector) + 0.25 * shared + 0.25 * focused
+        return closeness + 0.25 * shared + 0.25 * focused
 
     def _weighted_share(self, terms: set[str], have: set[str]) -> float:
         """The share of the terms' IDF weight found in have: a rare word counts for more."""
-        weights = {t: max(self.bm25.idf.get(t, 0.0), 0.0) for t in terms}
+        weights = {t: self.bm25.weight(t) for t in terms}
         total = sum(weights.values())
         if total <= 0:
             return len(terms & have) / max(len(terms), 1)
@@ -445,5 +580,16 @@ def _during(period: Period | None) -> str:
     return "then" if period is None else f"in {period.label()}"
 
 
-def _stack(embeddings: Sequence[Embedding]) -> np.ndarray:
-    return np.stack([e.vector for e in embeddings]) if embeddings else np.zeros((0, 0))
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k largest scores (all of them when there are fewer)."""
+    if len(scores) <= k:
+        return np.arange(len(scores))
+    return np.argpartition(-scores, k)[:k]
+
+
+def _ranks_in(scores: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """1-based rank among every passage of each of ids, best first."""
+    order = np.argsort(-scores, kind="stable")
+    rank = np.empty(len(scores), dtype=np.int64)
+    rank[order] = np.arange(1, len(scores) + 1)
+    return rank[ids]

@@ -15,7 +15,7 @@ class Strict(BaseModel):
 
 
 class NoAnswerSettings(Strict):
-    min_similarity: float = Field(0.30, ge=-1.0, le=1.0)
+    min_similarity: float = Field(0.27, ge=-1.0, le=1.0)
     min_similarity_with_terms: float = Field(0.20, ge=-1.0, le=1.0)
     min_term_coverage: float = Field(0.5, ge=0.0, le=1.0)
 
@@ -37,6 +37,11 @@ class RetrievalSettings(Strict):
     when_weight: float = Field(1.0, ge=0.0, le=100.0)
     when_highlight_margin: float = Field(0.15, ge=0.0, le=2.0)
     latest_share: float = Field(0.7, ge=0.0, le=1.0)
+    # two_stage: cheap candidates over every passage (BM25, nearest sentences), then the full
+    # scoring of those; exhaustive: the full scoring of every passage (slow past 1,000 articles).
+    search: Literal["two_stage", "exhaustive"] = "two_stage"
+    candidates: int = Field(100, ge=1, le=10000)  # from BM25 and from the nearest sentences each
+    sample: int = Field(256, ge=1, le=10000)  # passages scored with every question, to normalise
     no_answer: NoAnswerSettings = NoAnswerSettings()
 
     @model_validator(mode="after")

@@ -1,6 +1,12 @@
 """Speed benchmark: model load, index build (cold and warm cache), per-question latency, cold
 start of `python -m bot ask`, and with --peers the same measures for LangChain and Haystack.
 
+With --seeds DIR it measures a folder of articles instead (e.g. 1,000 or 10,000 Reuters
+stories): the index in the project's cache (.cache/index, built first if needed, which can take
+long with an empty cache), process start to ready, question latency over the questions of
+eval/reuters_questions.json, peak RSS and the index's size; --peers adds LangChain and Haystack
+on the same passages and questions (one run each: they embed every passage at start).
+
 Prints medians (and p95 for questions) so numbers are comparable between runs. The machine is
 shared: run it when it is quiet (`uptime`), and more than once. `make bench` runs it with
 --peers; nothing here is a test.
@@ -113,12 +119,12 @@ def ours(args: argparse.Namespace, questions: list[str]) -> dict:
             with tempfile.TemporaryDirectory() as cache:
                 r, t = timed(lambda a=articles, c=cache: build(a, Path(c)))
                 cold.append(t)
-                embedded = r.encoder.embedded_count
+                embedded = r.encoder.paragraphs.embedded_count
                 warm.append(timed(lambda a=articles, c=cache: build(a, Path(c)))[1])
         print(
             f"| index {name}, empty cache | {ms(statistics.median(cold))} |"
-            f" {len(r.passages)} passages + {len(r._sentence_texts)} sentences:"
-            f" {embedded} texts embedded |"
+            f" {len(r.passages)} passages, {len(r.sentence_texts)} sentences:"
+            f" {embedded} paragraphs embedded |"
         )
         print(f"| index {name}, warm cache | {ms(statistics.median(warm))} | nothing embedded |")
     latencies = question_latencies(build(corpora["article"], None), questions, args.repeats)
@@ -206,6 +212,86 @@ def peers(args: argparse.Namespace, questions: list[str]) -> dict[str, dict]:
     return results
 
 
+def seeds_bench(args: argparse.Namespace) -> int:
+    """The bot over a folder of articles, with the index in the project's cache."""
+    from retrieval.eval import REUTERS_QUESTIONS
+    from retrieval.live import LiveRetriever
+
+    seeds = args.seeds.resolve()
+    names = {p.name for p in seeds.glob("*.txt")}
+    items = json.loads(REUTERS_QUESTIONS.read_text(encoding="utf-8"))["questions"]
+    questions = [q["question"] for q in items if set(q["gold"]) & names] or [
+        q["question"] for q in items
+    ]
+    settings = RetrievalSettings(model=args.model, precision=args.precision)
+    model_name = args.model or DEFAULT_MODEL
+    cache = ROOT / ".cache"
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "bench.yaml"
+        model = f"\n  model: {args.model}" if args.model else ""
+        config.write_text(
+            f"corpus:\n  seeds_dir: {seeds}\n  cache_dir: {cache}\n"
+            f"retrieval:\n  precision: {args.precision}{model}\n"
+        )
+        index_run = subprocess.run(
+            [sys.executable, "-m", "bot", "index", "--config", str(config)],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        print(index_run.stdout.strip())
+        ask = ["ask", "--config", str(config), questions[0]]
+        walls = [
+            run_timed([sys.executable, "-m", "bot", *ask], cwd=ROOT) for _ in range(args.cold_runs)
+        ]
+        rss = peak_rss_mib(sys.executable, "-m", "bot", ask, cwd=ROOT)
+    encoder = Encoder(load_model(model_name, args.precision), model_name, cache)
+    bot, ready = timed(lambda: LiveRetriever(seeds, settings, encoder, index_root=cache / "index"))
+    latencies = question_latencies(bot, questions, args.repeats)
+    print(f"\nmodel={model_name} format={bot.encoder.model.format} seeds={seeds}")
+    print(
+        f"{len(bot.articles):,} articles, {len(bot.passages):,} passages;"
+        f" index {bot.report.bytes / 2**20:,.0f} MiB on disk,"
+        f" cache {(cache / 'embeddings.sqlite3').stat().st_size / 2**20:,.0f} MiB\n"
+    )
+    print("| what | median | notes |\n|---|---:|---|")
+    print(f"| open the built index (in process) | {ms(ready)} | model already loaded |")
+    print(
+        f"| `python -m bot ask`, built index | {statistics.median(walls):.2f} s |"
+        f" process start to answer printed, {len(walls)} runs; peak RSS {rss:,.0f} MiB |"
+    )
+    print(
+        f"| answer one question | {ms(statistics.median(latencies))} |"
+        f" p95 {ms(p95(latencies))} over {len(latencies)} asks ({len(questions)} questions) |"
+    )
+    if args.peers:
+        print("\n| system | model | p50 per question | p95 | start to first answer | peak RSS |")
+        print("|---|---|---:|---:|---:|---:|")
+        print(
+            f"| this bot (ONNX Runtime, {args.precision}) | {model_name}"
+            f" | {ms(statistics.median(latencies))} | {ms(p95(latencies))}"
+            f" | {statistics.median(walls):.2f} s | {rss:,.0f} MiB |"
+        )
+        passages = [p.text for p in bot.passages]
+        with tempfile.TemporaryDirectory() as tmp:
+            data = Path(tmp) / "peers.json"
+            data.write_text(json.dumps({"passages": passages, "questions": questions}))
+            for peer, name in (
+                ("langchain", "LangChain EnsembleRetriever (BM25 + FAISS)"),
+                ("haystack", "Haystack BM25 + embedding, RRF"),
+            ):
+                out = subprocess.run(
+                    [str(PEERS_PYTHON), str(ROOT / "scripts" / "peers.py"), peer, str(data),
+                     "--repeats", str(args.repeats)],
+                    capture_output=True, text=True, check=True, cwd=ROOT,
+                ).stdout  # fmt: skip
+                measured = json.loads(out.strip().splitlines()[-1])
+                lat = measured["latencies_s"]
+                print(
+                    f"| {name} | all-MiniLM-L6-v2 | {ms(statistics.median(lat))} | {ms(p95(lat))}"
+                    f" | {measured['ready_s']:.1f} s | {measured['peak_rss_kib'] / 1024:,.0f} MiB |"
+                )
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", help=f"embedding model (default: {DEFAULT_MODEL})")
@@ -216,7 +302,12 @@ def main() -> int:
     parser.add_argument(
         "--peers", action="store_true", help="also measure LangChain and Haystack (make peers)"
     )
+    parser.add_argument(
+        "--seeds", type=Path, help="measure this folder of articles (see the module's doc)"
+    )
     args = parser.parse_args()
+    if args.seeds:
+        return seeds_bench(args)
     questions = [q.text for q in article_questions()]
     rows = {"ours": ours(args, questions)}
     if args.peers:

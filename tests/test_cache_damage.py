@@ -65,7 +65,7 @@ def fresh(model, config, tmp_path_factory) -> tuple[Path, list[tuple], int]:
     """A cache built from nothing: (its folder, the answers, how many texts it holds)."""
     cache = tmp_path_factory.mktemp("fresh-cache")
     retriever, encoder = build(model, config, cache)
-    return cache, answers(retriever), encoder.embedded_count
+    return cache, answers(retriever), encoder.paragraphs.embedded_count
 
 
 @pytest.fixture
@@ -85,10 +85,10 @@ def rebuilt_like_fresh(model, config, cache: Path, fresh, caplog, *, embedded: i
     then a second build embeds nothing: the repaired cache works."""
     with caplog.at_level(logging.WARNING):
         retriever, encoder = build(model, config, cache)
-    assert encoder.embedded_count == embedded
+    assert encoder.paragraphs.embedded_count == embedded
     assert answers(retriever) == fresh[1]
     again, encoder = build(model, config, cache)
-    assert encoder.embedded_count == 0
+    assert encoder.paragraphs.embedded_count == 0
     assert answers(again) == fresh[1]
 
 
@@ -150,42 +150,59 @@ def test_an_empty_file_is_an_empty_cache(model, config, cache, fresh, caplog):
 # --- bad rows: embedded again, overwritten ------------------------------------------------------
 
 
+COLUMNS = "sentences, counts, means, piece_ids, piece_sentence, codes, scales"
+
+
 def corrupt_rows(path: Path, count: int, change: Callable[[tuple], tuple]) -> None:
+    """Rewrites the first `count` paragraph rows: change(sentences, counts, means, piece_ids,
+    piece_sentence, codes, scales) gives the new values."""
     with sqlite3.connect(path) as db:
         rows = db.execute(
-            "SELECT rowid, vector, tokens, token_vectors FROM embeddings ORDER BY rowid LIMIT ?",
-            (count,),
+            f"SELECT rowid, {COLUMNS} FROM paragraph_embeddings ORDER BY rowid LIMIT ?", (count,)
         ).fetchall()
+        assert len(rows) == min(
+            count, db.execute("SELECT count(*) FROM paragraph_embeddings").fetchone()[0]
+        )
+        sets = ", ".join(f"{c} = ?" for c in COLUMNS.split(", "))
         for rowid, *values in rows:
             db.execute(
-                "UPDATE embeddings SET vector = ?, tokens = ?, token_vectors = ? WHERE rowid = ?",
+                f"UPDATE paragraph_embeddings SET {sets} WHERE rowid = ?",
                 (*change(tuple(values)), rowid),
             )
 
 
-NAN = np.full(768, np.nan, dtype=np.float32).tobytes()
+def nan_means(v: tuple) -> tuple:
+    return (v[0], v[1], np.full(len(v[2]) // 2, np.nan, np.float16).tobytes(), *v[3:])
+
+
 BAD_ROWS = {
-    "short vector": lambda v: (v[0][:100], v[1], v[2]),
-    "zero-length vector": lambda v: (b"", v[1], v[2]),
-    "NaN vector": lambda v: (NAN, v[1], v[2]),
-    "zero vector": lambda v: (bytes(len(v[0])), v[1], v[2]),
-    "bad token JSON": lambda v: (v[0], '["unclosed', v[2]),
-    "tokens not a list": lambda v: (v[0], '{"a": 1}', v[2]),
-    "token vectors cut": lambda v: (v[0], v[1], v[2][:-4]),
-    "text where bytes belong": lambda v: (v[0].hex(), v[1], v[2]),
+    "short means": lambda v: (v[0], v[1], v[2][:100], *v[3:]),
+    "zero-length means": lambda v: (v[0], v[1], b"", *v[3:]),
+    "NaN means": nan_means,
+    "bad sentence JSON": lambda v: ('["unclosed', *v[1:]),
+    "sentences not a list": lambda v: ('{"a": 1}', *v[1:]),
+    "token vectors cut": lambda v: (*v[:5], v[5][:-4], v[6]),
+    "pieces of sentences not there": lambda v: (
+        *v[:4],
+        np.full(len(v[4]) // 4, 999, np.int32).tobytes(),
+        *v[5:],
+    ),
+    "text where bytes belong": lambda v: (v[0], v[1], v[2].hex(), *v[3:]),
 }
 
 
 @pytest.mark.parametrize("change", BAD_ROWS.values(), ids=BAD_ROWS.keys())
 def test_bad_rows_are_embedded_again(model, config, cache, fresh, caplog, change):
-    corrupt_rows(cache / CACHE_FILE, 5, change)
-    rebuilt_like_fresh(model, config, cache, fresh, caplog, embedded=5)
-    assert any("5 cached embedding(s)" in w and "unusable" in w for w in warnings_of(caplog))
+    corrupt_rows(cache / CACHE_FILE, 2, change)
+    rebuilt_like_fresh(model, config, cache, fresh, caplog, embedded=2)
+    assert any(
+        "2 cached paragraph embedding(s)" in w and "unusable" in w for w in warnings_of(caplog)
+    )
 
 
 def test_nan_rows_no_longer_refuse_questions(model, config, cache, fresh, caplog):
     """Issue 11: NaN vectors in every row once made 18 of 20 questions refused, silently."""
-    corrupt_rows(cache / CACHE_FILE, 10_000, lambda v: (NAN, v[1], v[2]))
+    corrupt_rows(cache / CACHE_FILE, 10_000, nan_means)
     rebuilt_like_fresh(model, config, cache, fresh, caplog, embedded=fresh[2])
 
 
@@ -218,7 +235,7 @@ def test_a_folder_where_the_file_should_be(model, config, tmp_path, fresh, caplo
     (tmp_path / CACHE_FILE).mkdir()
     with caplog.at_level(logging.WARNING):
         retriever, encoder = build(model, config, tmp_path)
-    assert encoder.embedded_count == fresh[2] and answers(retriever) == fresh[1]
+    assert encoder.paragraphs.embedded_count == fresh[2] and answers(retriever) == fresh[1]
     assert any("is not a file, so it cannot be the cache" in w for w in warnings_of(caplog))
     assert (tmp_path / CACHE_FILE).is_dir()  # a folder of the user's is left alone
 
@@ -250,13 +267,15 @@ def test_a_lock_held_by_another_process_is_waited_for_then_done_without(
         with caplog.at_level(logging.WARNING):
             retriever, encoder = build(model, config, cache)
         assert time.monotonic() - started >= 1.0  # it did wait
-        assert encoder.embedded_count == fresh[2]
+        assert encoder.paragraphs.embedded_count == fresh[2]
         assert answers(retriever) == fresh[1]
         assert any("locked by another process" in w for w in warnings_of(caplog))
     finally:
         holder.kill()
         holder.wait(10)
-    assert build(model, config, cache)[1].embedded_count == 0  # the cache itself is intact
+    assert (
+        build(model, config, cache)[1].paragraphs.embedded_count == 0
+    )  # the cache itself is intact
 
 
 def test_the_file_deleted_during_a_build_is_written_again(model, config, tmp_path, fresh):
@@ -266,7 +285,7 @@ def test_the_file_deleted_during_a_build_is_written_again(model, config, tmp_pat
     retriever = Retriever(load_corpus(SEEDS), config.retrieval, encoder)
     assert answers(retriever) == fresh[1]
     assert (folder / CACHE_FILE).is_file()
-    assert build(model, config, folder)[1].embedded_count == 0
+    assert build(model, config, folder)[1].paragraphs.embedded_count == 0
 
 
 READ_ONLY_CHECK = """
@@ -276,7 +295,7 @@ from bot.config import load_config
 from tests.test_cache_damage import answers, build
 from retrieval.embeddings import load_model
 retriever, encoder = build(load_model(None), load_config(), Path(sys.argv[1]))
-print(json.dumps({"embedded": encoder.embedded_count, "answers": answers(retriever)}))
+print(json.dumps({"embedded": encoder.paragraphs.embedded_count, "answers": answers(retriever)}))
 """
 
 
@@ -294,9 +313,10 @@ def test_a_read_only_cache_is_read_and_never_written(fresh):
         shared.chmod(0o755)
         folder = shared / "cache"
         shutil.copytree(fresh[0], folder)
-        with sqlite3.connect(folder / CACHE_FILE) as db:  # a few texts to embed, none to store
+        with sqlite3.connect(folder / CACHE_FILE) as db:  # paragraphs to embed, none to store
             db.execute(
-                "DELETE FROM embeddings WHERE rowid IN (SELECT rowid FROM embeddings LIMIT 3)"
+                "DELETE FROM paragraph_embeddings"
+                " WHERE rowid IN (SELECT rowid FROM paragraph_embeddings LIMIT 2)"
             )
             db.execute(
                 "DELETE FROM time_expressions WHERE rowid IN (SELECT rowid FROM time_expressions LIMIT 2)"
@@ -311,7 +331,7 @@ def test_a_read_only_cache_is_read_and_never_written(fresh):
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         result = json.loads(proc.stdout)
-        assert result["embedded"] == 3
+        assert result["embedded"] == 2
         assert _tuples(result["answers"]) == _tuples(fresh[1])
         assert (folder / CACHE_FILE).read_bytes() == before
         assert sorted(p.name for p in folder.iterdir()) == [CACHE_FILE]
@@ -359,7 +379,11 @@ def test_four_processes_on_one_damaged_cache_agree(tmp_path):
     assert [proc.returncode for proc in procs] == [0] * 4, results
     assert len({out for out, _ in results}) == 1 and json.loads(results[0][0])["answered"]
     assert not any("Traceback" in err for _, err in results)
-    assert sorted(p.name for p in folder.iterdir()) == [CACHE_FILE, f"{CACHE_FILE}.damaged"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        CACHE_FILE,
+        f"{CACHE_FILE}.damaged",
+        "index",
+    ]
     with sqlite3.connect(folder / CACHE_FILE) as db:
         assert db.execute("PRAGMA quick_check").fetchone() == ("ok",)
-        assert db.execute("SELECT count(*) FROM embeddings").fetchone()[0] == 3
+        assert db.execute("SELECT count(*) FROM paragraph_embeddings").fetchone()[0] == 1

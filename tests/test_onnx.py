@@ -70,7 +70,8 @@ def test_default_model_is_mpnet_int8_on_onnx_runtime(retriever):
     assert DEFAULT_MODEL == MPNET
     assert (model.name, model.precision, model.dimension) == (MPNET, "int8", 768)
     assert model.format.startswith("onnx-int8-")
-    assert retriever.passage_vectors.shape == (len(retriever.passages), 768)
+    everything = np.arange(len(retriever.passages))
+    assert retriever.index.passage_vectors(everything).shape == (len(retriever.passages), 768)
 
 
 def test_question_path_imports_no_torch(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from retrieval.corpus import load_corpus
@@ -121,7 +122,9 @@ def test_index_covers_every_sentence_of_the_article(retriever):
         for word in paragraph.split():
             assert word in text
     assert all(p.article is article for p in retriever.passages)
-    assert len(retriever.passage_vectors) == len(retriever.passages)
+    assert len(retriever.index.passage_vectors(np.arange(len(retriever.passages)))) == len(
+        retriever.passages
+    )
 
 
 # --- other settings and a second article ------------------------------------------------------

@@ -916,3 +916,33 @@ def test_webhook_mode_answers_and_rejects_a_wrong_secret(retriever, config, monk
             assert {status for _, status in server.deliveries} == {200, 403}
 
     run(scenario())
+
+
+def test_admins_reload_the_articles_and_others_may_not(config, model, seeds_copy, tmp_path):
+    from retrieval.embeddings import DEFAULT_MODEL, Encoder
+    from retrieval.live import LiveRetriever
+
+    encoder = Encoder(model, DEFAULT_MODEL, tmp_path / "cache")
+    live = LiveRetriever(
+        seeds_copy, config.retrieval, encoder, index_root=tmp_path / "cache" / "index"
+    )
+    article = (
+        "date 2023-11-11 Iceland declares emergency as volcano threatens Grindavik\n\n"
+        "The fishing town of Grindavik, home to about 3,700 people, was evacuated overnight.\n"
+    )
+
+    async def scenario() -> None:
+        async with running_bot(live, config, admin_user_ids=[7]) as bot:
+            (seeds_copy / "001_iceland.txt").write_text(article, encoding="utf-8")
+            refused = await bot.ask("/reload", user_id=8)
+            assert "Only the bot's admins" in refused.text
+            assert len(live.articles) == 1
+            done = await bot.ask("/reload", user_id=7)
+            assert done.text.startswith("Articles reloaded: 2 articles")
+            assert "1 new" in done.text
+            answer = await bot.ask("Why was Grindavik evacuated?", user_id=8)
+            assert "Grindavik" in answer.text and "11 November 2023" in answer.text
+            again = await bot.ask("/reload", user_id=7)
+            assert again.text.startswith("The articles are up to date")
+
+    run(scenario())
