@@ -308,7 +308,7 @@ def run_chat(
 
     say(chat.greeting())
     reader = _LineReader(stdin, stdout, interactive)
-    if config.corpus.watch and hasattr(retriever, "watch"):
+    if config.corpus.watch:
         retriever.watch(config.corpus.watch_seconds)
     try:
         while True:
@@ -329,8 +329,7 @@ def run_chat(
             if reply:
                 say(reply + "\n")
     finally:
-        if hasattr(retriever, "stop"):
-            retriever.stop()
+        retriever.stop()
         if save_history:
             save_history()
     print("Bye.", file=stdout, flush=True)

@@ -322,7 +322,10 @@ class Retriever:
                 f"Nothing about that is dated {period.label()}; these are the closest passages."
             )
         position = {int(i): n for n, i in enumerate(scores.ids)}
-        hits = tuple(self._hit(i, float(ranking[position[i]]), scores, intent) for i in order)
+        weights = self._term_weights(scores, intent)
+        hits = tuple(
+            self._hit(i, float(ranking[position[i]]), scores, intent, weights) for i in order
+        )
         return Answer(
             question,
             True,
@@ -480,12 +483,19 @@ class Retriever:
             e.period.falls_in(period) for e in self.event_dates.by_passage[i]
         )
 
-    def _hit(self, i: int, score: float, scores: Scores | None, intent: Intent) -> Hit:
+    def _hit(
+        self,
+        i: int,
+        score: float,
+        scores: Scores | None,
+        intent: Intent,
+        weights: TermWeights | None = None,
+    ) -> Hit:
         passage = self.passages[i]
         return Hit(
             passage,
             score,
-            self._highlight(passage, scores, intent),
+            self._highlight(passage, scores, intent, weights),
             self.event_dates.by_passage[i],
         )
 
@@ -513,7 +523,13 @@ class Retriever:
                     break
         return chosen
 
-    def _highlight(self, passage: Passage, scores: Scores | None, intent: Intent) -> int:
+    def _highlight(
+        self,
+        passage: Passage,
+        scores: Scores | None,
+        intent: Intent,
+        weights: TermWeights | None = None,
+    ) -> int:
         """The sentence that answers. A sentence saying something happened in the time asked
         about comes first; for "When" questions, a dated sentence nearly as close as the best."""
         sentences = range(len(passage.sentences))
@@ -528,9 +544,10 @@ class Retriever:
                 sentences = dated
         if scores is None:
             return sentences[0]
-        named = self._named_terms(intent.topic, scores.corrections)
+        weights = weights or self._term_weights(scores, intent)
         closeness = {
-            n: self._sentence_score(passage.first_sentence_id + n, scores, named) for n in sentences
+            n: self._sentence_score(passage.first_sentence_id + n, scores, weights)
+            for n in sentences
         }
         best = max(closeness, key=closeness.__getitem__)
         if intent.when:
@@ -541,9 +558,7 @@ class Retriever:
                     return nearest
         return best
 
-    def _sentence_score(
-        self, sentence_id: int, scores: Scores, focus: frozenset[str] = frozenset()
-    ) -> float:
+    def _sentence_score(self, sentence_id: int, scores: Scores, weights: TermWeights) -> float:
         """Closeness to the question, plus how much of the question's term weight (BM25 IDF)
         the sentence holds: half over all its terms, half over its focus, the terms that are
         not the names it asks about. The sentence that answers "What is Karim Masimov accused
@@ -557,23 +572,30 @@ class Retriever:
                 self.index.sentence_vectors(np.array([sentence_id]))[0] @ scores.query_vector
             )
         have = self.bm25.sentence_terms(self.index, sentence_id)
+        return closeness + 0.25 * _share(weights.all, have) + 0.25 * _share(weights.focus, have)
+
+    def _term_weights(self, scores: Scores, intent: Intent) -> TermWeights:
+        """The question's terms with their IDF, once per question: every term, and the focus
+        (those that are not the names it asks about, such as "Karim Masimov", as corrected)."""
         terms = set(scores.query_terms)
-        shared = self._weighted_share(terms, have)
-        focused = self._weighted_share(terms - focus if terms - focus else terms, have)
-        return closeness + 0.25 * shared + 0.25 * focused
+        named = [scores.corrections.get(w, w) for w in words(" ".join(names(intent.topic)))]
+        focus = terms - set(self.analyzer.terms(" ".join(named))) or terms
+        weight = {t: self.bm25.weight(t) for t in terms}
+        return TermWeights(weight, {t: weight[t] for t in focus})
 
-    def _weighted_share(self, terms: set[str], have: set[str]) -> float:
-        """The share of the terms' IDF weight found in have: a rare word counts for more."""
-        weights = {t: self.bm25.weight(t) for t in terms}
-        total = sum(weights.values())
-        if total <= 0:
-            return len(terms & have) / max(len(terms), 1)
-        return sum(w for t, w in weights.items() if t in have) / total
 
-    def _named_terms(self, question: str, corrections: dict[str, str]) -> frozenset[str]:
-        """The terms of the names a question asks about ("Karim Masimov"), as corrected."""
-        named = [corrections.get(w, w) for w in words(" ".join(names(question)))]
-        return frozenset(self.analyzer.terms(" ".join(named)))
+@dataclass(frozen=True)
+class TermWeights:
+    all: dict[str, float]
+    focus: dict[str, float]
+
+
+def _share(weights: dict[str, float], have: set[str]) -> float:
+    """The share of the terms' weight found in have: a rare word counts for more."""
+    total = sum(weights.values())
+    if total <= 0:
+        return len(weights.keys() & have) / max(len(weights), 1)
+    return sum(w for t, w in weights.items() if t in have) / total
 
 
 def _during(period: Period | None) -> str:

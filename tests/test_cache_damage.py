@@ -114,8 +114,8 @@ def half_overwritten(path: Path) -> None:
 def other_layout(path: Path) -> None:
     path.unlink()
     with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE embeddings (key TEXT PRIMARY KEY, data BLOB)")
-        db.execute("INSERT INTO embeddings VALUES ('a', x'00')")
+        db.execute("CREATE TABLE paragraph_embeddings (key TEXT PRIMARY KEY, data BLOB)")
+        db.execute("INSERT INTO paragraph_embeddings VALUES ('a', x'00')")
 
 
 def text_file(path: Path) -> None:
@@ -280,7 +280,8 @@ def test_a_lock_held_by_another_process_is_waited_for_then_done_without(
 
 def test_the_file_deleted_during_a_build_is_written_again(model, config, tmp_path, fresh):
     folder = tmp_path / "cache"
-    encoder = Encoder(model, DEFAULT_MODEL, folder)  # opens the file
+    encoder = Encoder(model, DEFAULT_MODEL, folder)
+    assert encoder.paragraphs.missing(["Anything."])  # the store has opened the file
     shutil.rmtree(folder)  # gone, folder and all, before anything is stored
     retriever = Retriever(load_corpus(SEEDS), config.retrieval, encoder)
     assert answers(retriever) == fresh[1]

@@ -43,7 +43,7 @@ def expected(texts) -> list:
     """The texts through all-mpnet-base-v2 on torch and sentence-transformers, as trained."""
     from retrieval.reference import load_torch_model
 
-    return Encoder(load_torch_model(MPNET), MPNET, None).encode_corpus(texts)
+    return Encoder(load_torch_model(MPNET), MPNET, None).encode(texts)
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -52,7 +52,7 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize(("precision", "least"), [("int8", 0.99), ("fp32", 0.9999)])
 def test_fast_path_vectors_match_sentence_transformers(expected, texts, precision, least):
-    got = Encoder(load_model(MPNET, precision), MPNET, None).encode_corpus(texts)
+    got = Encoder(load_model(MPNET, precision), MPNET, None).encode(texts)
     for one, two in zip(got, expected, strict=True):
         assert one.tokens == two.tokens  # the same word pieces are kept for token matching
     pooled = cosines(np.stack([e.vector for e in got]), np.stack([e.vector for e in expected]))
@@ -174,27 +174,23 @@ def test_a_damaged_file_is_one_line_from_the_command_line(exported_copy, tmp_pat
 
 
 def test_precisions_never_share_cached_vectors(tmp_path):
-    texts = ["Tokayev ordered the arrest of Karim Masimov.", "Russian soldiers arrived."]
-    int8 = Encoder(load_model(MINILM, "int8"), MINILM, tmp_path)
-    int8.encode_corpus(texts)
-    fp32 = Encoder(load_model(MINILM, "fp32"), MINILM, tmp_path)
-    fp32.encode_corpus(texts)
-    assert (int8.embedded_count, fp32.embedded_count) == (2, 2)
-    again = Encoder(load_model(MINILM, "fp32"), MINILM, tmp_path)
-    again.encode_corpus(texts)
-    assert again.embedded_count == 0
+    paragraphs = ["Tokayev ordered the arrest of Karim Masimov.", "Russian soldiers arrived."]
+    int8 = Encoder(load_model(MINILM, "int8"), MINILM, tmp_path).paragraphs
+    fp32 = Encoder(load_model(MINILM, "fp32"), MINILM, tmp_path).paragraphs
+    assert (int8.embed(paragraphs), fp32.embed(paragraphs)) == (2, 2)
+    again = Encoder(load_model(MINILM, "fp32"), MINILM, tmp_path).paragraphs
+    assert again.embed(paragraphs) == 0 and again.embedded_count == 0
+    assert [len(e.sentences) for e in again.get(paragraphs)] == [1, 1]  # read back whole
 
 
-def test_indexing_reports_progress_up_to_the_total(tmp_path):
+def test_indexing_reports_progress_up_to_the_total():
     seen: list[tuple[int, int]] = []
-    encoder = Encoder(load_model(MINILM, "int8"), MINILM, None, progress=lambda *p: seen.append(p))
-    texts = [f"Sentence number {n} about the riots." for n in range(30)]
-    encoder.encode_corpus(texts)
-    assert seen[-1] == (30, 30)
+    store = Encoder(load_model(MINILM, "int8"), MINILM, None).paragraphs
+    paragraphs = [f"Paragraph number {n} about the riots." for n in range(30)]
+    store.embed(paragraphs, progress=lambda *p: seen.append(p), batch=8)
+    assert seen[0] == (0, 30) and seen[-1] == (30, 30)
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
-    assert len(seen) > 1  # batch by batch, not only at the end
-    encoder.encode_query("Who was arrested?")
-    assert seen[-1] == (30, 30)  # a question is not indexing
+    assert len(seen) > 2  # batch by batch, not only at the end
 
 
 def test_export_of_a_complete_folder_does_nothing():
@@ -209,13 +205,13 @@ def test_export_of_a_complete_folder_does_nothing():
 def test_another_export_of_the_same_precision_does_not_reuse_vectors(exported_copy, tmp_path):
     """Re-exported with other settings (a new quantizer, say), the old vectors must go unused."""
     texts = ["Tokayev ordered the arrest of Karim Masimov."]
-    first = Encoder(OnnxModel(MINILM, "int8"), MINILM, tmp_path / "cache")
-    first.encode_corpus(texts)
+    first = Encoder(OnnxModel(MINILM, "int8"), MINILM, tmp_path / "cache").paragraphs
+    first.embed(texts)
     manifest_path = exported_copy / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["files"]["model.onnx"]["sha256"] = "0" * 64  # as if the weights were new...
     manifest["files"]["model.onnx"]["mtime_ns"] = (exported_copy / "model.onnx").stat().st_mtime_ns
     manifest_path.write_text(json.dumps(manifest))  # ...and trusted as they are
-    second = Encoder(OnnxModel(MINILM, "int8"), MINILM, tmp_path / "cache")
-    second.encode_corpus(texts)
+    second = Encoder(OnnxModel(MINILM, "int8"), MINILM, tmp_path / "cache").paragraphs
+    second.embed(texts)
     assert (first.embedded_count, second.embedded_count) == (1, 1)
