@@ -221,7 +221,7 @@ def _index(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig
         config, seeds_dir=args.seeds, build_progress=BuildReporter(sys.stderr)
     )
     report = retriever.report
-    print(f"{'Index built' if report.rebuilt else 'Index up to date'}: {report.summary()}")
+    lines = [f"{'Index built' if report.rebuilt else 'Index up to date'}: {report.summary()}"]
     for label, names in (
         ("new", report.added),
         ("changed", report.changed),
@@ -229,7 +229,8 @@ def _index(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig
         ("skipped (broken)", report.skipped),
     ):
         if names and len(names) <= 10:
-            print(f"  {label}: {', '.join(names)}")
+            lines.append(f"- {label}: {', '.join(names)}")
+    print(wrap("\n".join(lines), output_width(sys.stdout)))
     return 0
 
 

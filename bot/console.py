@@ -184,17 +184,19 @@ def progress(
         def log(done: int, total: int) -> None:
             now = time.monotonic()
             if counts[1] == 0:
-                print(f"Embedding {total} new paragraphs…", file=stream, flush=True)
+                print(f"Embedding {total:,} new paragraphs…", file=stream, flush=True)
                 said[0] = now
             elif now - said[0] >= PROGRESS_EVERY and done < total:
-                print(f"  {done}/{total} embedded, {now - start:.0f} s", file=stream, flush=True)
+                print(
+                    f"  {done:,}/{total:,} embedded, {now - start:.0f} s", file=stream, flush=True
+                )
                 said[0] = now
             counts[:] = done, total
 
         yield log
         if counts[1]:
             print(
-                f"Embedded {counts[1]} new paragraphs in {time.monotonic() - start:.1f} s.",
+                f"Embedded {counts[1]:,} new paragraphs in {time.monotonic() - start:.1f} s.",
                 file=stream,
                 flush=True,
             )

@@ -62,8 +62,8 @@ def test_ask_json_batch_from_stdin(cli_config):
     # Not a terminal: no spinner, but a log of the texts embedded into the empty cache (a slow
     # first start says what it does), on stderr only, never mixed into the answers.
     log = result.stderr.splitlines()
-    assert len(log) == 2 and re.fullmatch(r"Embedding (\d+) new paragraphs…", log[0])
-    assert re.fullmatch(r"Embedded (\d+) new paragraphs in [\d.]+ s\.", log[1])
+    assert len(log) == 2 and re.fullmatch(r"Embedding ([\d,]+) new paragraphs…", log[0])
+    assert re.fullmatch(r"Embedded ([\d,]+) new paragraphs in [\d.]+ s\.", log[1])
     lines = result.stdout.splitlines()
     assert len(lines) == len(questions)
     answers = [json.loads(line) for line in lines]
