@@ -31,6 +31,7 @@ from bot.answer_format import (
 from bot.config import AppConfig
 from bot.runtime import check_history_file, open_retriever
 from bot.terminal import fit_line, terminal_width, wrap_text
+from retrieval.corpus import SeedError
 from retrieval.followup import Conversation
 from retrieval.pipeline import Answer, Retriever, TimelineEvent
 from retrieval.text import clean_question
@@ -120,7 +121,10 @@ class ConsoleChat:
         if command == "/timeline":
             return self._start_timeline(argument)
         if command == "/reload" and hasattr(self.retriever, "reload"):
-            report = self.retriever.reload()
+            try:
+                report = self.retriever.reload()
+            except SeedError as exc:
+                return f"Not reloaded: {exc}; the articles loaded before stay."
             if not report.rebuilt:
                 return "The articles are up to date: " + report.summary()
             return "Articles reloaded: " + report.summary()

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from retrieval.corpus import SeedError
 from retrieval.embeddings import Encoder
 from retrieval.index import BuildProgress, SyncReport, sync_index
 from retrieval.pipeline import Retriever
@@ -126,6 +127,9 @@ class LiveRetriever:
                     continue
                 try:
                     self.reload()
+                except SeedError as exc:  # every file gone or broken, the folder removed
+                    log.warning("seeds not reloaded: %s; the articles loaded before stay", exc)
+                    self._listing = now
                 except Exception:  # a failed reload keeps the index that works
                     log.exception("reloading the seeds failed; the previous index stays")
                     self._listing = now  # do not retry the same state in a loop

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
+from bot.answer_format import PLAIN
+from bot.console import ConsoleChat
 from bot.progress import BuildReporter
 from retrieval.embeddings import DEFAULT_MODEL, Encoder
 from retrieval.live import LiveRetriever
@@ -129,6 +131,24 @@ def test_a_broken_file_never_takes_the_index_down(seeds_copy, config, encoder):
     assert set(report.skipped) == {"001_turkey.txt", "002_broken.txt"}
     assert sources(bot) == {"000_bf7e3f6dcec9099b.txt", "001_turkey.txt"}
     assert bot.ask(TURKEY_QUESTION).hits[0].passage.article.source == "001_turkey.txt"
+    assert "Karim Masimov" in bot.ask(KAZAKH_QUESTION).hits[0].passage.text
+
+
+def test_an_emptied_folder_keeps_the_articles_and_says_why(seeds_copy, config, encoder, caplog):
+    bot = live(seeds_copy, config, encoder)
+    for path in seeds_copy.glob("*.txt"):
+        path.unlink()
+    reply = ConsoleChat(bot, PLAIN, shown=3, snippet_chars=200).reply("/reload")
+    assert reply.startswith("Not reloaded: ") and "no usable seed files" in reply
+    assert "Karim Masimov" in bot.ask(KAZAKH_QUESTION).hits[0].passage.text
+    bot.watch(interval=0.05)  # the watcher says so in one line, once, and goes on
+    (seeds_copy / "note.txt").write_text("not a seed", encoding="utf-8")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any("not reloaded" in m for m in caplog.messages):
+        time.sleep(0.05)
+    bot.stop()
+    assert [m for m in caplog.messages if "not reloaded" in m][:1]
+    assert not any(r.exc_info for r in caplog.records)  # a warning, not a traceback
     assert "Karim Masimov" in bot.ask(KAZAKH_QUESTION).hits[0].passage.text
 
 
