@@ -226,7 +226,7 @@ def _index(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig
         ("new", report.added),
         ("changed", report.changed),
         ("removed", report.removed),
-        ("skipped (broken)", report.skipped),
+        ("skipped (broken or a copy)", report.skipped),
     ):
         if names and len(names) <= 10:
             lines.append(f"- {label}: {', '.join(names)}")

@@ -91,27 +91,34 @@ def parse_article(path: Path, data: bytes | None = None) -> Article:
     return Article(title=title, date=date, source=display_name(path.name), paragraphs=paragraphs)
 
 
-def load_corpus(seeds_dir: Path, *, skip_bad_files: bool = False) -> list[Article]:
-    """Every `*.txt` seed in the folder, oldest first; a bad file stops loading unless skipped."""
-    if not seeds_dir.is_dir():
-        raise SeedError(seeds_dir, None, "seeds folder does not exist")
-    articles: list[Article] = []
+def without_copies(articles: list[Article]) -> list[Article]:
+    """The articles but the second and later copies of one (same date, title and paragraphs):
+    a copied file would give every answer the same passage two or three times."""
     seen: dict[tuple[object, ...], str] = {}  # what an article says -> the file that said it
-    for path in sorted(seeds_dir.glob("*.txt")):
-        try:
-            article = parse_article(path)
-        except SeedError as exc:
-            if not skip_bad_files:
-                raise
-            log.warning("skipping bad seed file %s", exc)
-            continue
-        # A copied file would give every answer the same passage two or three times.
+    kept = []
+    for article in articles:
         key = (article.date, article.title, article.paragraphs)
         if key in seen:
             log.warning("skipping seed file %s: the same article as %s", article.source, seen[key])
             continue
         seen[key] = article.source
-        articles.append(article)
+        kept.append(article)
+    return kept
+
+
+def load_corpus(seeds_dir: Path, *, skip_bad_files: bool = False) -> list[Article]:
+    """Every `*.txt` seed in the folder, oldest first; a bad file stops loading unless skipped."""
+    if not seeds_dir.is_dir():
+        raise SeedError(seeds_dir, None, "seeds folder does not exist")
+    articles: list[Article] = []
+    for path in sorted(seeds_dir.glob("*.txt")):
+        try:
+            articles.append(parse_article(path))
+        except SeedError as exc:
+            if not skip_bad_files:
+                raise
+            log.warning("skipping bad seed file %s", exc)
+    articles = without_copies(articles)
     if not articles:
         raise SeedError(seeds_dir, None, "no usable seed files (*.txt)")
     articles.sort(key=lambda a: (a.date, a.source))

@@ -38,7 +38,7 @@ import numpy as np
 from scipy import sparse
 
 from retrieval.analyzer import Analyzer
-from retrieval.corpus import Article, SeedError, parse_article, read_seed
+from retrieval.corpus import Article, SeedError, parse_article, read_seed, without_copies
 from retrieval.event_dates import resolve_sentences
 from retrieval.late_chunking import ParagraphStore, quantize
 from retrieval.passages import Passage, window_starts
@@ -74,7 +74,7 @@ class SyncReport:
     added: tuple[str, ...]
     changed: tuple[str, ...]
     removed: tuple[str, ...]
-    skipped: tuple[str, ...]  # broken files left out (or kept at their last good version)
+    skipped: tuple[str, ...]  # broken files left out (or kept at their last good version), copies
     embedded: int  # paragraphs sent to the model
     seconds: float
     bytes: int  # size of the generation on disk
@@ -84,7 +84,7 @@ class SyncReport:
         return (
             f"{_count(self.articles, 'article')}, {_count(self.passages, 'passage')}; "
             f"{len(self.added):,} new, {len(self.changed):,} changed, {len(self.removed):,} removed"
-            + (f", {len(self.skipped):,} skipped (broken)" if self.skipped else "")
+            + (f", {len(self.skipped):,} skipped (broken or a copy)" if self.skipped else "")
             + f"; {_count(self.embedded, 'paragraph')} embedded; {self.seconds:.1f} s;"
             f" index {self.bytes / 2**20:,.0f} MiB"
         )
@@ -666,7 +666,7 @@ def scan_seeds(
     """
     if not seeds_dir.is_dir():
         raise SeedError(seeds_dir, None, "seeds folder does not exist")
-    result, stamps = [], {}
+    result, names, stamps = [], [], {}
     added, changed, skipped = [], [], []
     present = set()
     for path in sorted(seeds_dir.glob("*.txt")):
@@ -683,6 +683,7 @@ def scan_seeds(
             and name in articles
         ):
             result.append(articles[name])
+            names.append(name)
             stamps[name] = old
             continue
         try:
@@ -690,6 +691,7 @@ def scan_seeds(
             stamp = Stamp(stat.st_size, stat.st_mtime_ns, hashlib.sha256(data).hexdigest())
             if old and old.sha256 == stamp.sha256 and name in articles:
                 result.append(articles[name])  # touched, not changed
+                names.append(name)
                 stamps[name] = stamp
                 continue
             article = parse_article(path, data)
@@ -701,33 +703,27 @@ def scan_seeds(
             if on_bad == "keep" and name in articles:
                 log.warning("seed file %s: keeping its last good version", problem)
                 result.append(articles[name])
+                names.append(name)
                 stamps[name] = known.get(name)
             else:
                 log.warning("skipping bad seed file %s", problem)
             continue
         (changed if name in articles else added).append(name)
         result.append(article)
+        names.append(name)
         stamps[name] = stamp
     removed = sorted(set(articles) - present)
-    result = _without_copies(result)
+    kept = {id(a) for a in without_copies(result)}
+    # A copy is skipped like a broken file: not "new" at every start, which would rebuild.
+    copies = {name for name, a in zip(names, result, strict=True) if id(a) not in kept}
+    added = [n for n in added if n not in copies]
+    changed = [n for n in changed if n not in copies]
+    skipped += sorted(copies)
+    result = [a for a in result if id(a) in kept]
     if not result:
         raise SeedError(seeds_dir, None, "no usable seed files (*.txt)")
     result.sort(key=lambda a: (a.date, a.source))
     return result, stamps, added, changed, removed, skipped
-
-
-def _without_copies(articles: list[Article]) -> list[Article]:
-    """A copied file would give every answer the same passage two or three times."""
-    seen: dict[tuple[object, ...], str] = {}  # what an article says -> the file that said it
-    kept = []
-    for article in articles:
-        key = (article.date, article.title, article.paragraphs)
-        if key in seen:
-            log.warning("skipping seed file %s: the same article as %s", article.source, seen[key])
-            continue
-        seen[key] = article.source
-        kept.append(article)
-    return kept
 
 
 def index_key(model_key: str, corpus: str, max_sentences: int, stride: int) -> str:

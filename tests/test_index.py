@@ -134,6 +134,15 @@ def test_a_broken_file_never_takes_the_index_down(seeds_copy, config, encoder):
     assert "Karim Masimov" in bot.ask(KAZAKH_QUESTION).hits[0].passage.text
 
 
+def test_a_copied_file_is_skipped_and_does_not_rebuild_the_index(seeds_copy, config, encoder):
+    original = next(seeds_copy.glob("*.txt"))
+    (seeds_copy / "zz_copy.txt").write_bytes(original.read_bytes())
+    bot = live(seeds_copy, config, encoder)
+    assert bot.report.skipped == ("zz_copy.txt",) and "zz_copy.txt" not in bot.report.added
+    assert sources(bot) == {original.name}
+    assert not bot.reload().rebuilt  # a copy is not "new" again at every start
+
+
 def test_an_emptied_folder_keeps_the_articles_and_says_why(seeds_copy, config, encoder, caplog):
     bot = live(seeds_copy, config, encoder)
     for path in seeds_copy.glob("*.txt"):
