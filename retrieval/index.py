@@ -43,7 +43,7 @@ from retrieval.event_dates import resolve_sentences
 from retrieval.late_chunking import ParagraphStore, quantize
 from retrieval.passages import Passage, window_starts
 from retrieval.search import SentenceBlock
-from retrieval.timex import Period, TimeExpression
+from retrieval.timex import RESOLVER_VERSION, Period, TimeExpression
 
 log = logging.getLogger(__name__)
 
@@ -727,7 +727,9 @@ def scan_seeds(
 
 
 def index_key(model_key: str, corpus: str, max_sentences: int, stride: int) -> str:
-    raw = json.dumps([INDEX_FORMAT, model_key, corpus, max_sentences, stride])
+    # The resolver's version too: the index holds resolved dates, and a resolver that reads
+    # dates better must not leave an index with the old ones in use.
+    raw = json.dumps([INDEX_FORMAT, RESOLVER_VERSION, model_key, corpus, max_sentences, stride])
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 

@@ -23,7 +23,7 @@ from dateutil.relativedelta import relativedelta, weekday
 Unit = Literal["day", "month", "year"]
 
 # Bump when what is found or how it is resolved changes: cached expressions are keyed by it.
-RESOLVER_VERSION = "timex/1"
+RESOLVER_VERSION = "timex/2"
 
 _MONTHS = (
     "january february march april may june july august september october november december".split()  # noqa: SIM905
@@ -120,7 +120,8 @@ _PAST = re.compile(
 _FUTURE = re.compile(
     r"\b(?:will|'ll|shall|is\s+to|are\s+to|is\s+due|are\s+due|due\s+to|scheduled|expected\s+to|"
     r"plans?\s+to|planned|going\s+to|would\s+be\s+held|payable|effective|expires?|starting|"
-    r"next|expects?|forecasts?|would(?!\s+have))\b",
+    r"next|expects?|expected\s+(?:\w+\s+){1,3}to|forecasts?|would(?!\s+have)|"
+    r"when\s+(?:it|they|the\s+\w+)\s+(?:meets?|opens?|starts?|resumes?|convenes?))\b",
     re.IGNORECASE,
 )
 
