@@ -121,7 +121,7 @@ _FUTURE = re.compile(
     r"\b(?:will|'ll|shall|is\s+to|are\s+to|is\s+due|are\s+due|due\s+to|scheduled|expected\s+to|"
     r"plans?\s+to|planned|going\s+to|would\s+be\s+held|payable|effective|expires?|starting|"
     r"next|expects?|expected\s+(?:\w+\s+){1,3}to|forecasts?|would(?!\s+have)|"
-    r"when\s+(?:it|they|the\s+\w+)\s+(?:meets?|opens?|starts?|resumes?|convenes?))\b",
+    r"(?:meets|meet\s+(?:on|in|again|next)|convenes?|reconvenes?|resumes|opens|begins|starts))\b",
     re.IGNORECASE,
 )
 

@@ -104,10 +104,12 @@ def test_a_date_without_a_year_takes_the_nearest_year_and_the_tense():
     assert found("the ministers will meet on Monday", TUESDAY) == [("Monday", "1987-03-16")]
     assert found("the ministers met on Monday", TUESDAY) == [("Monday", "1987-03-09")]
     assert found("on Tuesday the talks began", TUESDAY) == [("Tuesday", "1987-03-10")]
-    # An expectation about a meeting to come: December after the June article, not before it.
+    # An expectation, or a meeting in the present tense of a schedule: the December after the
+    # June article, not the one before it.
     june = dt.date(1987, 6, 29)
     expected = "he expected OPEC to raise prices to 20 dlrs when it meets on December 9"
     assert found(expected, june) == [("December 9", "1987-12-09")]
+    assert found("OPEC ministers meet on December 9", june) == [("December 9", "1987-12-09")]
     assert found("OPEC raised prices when it met on December 9", june) == [
         ("December 9", "1986-12-09")
     ]
