@@ -23,7 +23,7 @@ from dateutil.relativedelta import relativedelta, weekday
 Unit = Literal["day", "month", "year"]
 
 # Bump when what is found or how it is resolved changes: cached expressions are keyed by it.
-RESOLVER_VERSION = "timex/2"
+RESOLVER_VERSION = "timex/3"
 
 _MONTHS = (
     "january february march april may june july august september october november december".split()  # noqa: SIM905
