@@ -230,6 +230,16 @@ def _index(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig
     ):
         if names and len(names) <= 10:
             lines.append(f"- {label}: {', '.join(names)}")
+    key_folder = retriever.index.folder.parent
+    others = [f for f in key_folder.parent.iterdir() if f.is_dir() and f != key_folder]
+    if others:
+        size = sum(p.stat().st_size for f in others for p in f.rglob("*") if p.is_file())
+        lines.append(
+            f"{len(others)} other index folder{'s' if len(others) != 1 else ''} in"
+            f" {key_folder.parent} ({size / 2**20:,.0f} MiB) belong to other seeds folders,"
+            " models, settings or versions; any of them can be deleted, it is rebuilt from the"
+            " embedding cache when needed."
+        )
     print(wrap("\n".join(lines), output_width(sys.stdout)))
     return 0
 

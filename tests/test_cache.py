@@ -4,6 +4,7 @@ and a build that is killed keeps every batch it finished."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -198,3 +199,31 @@ def test_kill_9_during_a_build_loses_at_most_the_batch_in_flight(tmp_path):
     assert rerun.returncode == 0, rerun.stderr
     assert f"{total - kept} paragraphs embedded" in rerun.stdout
     assert "4 articles" in rerun.stdout
+
+
+def test_the_index_command_names_the_indexes_other_settings_left(tmp_path):
+    """Another passage setting builds an index of its own; the first stays (a second
+    configuration may use it), and `index` says how much room such folders take."""
+    cache = tmp_path / "cache"
+    runs = []
+    for stride in (1, 2):
+        config = tmp_path / f"stride{stride}.yaml"
+        config.write_text(
+            f"corpus:\n  seeds_dir: {ROOT / 'seeds'}\n  cache_dir: {cache}\n"
+            f"retrieval:\n  stride: {stride}\n"
+        )
+        runs.append(
+            subprocess.run(
+                [sys.executable, "-m", "bot", "index", "--config", str(config)],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )  # fmt: skip
+        )
+    assert [r.returncode for r in runs] == [0, 0], runs[1].stderr
+    first, second = (" ".join(r.stdout.split()) for r in runs)  # as wrapped at $COLUMNS
+    assert "other index folder" not in first
+    assert "0 paragraphs embedded" in second  # the cache serves the second index
+    assert re.search(r"1 other index folder in \S+ \([\d,]+ MiB\)", second)
+    assert len([f for f in (cache / "index").iterdir() if f.is_dir()]) == 2
