@@ -33,6 +33,7 @@ from bot.runtime import check_history_file, open_retriever
 from bot.terminal import fit_line, terminal_width, wrap_text
 from retrieval.corpus import SeedError
 from retrieval.followup import Conversation
+from retrieval.index import SyncReport
 from retrieval.pipeline import Answer, Retriever, TimelineEvent
 from retrieval.text import clean_question
 
@@ -66,8 +67,36 @@ class ConsoleChat:
         self._next_hit = 0  # first hit /more has not shown yet
         self._timeline: list[TimelineEvent] | None = None  # set while /more pages a timeline
         self.conversation = Conversation()  # follow-ups are read with the last question
+        self._updated: str | None = None  # what the seeds folder's watcher changed, untold
+
+    def seeds_reloaded(self, report: SyncReport) -> None:
+        """A LiveRetriever listener (the watcher's thread): said before the next reply, as a
+        line printed while the user types would garble the prompt."""
+        if not report.rebuilt:
+            return
+        changes = [
+            f"{len(names)} {label}" + (f" ({', '.join(names)})" if len(names) <= 3 else "")
+            for label, names in (
+                ("new", report.added),
+                ("changed", report.changed),
+                ("removed", report.removed),
+            )
+            if names
+        ]
+        n = report.articles
+        self._updated = (
+            f"The articles changed: {'; '.join(changes)}; {n:,} article{'s' if n != 1 else ''} now"
+        )
 
     def reply(self, line: str) -> str | None:
+        """The reply to one input, after a line on articles that changed since the last one."""
+        text = self._reply(line)
+        note, self._updated = self._updated, None
+        if note and text is not None:
+            return self.markup.dim(f"({note})") + ("\n" + text if text else "")
+        return text
+
+    def _reply(self, line: str) -> str | None:
         """The reply to one input (a line, or a pasted block of lines: one question);
         None means the user wants to leave."""
         text = clean_question(line)  # control characters, pasted line breaks: one spaced line
@@ -125,6 +154,8 @@ class ConsoleChat:
                 report = self.retriever.reload()
             except SeedError as exc:
                 return f"Not reloaded: {exc}; the articles loaded before stay."
+            finally:
+                self._updated = None  # this reply says it
             if not report.rebuilt:
                 return "The articles are up to date: " + report.summary()
             return "Articles reloaded: " + report.summary()
@@ -315,6 +346,7 @@ def run_chat(
     say(chat.greeting())
     reader = _LineReader(stdin, stdout, interactive)
     if config.corpus.watch:
+        retriever.listeners.append(chat.seeds_reloaded)
         retriever.watch(config.corpus.watch_seconds)
     try:
         while True:

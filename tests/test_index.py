@@ -143,6 +143,21 @@ def test_a_copied_file_is_skipped_and_does_not_rebuild_the_index(seeds_copy, con
     assert not bot.reload().rebuilt  # a copy is not "new" again at every start
 
 
+def test_the_console_says_what_the_watcher_changed_before_its_next_reply(
+    seeds_copy, config, encoder
+):
+    bot = live(seeds_copy, config, encoder)
+    chat = ConsoleChat(bot, PLAIN, shown=3, snippet_chars=200)
+    bot.listeners.append(chat.seeds_reloaded)
+    (seeds_copy / "001_turkey.txt").write_text(TURKEY, encoding="utf-8")
+    bot.reload()  # as the watcher does, from its thread
+    first = chat.reply(TURKEY_QUESTION).split("\n")
+    assert first[0] == "(The articles changed: 1 new (001_turkey.txt); 2 articles now)"
+    assert not chat.reply(TURKEY_QUESTION).startswith("(The articles changed")  # said once
+    (seeds_copy / "001_turkey.txt").unlink()
+    assert chat.reply("/reload").startswith("Articles reloaded: 1 article")  # not twice
+
+
 def test_an_emptied_folder_keeps_the_articles_and_says_why(seeds_copy, config, encoder, caplog):
     bot = live(seeds_copy, config, encoder)
     for path in seeds_copy.glob("*.txt"):
