@@ -10,7 +10,6 @@ import atexit
 import contextlib
 import os
 import shutil
-import sqlite3
 import tempfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -128,10 +127,7 @@ def open_retriever(
             model = load_model(location, settings.precision)
         except ModelError as exc:
             raise _model_error(config, str(exc)) from None
-        try:
-            encoder = Encoder(model, model_name, cache)
-        except (OSError, sqlite3.Error) as exc:
-            raise _cache_error(config, exc) from None
+        encoder = Encoder(model, model_name, cache)  # opens nothing: the cache opens lazily
         if build_progress is None and callable(report):
             bar = report
 

@@ -59,7 +59,7 @@ class Embedding:
 
 class Encoder:
     """A model and what the bot embeds with it: questions, each through the model on its own
-    (never cached: one forward pass, as fast as a cache lookup), and the corpus, a paragraph
+    (not cached: they seldom repeat word for word), and the corpus, a paragraph
     at a time (`paragraphs`, retrieval.late_chunking), cached in SQLite in `cache_dir` under a
     key that holds the model's name and format (runtime, precision, export's hash), so switching
     any of them never mixes vectors.
