@@ -161,17 +161,23 @@ def ours_small(args: argparse.Namespace, questions: list[str]) -> dict:
     return {"latencies": latencies, "cold": walls, "rss": rss, "model": MINILM}
 
 
+def bench_config(folder: Path, seeds: Path, cache: Path, args: argparse.Namespace) -> Path:
+    """A config file in folder for the bot as the benchmark runs it."""
+    config = folder / "bench.yaml"
+    model = f"\n  model: {args.model}" if args.model else ""
+    config.write_text(
+        f"corpus:\n  seeds_dir: {seeds}\n  cache_dir: {cache}\n"
+        f"retrieval:\n  precision: {args.precision}{model}\n"
+    )
+    return config
+
+
 def cold_start(args: argparse.Namespace) -> tuple[list[float], float]:
     """`python -m bot ask QUESTION` as a user runs it, after one run that fills the cache:
     wall times, and the peak RSS of one more run."""
     runs = args.cold_runs
     with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "bench.yaml"
-        model = f"\n  model: {args.model}" if args.model else ""
-        config.write_text(
-            f"corpus:\n  seeds_dir: {ROOT / 'seeds'}\n  cache_dir: {Path(tmp) / 'cache'}\n"
-            f"retrieval:\n  precision: {args.precision}{model}\n"
-        )
+        config = bench_config(Path(tmp), ROOT / "seeds", Path(tmp) / "cache", args)
         ask = ["ask", "--config", str(config), COLD_QUESTION]
         run_timed([sys.executable, "-m", "bot", *ask], cwd=ROOT)  # fills the cache
         walls = [run_timed([sys.executable, "-m", "bot", *ask], cwd=ROOT) for _ in range(runs)]
@@ -227,12 +233,7 @@ def seeds_bench(args: argparse.Namespace) -> int:
     model_name = args.model or DEFAULT_MODEL
     cache = ROOT / ".cache"
     with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "bench.yaml"
-        model = f"\n  model: {args.model}" if args.model else ""
-        config.write_text(
-            f"corpus:\n  seeds_dir: {seeds}\n  cache_dir: {cache}\n"
-            f"retrieval:\n  precision: {args.precision}{model}\n"
-        )
+        config = bench_config(Path(tmp), seeds, cache, args)
         index_run = subprocess.run(
             [sys.executable, "-m", "bot", "index", "--config", str(config)],
             cwd=ROOT, capture_output=True, text=True, check=True,
