@@ -175,10 +175,6 @@ class Retriever:
         found = self.encoder.model.tokenizer.token_to_id(piece)
         return -1 if found is None else found
 
-    @property
-    def sentence_texts(self) -> list[str]:
-        return [s for p in self.passages for s in p.sentences]
-
     def score(self, question: str, intent: Intent | None = None) -> Scores:
         corrected, corrections = self.analyzer.correct(question)
         terms = self.analyzer.terms(corrected)

@@ -123,7 +123,7 @@ def ours(args: argparse.Namespace, questions: list[str]) -> dict:
                 warm.append(timed(lambda a=articles, c=cache: build(a, Path(c)))[1])
         print(
             f"| index {name}, empty cache | {ms(statistics.median(cold))} |"
-            f" {len(r.passages)} passages, {len(r.sentence_texts)} sentences:"
+            f" {len(r.passages)} passages, {r.index.meta['sentences']} sentences:"
             f" {embedded} paragraphs embedded |"
         )
         print(f"| index {name}, warm cache | {ms(statistics.median(warm))} | nothing embedded |")
