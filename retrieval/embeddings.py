@@ -19,7 +19,7 @@ from retrieval.analyzer import STOP_WORDS
 from retrieval.models import DEFAULT_MODEL
 from retrieval.onnx_model import DEFAULT_PRECISION, OnnxModel, Progress, TokenStates
 
-__all__ = ["DEFAULT_MODEL", "Embedding", "Encoder", "EmbeddingModel", "load_model"]
+__all__ = ["DEFAULT_MODEL", "Embedding", "Encoder", "EmbeddingModel", "load_model", "unit"]
 
 
 class EmbeddingModel(Protocol):
@@ -92,9 +92,9 @@ def _embedding(states: TokenStates) -> Embedding:
     """Mean pooling over every piece (as sentence-transformers pools), and the content pieces."""
     keep = [i for i, piece in enumerate(states.pieces) if content_piece(piece)]
     return Embedding(
-        vector=_unit(states.vectors.mean(axis=0)),
+        vector=unit(states.vectors.mean(axis=0)),
         tokens=tuple(states.pieces[i] for i in keep),
-        token_vectors=_unit(states.vectors[keep]),
+        token_vectors=unit(states.vectors[keep]),
     )
 
 
@@ -104,6 +104,6 @@ def content_piece(piece: str) -> bool:
     return word.isalnum() and not piece.startswith("[") and piece not in STOP_WORDS
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
+def unit(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     return (vectors / np.where(norms == 0, 1.0, norms)).astype(np.float32)

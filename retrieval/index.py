@@ -39,10 +39,11 @@ from scipy import sparse
 
 from retrieval.analyzer import Analyzer
 from retrieval.corpus import Article, SeedError, parse_article, read_seed, without_copies
+from retrieval.embeddings import unit
 from retrieval.event_dates import resolve_sentences
 from retrieval.late_chunking import ParagraphStore, quantize
 from retrieval.passages import Passage, window_starts
-from retrieval.search import SentenceBlock
+from retrieval.search import SentenceBlock, offsets
 from retrieval.timex import RESOLVER_VERSION, Period, TimeExpression
 
 log = logging.getLogger(__name__)
@@ -180,9 +181,7 @@ class LocalIndex:
         order = np.argsort(held, kind="stable")
         self._holders = holders[order]
         self._holder_count = np.bincount(held, minlength=len(self.sentence_counts))
-        self._holder_start = np.concatenate([[0], np.cumsum(self._holder_count)[:-1]]).astype(
-            np.int64
-        )
+        self._holder_start = offsets(self._holder_count)
         self._ann = None
         if (folder / ANN_FILE).exists() and len(self.sentence_counts):
             from usearch.index import Index
@@ -217,12 +216,12 @@ class LocalIndex:
         combine = sparse.csr_matrix(
             (weights, (owner, np.arange(len(sentences)))), shape=(len(lengths), len(sentences))
         )
-        return _unit(np.asarray(combine @ self.sentence_vectors(sentences)))
+        return unit(np.asarray(combine @ self.sentence_vectors(sentences)))
 
     def sentence_vectors(self, ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(ids, np.int64)
         vectors = self.sentence_codes[ids].astype(np.float32).reshape(-1, self.dimension)
-        return _unit(vectors * self.sentence_scales[ids, None])
+        return unit(vectors * self.sentence_scales[ids, None])
 
     def read_tokens(self, rows: np.ndarray) -> np.ndarray:
         matrix = self.token_codes[rows].astype(np.float32)
@@ -237,7 +236,7 @@ class LocalIndex:
         counts = self.sentence_token_start[ids + 1] - self.sentence_token_start[ids]
         if tokens:
             matrix = self.read_tokens(ranges(self.sentence_token_start[ids], counts))
-            starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+            starts = offsets(counts)
         else:
             matrix, starts = None, self.sentence_token_start[ids]
         return SentenceBlock(ids, vectors, vectors * weights[:, None], matrix, starts, counts)
@@ -268,13 +267,7 @@ def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     total = int(lengths.sum())
     if not total:
         return np.zeros(0, np.int64)
-    offsets = np.cumsum(lengths) - lengths
-    return np.arange(total) - np.repeat(offsets - starts, lengths)
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    return (vectors / np.where(norms == 0, 1.0, norms)).astype(np.float32)
+    return np.arange(total) - np.repeat(offsets(lengths) - starts, lengths)
 
 
 # ---------------------------------------------------------------- building
@@ -646,7 +639,7 @@ def _write_graph(path: Path, codes, scales, keys, previous, tell) -> None:  # no
     tell("graph", 0, len(add))
     for start in range(0, len(add), step):
         rows = add[start : start + step]
-        block = _unit(np.asarray(codes[rows], np.float32) * scales[rows, None])
+        block = unit(np.asarray(codes[rows], np.float32) * scales[rows, None])
         index.add(keys[rows], block, threads=os.cpu_count() or 1)
         tell("graph", min(start + step, len(add)), len(add))
     index.save(str(path))

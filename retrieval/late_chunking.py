@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.cache import CacheFile
-from retrieval.embeddings import EmbeddingModel, content_piece
+from retrieval.embeddings import EmbeddingModel, content_piece, unit
 from retrieval.passages import split_sentences
 
 log = logging.getLogger(__name__)
@@ -147,8 +147,7 @@ def _assemble(sentences, parts, dimension: int, tokenizer) -> ParagraphEmbedding
     # was embedded now or read back, so answers do not change with the state of the cache.
     means = (sums / np.maximum(counts, 1)[:, None]).astype(np.float16).astype(np.float32)
     matrix = np.array(vectors, np.float32).reshape(len(vectors), dimension)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    codes, scales = quantize(matrix / np.where(norms == 0, 1.0, norms))
+    codes, scales = quantize(unit(matrix))
     return ParagraphEmbedding(
         tuple(sentences),
         counts,

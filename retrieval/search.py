@@ -126,6 +126,12 @@ class SentenceBlock:
     token_counts: np.ndarray  # how many rows each sentence has
 
 
+def offsets(lengths: np.ndarray) -> np.ndarray:
+    """Where each run starts when runs of these lengths are laid end to end."""
+    lengths = np.asarray(lengths, np.int64)
+    return np.cumsum(lengths) - lengths
+
+
 def piece_weights(piece_ids: Sequence[int], piece_df: np.ndarray, size: int) -> np.ndarray:
     """IDF of each question piece over the passages, normalised to sum to 1."""
     df = np.array([piece_df[i] if 0 <= i < len(piece_df) else 0 for i in piece_ids], np.float64)
@@ -161,7 +167,7 @@ def passage_scores(
     count = len(lengths)
     if not count:
         return np.zeros(0), np.zeros(0), np.zeros(0)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    starts = offsets(lengths)
     best_sentence = np.maximum.reduceat(closeness[positions], starts)
     token = np.zeros(count)
     if len(query.tokens):
@@ -184,6 +190,7 @@ __all__ = [
     "Bm25",
     "PassageIndex",
     "SentenceBlock",
+    "offsets",
     "passage_scores",
     "piece_weights",
     "sentence_maxsim",
