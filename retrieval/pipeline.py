@@ -32,6 +32,7 @@ from retrieval.search import (
     Bm25,
     PassageIndex,
     SentenceBlock,
+    offsets,
     passage_scores,
     piece_weights,
     sentence_maxsim,
@@ -248,8 +249,7 @@ class Retriever:
         for chunk in np.array_split(np.arange(len(block.ids)), max(1, len(block.ids) // 4000)):
             counts = block.token_counts[chunk]
             tokens = self.index.read_tokens(ranges(block.token_starts[chunk], counts))
-            starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-            parts.append(sentence_maxsim(query, tokens, starts, counts))
+            parts.append(sentence_maxsim(query, tokens, offsets(counts), counts))
         return np.concatenate(parts, axis=1)
 
     def _candidates(
@@ -354,26 +354,22 @@ class Retriever:
             dated = self.settings.date_weight * (events | reported) + 0.5 * asked
             ranking = ranking + about * dated
         if intent.when:
-            dated = self._closest_dated_sentence(ids, scores.query_vector)
+            dated = self._closest_dated_sentence(scores)
             ranking = ranking + self.settings.when_weight * z_score(dated)
         return ranking
 
-    def _closest_dated_sentence(self, ids: np.ndarray, query_vector: np.ndarray) -> np.ndarray:
-        """Per passage, the cosine of its closest sentence that says when something happened
-        (the least close of all when it has none)."""
+    def _closest_dated_sentence(self, scores: Scores) -> np.ndarray:
+        """Per passage scored, the cosine of its closest sentence that says when something
+        happened (the least close of all when it has none)."""
         best: list[float | None] = []
-        for i in ids:
+        for i in scores.ids:
             passage = self.passages[i]
             dated = [
                 passage.first_sentence_id + n
                 for n in range(len(passage.sentences))
                 if self.event_dates.in_sentence(passage, n)
             ]
-            best.append(
-                float((self.index.sentence_vectors(np.array(dated)) @ query_vector).max())
-                if dated
-                else None
-            )
+            best.append(float(self._closeness(scores, np.array(dated)).max()) if dated else None)
         floor = min((b for b in best if b is not None), default=0.0)
         return np.array([floor if b is None else b for b in best])
 
@@ -560,15 +556,22 @@ class Retriever:
         not the names it asks about. The sentence that answers "What is Karim Masimov accused
         of?" holds "accusation" and may not name him at all; the one that restates the
         subject ("...the arrest of Karim Masimov") held the most shared terms and won."""
-        at = int(np.searchsorted(scores.sentence_ids, sentence_id))
-        if at < len(scores.sentence_ids) and scores.sentence_ids[at] == sentence_id:
-            closeness = float(scores.sentence_closeness[at])
-        else:
-            closeness = float(
-                self.index.sentence_vectors(np.array([sentence_id]))[0] @ scores.query_vector
-            )
+        closeness = float(self._closeness(scores, np.array([sentence_id]))[0])
         have = self.bm25.sentence_terms(self.index, sentence_id)
         return closeness + 0.25 * _share(weights.all, have) + 0.25 * _share(weights.focus, have)
+
+    def _closeness(self, scores: Scores, sentence_ids: np.ndarray) -> np.ndarray:
+        """Each sentence's cosine to the question: score() has it for every sentence of the
+        passages it scored; any other is computed here."""
+        known = scores.sentence_ids
+        at = np.minimum(np.searchsorted(known, sentence_ids), max(len(known) - 1, 0))
+        found = known[at] == sentence_ids if len(known) else np.zeros(len(sentence_ids), bool)
+        closeness = np.empty(len(sentence_ids))
+        closeness[found] = scores.sentence_closeness[at[found]]
+        if not found.all():
+            missing = self.index.sentence_vectors(sentence_ids[~found])
+            closeness[~found] = missing @ scores.query_vector
+        return closeness
 
     def _term_weights(self, scores: Scores, intent: Intent) -> TermWeights:
         """The question's terms with their IDF, once per question: every term, and the focus
