@@ -44,6 +44,7 @@ from retrieval.event_dates import resolve_sentences
 from retrieval.late_chunking import ParagraphStore, quantize
 from retrieval.passages import Passage, window_starts
 from retrieval.search import SentenceBlock, offsets
+from retrieval.text import display_name
 from retrieval.timex import RESOLVER_VERSION, Period, TimeExpression
 
 log = logging.getLogger(__name__)
@@ -663,7 +664,7 @@ def scan_seeds(
     added, changed, skipped = [], [], []
     present = set()
     for path in sorted(seeds_dir.glob("*.txt")):
-        name = path.name
+        name = display_name(path.name)  # as Article.source, which the index is keyed by
         present.add(name)
         try:
             stat = path.stat()
@@ -756,8 +757,6 @@ def sync_index(
             seeds_dir, known, by_source, on_bad
         )
         if index is not None and not (added or changed or removed):
-            if stamps != known:  # only modification times moved: nothing to rebuild
-                pass
             report = SyncReport(
                 len(articles), len(index.passages), (), (), (), tuple(skipped), 0,
                 time.perf_counter() - started, index.size_on_disk(), False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import mmap
+import os
 import threading
 import time
 from pathlib import Path
@@ -156,6 +157,15 @@ def test_the_console_says_what_the_watcher_changed_before_its_next_reply(
     assert not chat.reply(TURKEY_QUESTION).startswith("(The articles changed")  # said once
     (seeds_copy / "001_turkey.txt").unlink()
     assert chat.reply("/reload").startswith("Articles reloaded: 1 article")  # not twice
+
+
+def test_a_file_name_that_is_not_utf8_is_indexed_once(seeds_copy, config, encoder):
+    original = next(seeds_copy.glob("*.txt"))
+    original.rename(seeds_copy / os.fsdecode(b"caf\xe9.txt"))
+    bot = live(seeds_copy, config, encoder)
+    assert bot.report.added == ("caf\\xe9.txt",)  # as the answers show its source
+    again = bot.reload()
+    assert not again.rebuilt and again.removed == ()  # not new and removed at every start
 
 
 def test_an_emptied_folder_keeps_the_articles_and_says_why(seeds_copy, config, encoder, caplog):
