@@ -9,7 +9,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from retrieval.corpus import Article
+from retrieval.corpus import Article, SeedError
+from retrieval.index import SyncReport
 from retrieval.pipeline import Answer, Hit, TimelineEvent
 from retrieval.timex import TimeExpression
 
@@ -308,6 +309,16 @@ def example_questions(
         f"What happened on {human_date(newest.date)}?",
         f"What is “{shorten(other.title, 80)}” about?",
     ]
+
+
+def reload_message(reload: Callable[[], SyncReport]) -> str:
+    """Runs a reload of the seeds folder and says how it went, as every front end says it."""
+    try:
+        report = reload()
+    except SeedError as exc:  # every file gone or broken, the folder removed
+        return f"Not reloaded: {exc}; the articles loaded before stay."
+    done = "Articles reloaded" if report.rebuilt else "The articles are up to date"
+    return f"{done}: {report.summary()}"
 
 
 def render_sources(articles: Sequence[Article], m: Markup) -> str:

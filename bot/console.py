@@ -23,6 +23,7 @@ from bot.answer_format import (
     example_questions,
     human_date,
     language_problem,
+    reload_message,
     render_answer,
     render_more,
     render_sources,
@@ -31,7 +32,6 @@ from bot.answer_format import (
 from bot.config import AppConfig
 from bot.runtime import check_history_file, open_retriever
 from bot.terminal import fit_line, terminal_width, wrap_text
-from retrieval.corpus import SeedError
 from retrieval.followup import Conversation
 from retrieval.index import SyncReport
 from retrieval.pipeline import Answer, Retriever, TimelineEvent
@@ -151,14 +151,9 @@ class ConsoleChat:
             return self._start_timeline(argument)
         if command == "/reload" and hasattr(self.retriever, "reload"):
             try:
-                report = self.retriever.reload()
-            except SeedError as exc:
-                return f"Not reloaded: {exc}; the articles loaded before stay."
+                return reload_message(self.retriever.reload)
             finally:
                 self._updated = None  # this reply says it
-            if not report.rebuilt:
-                return "The articles are up to date: " + report.summary()
-            return "Articles reloaded: " + report.summary()
         return f"Unknown command {command}. Type /help for the commands."
 
     def _start_timeline(self, topic: str) -> str:

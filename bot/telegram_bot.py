@@ -52,6 +52,7 @@ from bot.answer_format import (
     fit_answer,
     human_date,
     language_problem,
+    reload_message,
     render_more,
     render_sources,
     render_timeline,
@@ -72,7 +73,6 @@ from bot.telegram_support import (
     redact_secrets,
 )
 from bot.telegram_webhook import WebhookServer
-from retrieval.corpus import SeedError
 from retrieval.followup import Conversation
 from retrieval.text import clean_question
 
@@ -641,14 +641,8 @@ async def on_reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _send(context, update.message, "Only the bot's admins can reload the articles.")
         return
     loop = asyncio.get_running_loop()
-    try:
-        report = await loop.run_in_executor(services.executor, services.retriever.reload)
-    except SeedError as exc:
-        text = f"Not reloaded: {exc}; the articles loaded before stay."
-        await _send(context, update.message, html.escape(text))
-        return
-    done = "Articles reloaded" if report.rebuilt else "The articles are up to date"
-    await _send(context, update.message, html.escape(f"{done}: {report.summary()}"))
+    text = await loop.run_in_executor(services.executor, reload_message, services.retriever.reload)
+    await _send(context, update.message, html.escape(text))
 
 
 async def on_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
