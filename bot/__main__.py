@@ -122,7 +122,7 @@ def _ask(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, 
     from bot.answer_format import ANSI, PLAIN, answer_to_json, language_problem, render_answer
     from bot.runtime import open_retriever
     from retrieval.pipeline import Answer
-    from retrieval.text import clean_question
+    from retrieval.text.clean import clean_question
 
     if not 1 <= args.top_k <= 100:
         raise UsageError(f"--top-k: must be between 1 and 100, got {args.top_k}")
@@ -194,7 +194,7 @@ def wrap(text: str, width: int | None) -> str:
 def _timeline(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, lazily
     from bot.answer_format import ANSI, PLAIN, render_timeline, timeline_to_json
     from bot.runtime import open_retriever
-    from retrieval.text import clean_question
+    from retrieval.text.clean import clean_question
 
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit: must be at least 1, got {args.limit}")

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from retrieval.corpus import Article, SeedError
-from retrieval.index import SyncReport
+from retrieval.dates.timex import TimeExpression
+from retrieval.index.local import SyncReport
 from retrieval.pipeline import Answer, Hit, TimelineEvent
-from retrieval.timex import TimeExpression
 
 NO_ANSWER = "I found nothing about that in the articles."
 NO_ANSWER_HINT = "Ask about something they cover; {sources} lists them with their dates."
@@ -21,7 +21,7 @@ ENGLISH_ONLY = "I only understand questions in English."
 
 def language_problem(question: str) -> str | None:
     """The reply to a question in a script the English model cannot read, else None."""
-    from retrieval.language import unreadable_script
+    from retrieval.text.language import unreadable_script
 
     script = unreadable_script(question)
     if script is None:

@@ -32,10 +32,10 @@ from bot.answer_format import (
 from bot.config import AppConfig
 from bot.runtime import check_history_file, open_retriever
 from bot.terminal import fit_line, terminal_width, wrap_text
-from retrieval.followup import Conversation
-from retrieval.index import SyncReport
+from retrieval.index.local import SyncReport
 from retrieval.pipeline import Answer, Retriever, TimelineEvent
-from retrieval.text import clean_question
+from retrieval.question.followup import Conversation
+from retrieval.text.clean import clean_question
 
 MAX_QUESTION_CHARS = 1000
 TIMELINE_PAGE = 10

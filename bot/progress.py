@@ -30,7 +30,7 @@ def _duration(seconds: float) -> str:
 
 
 class BuildReporter:
-    """A retrieval.index.BuildProgress: call it with (stage, done, total)."""
+    """A retrieval.index.local.BuildProgress: call it with (stage, done, total)."""
 
     def __init__(self, stream: TextIO, *, terminal: bool | None = None, every: float = 10.0):
         self.stream = stream

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from bot.config import AppConfig, ConfigError, PathSetting, os_problem, shown_value
 from retrieval.corpus import Article, load_corpus
-from retrieval.embeddings import DEFAULT_MODEL, Encoder, load_model
-from retrieval.index import BuildProgress, scan_seeds
-from retrieval.live import LiveRetriever, list_seeds
-from retrieval.models import PACKAGED_MODELS, ModelError
+from retrieval.index.live import LiveRetriever, list_seeds
+from retrieval.index.local import BuildProgress, scan_seeds
+from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model
+from retrieval.model.packages import PACKAGED_MODELS, ModelError
 
 # progress(message) is a context manager around the slow step. What it yields may be a function
 # taking (paragraphs embedded, paragraphs to embed), which a front end draws as a bar or logs.

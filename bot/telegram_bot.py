@@ -73,8 +73,8 @@ from bot.telegram_support import (
     redact_secrets,
 )
 from bot.telegram_webhook import WebhookServer
-from retrieval.followup import Conversation
-from retrieval.text import clean_question
+from retrieval.question.followup import Conversation
+from retrieval.text.clean import clean_question
 
 log = logging.getLogger("bot.telegram")
 

@@ -1,4 +1,7 @@
-"""Retrieval: corpus, passages, analyzer, embeddings (ONNX Runtime) and their cache, fusion."""
+"""Retrieval, the library under every front end: articles in, ranked passages with dates out.
+
+Packages, bottom up: text, dates, model, question, index, ranking; pipeline.py coordinates them.
+Nothing here imports bot/ or eval/."""
 
 import os
 

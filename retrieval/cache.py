@@ -14,7 +14,7 @@ Whatever is found where the cache should be, the bot answers as it would with a 
   run goes on without a cache;
 - the file deleted or replaced while the bot runs: the next write makes it again.
 
-The embeddings (retrieval.embeddings) and the time expressions (retrieval.event_dates) share
+The embeddings (retrieval.model.embeddings) and the time expressions (retrieval.dates.event_dates) share
 the file, each through a CacheFile of its own with its own table.
 """
 

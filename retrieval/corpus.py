@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.files import FileLimitError, read_regular_file
-from retrieval.text import clean_text, display_name, has_words
+from retrieval.text.clean import clean_text, display_name, has_words
 
 log = logging.getLogger(__name__)
 

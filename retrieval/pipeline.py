@@ -8,8 +8,8 @@ question -> intent (dates asked about, overview, latest, when) -> analyzer (fold
          -> ranked, non-overlapping passages with their best sentence and their resolved dates.
 
 With `retrieval.search: exhaustive` (or a corpus small enough) every passage is scored fully.
-The passages, their vectors and terms live in an index (retrieval.index) behind the small
-interface of retrieval.search.PassageIndex.
+The passages, their vectors and terms live in an index (retrieval.index.local) behind the small
+interface of retrieval.index.search.PassageIndex.
 """
 
 from __future__ import annotations
@@ -19,16 +19,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from retrieval.analyzer import Analyzer, words
 from retrieval.corpus import Article
-from retrieval.embeddings import Embedding, Encoder
-from retrieval.event_dates import EventDates
-from retrieval.followup import names
-from retrieval.fusion import Stats, fuse, z_score
-from retrieval.index import BuildProgress, build_transient, ranges
-from retrieval.intent import Intent, read_intent
-from retrieval.passages import Passage
-from retrieval.search import (
+from retrieval.dates.event_dates import EventDates
+from retrieval.dates.timex import ImpossibleDate, Period, QuestionTime, TimeExpression
+from retrieval.index.local import BuildProgress, build_transient, ranges
+from retrieval.index.search import (
     Bm25,
     PassageIndex,
     SentenceBlock,
@@ -37,9 +32,14 @@ from retrieval.search import (
     piece_weights,
     sentence_maxsim,
 )
+from retrieval.model.embeddings import Embedding, Encoder
+from retrieval.question.followup import names
+from retrieval.question.intent import Intent, read_intent
+from retrieval.ranking.fusion import Stats, fuse, z_score
 from retrieval.settings import NoAnswerSettings, RetrievalSettings
-from retrieval.text import clean_question
-from retrieval.timex import ImpossibleDate, Period, QuestionTime, TimeExpression
+from retrieval.text.analyzer import Analyzer, words
+from retrieval.text.clean import clean_question
+from retrieval.text.passages import Passage
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def decide_answerable(scores: Scores, rules: NoAnswerSettings) -> bool:
 
 class Retriever:
     """Answers questions over one index. Immutable once made: an updated index is a new
-    Retriever (retrieval.live swaps them), so a question never sees half of an update."""
+    Retriever (retrieval.index.live swaps them), so a question never sees half of an update."""
 
     def __init__(
         self,

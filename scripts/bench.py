@@ -28,13 +28,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from eval.run import article_questions, squad_corpus  # noqa: E402
 from retrieval.corpus import load_corpus  # noqa: E402
-from retrieval.embeddings import DEFAULT_MODEL, Encoder, load_model  # noqa: E402
-from retrieval.eval import article_questions, squad_corpus  # noqa: E402
-from retrieval.models import MINILM, ModelError  # noqa: E402
-from retrieval.passages import split_passages  # noqa: E402
+from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model  # noqa: E402
+from retrieval.model.packages import MINILM, ModelError  # noqa: E402
 from retrieval.pipeline import Retriever  # noqa: E402
 from retrieval.settings import RetrievalSettings  # noqa: E402
+from retrieval.text.passages import split_passages  # noqa: E402
 
 PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
 COLD_QUESTION = "Who did President Tokayev order to be arrested?"
@@ -220,8 +220,8 @@ def peers(args: argparse.Namespace, questions: list[str]) -> dict[str, dict]:
 
 def seeds_bench(args: argparse.Namespace) -> int:
     """The bot over a folder of articles, with the index in the project's cache."""
-    from retrieval.eval import REUTERS_QUESTIONS
-    from retrieval.live import LiveRetriever
+    from eval.run import REUTERS_QUESTIONS
+    from retrieval.index.live import LiveRetriever
 
     seeds = args.seeds.resolve()
     names = {p.name for p in seeds.glob("*.txt")}

@@ -14,7 +14,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bot.config import AppConfig, load_config  # noqa: E402
 from retrieval.corpus import load_corpus  # noqa: E402
-from retrieval.embeddings import DEFAULT_MODEL, Encoder, load_model  # noqa: E402
+from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model  # noqa: E402
 from retrieval.pipeline import Retriever  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.analyzer import Analyzer, fold, words
 from retrieval.corpus import load_corpus
+from retrieval.text.analyzer import Analyzer, fold, words
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from retrieval.corpus import load_corpus
-from retrieval.embeddings import DEFAULT_MODEL, Encoder
-from retrieval.late_chunking import ParagraphStore, embed_paragraphs
+from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
+from retrieval.model.late_chunking import ParagraphStore, embed_paragraphs
 from retrieval.pipeline import Retriever
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,7 +156,7 @@ def _stored_paragraphs(cache: Path) -> int:
 
 INDEX_IN_SMALL_BATCHES = """
 import sys
-import retrieval.late_chunking as late
+import retrieval.model.late_chunking as late
 late.BATCH_PARAGRAPHS = 2
 from bot.__main__ import main
 sys.exit(main(sys.argv[1:]))

@@ -22,7 +22,7 @@ import pytest
 import retrieval.cache
 from retrieval.cache import CACHE_FILE
 from retrieval.corpus import load_corpus
-from retrieval.embeddings import DEFAULT_MODEL, Encoder
+from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
 from retrieval.pipeline import Retriever
 
 pytestmark = pytest.mark.timeout(120)
@@ -294,7 +294,7 @@ import json, sys
 from pathlib import Path
 from bot.config import load_config
 from tests.test_cache_damage import answers, build
-from retrieval.embeddings import load_model
+from retrieval.model.embeddings import load_model
 retriever, encoder = build(load_model(None), load_config(), Path(sys.argv[1]))
 print(json.dumps({"embedded": encoder.paragraphs.embedded_count, "answers": answers(retriever)}))
 """

@@ -16,7 +16,7 @@ import pytest
 from bot.answer_format import PLAIN, answer_to_json, render_answer
 from bot.console import ConsoleChat
 from retrieval.corpus import load_corpus
-from retrieval.embeddings import DEFAULT_MODEL, Encoder
+from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
 from retrieval.pipeline import Retriever
 
 ROOT = Path(__file__).resolve().parent.parent

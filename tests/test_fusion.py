@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval.fusion import (
+from retrieval.ranking.fusion import (
     fuse,
     ranks,
     reciprocal_rank_fusion,

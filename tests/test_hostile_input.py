@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 
 from bot.answer_format import ANSI, PLAIN, render_answer, render_sources
 from bot.console import ConsoleChat
-from retrieval.analyzer import Analyzer
 from retrieval.corpus import MAX_SEED_BYTES, SeedError, load_corpus, parse_article
-from retrieval.embeddings import DEFAULT_MODEL, Encoder
+from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
 from retrieval.pipeline import Retriever
-from retrieval.text import clean_question, clean_text, display_name
+from retrieval.text.analyzer import Analyzer
+from retrieval.text.clean import clean_question, clean_text, display_name
 
 pytestmark = pytest.mark.timeout(120)
 

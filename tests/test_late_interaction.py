@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval.embeddings import Embedding
-from retrieval.search import passage_scores, piece_weights, sentence_maxsim
+from retrieval.index.search import passage_scores, piece_weights, sentence_maxsim
+from retrieval.model.embeddings import Embedding
 
 
 def embedding(tokens: list[str], rows: list[list[float]]) -> Embedding:

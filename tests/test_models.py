@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.models import ModelError, assemble_model, resolve_model
+from retrieval.model.packages import ModelError, assemble_model, resolve_model
 
 WEIGHTS = b"not really weights, but bytes with a known hash" * 1000
 

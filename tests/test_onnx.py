@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from retrieval.corpus import load_corpus
-from retrieval.embeddings import DEFAULT_MODEL, Encoder, load_model
-from retrieval.models import MINILM, MPNET, ModelError
-from retrieval.onnx_model import OnnxModel, onnx_dir
-from retrieval.passages import split_passages
+from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model
+from retrieval.model.onnx_model import OnnxModel, onnx_dir
+from retrieval.model.packages import MINILM, MPNET, ModelError
+from retrieval.text.passages import split_passages
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = [
@@ -41,7 +41,7 @@ def texts() -> list[str]:
 @pytest.fixture(scope="module")
 def expected(texts) -> list:
     """The texts through all-mpnet-base-v2 on torch and sentence-transformers, as trained."""
-    from retrieval.reference import load_torch_model
+    from retrieval.model.reference import load_torch_model
 
     return Encoder(load_torch_model(MPNET), MPNET, None).encode(texts)
 
@@ -131,7 +131,9 @@ def test_a_missing_export_names_the_command_that_makes_it(tmp_path, monkeypatch)
     message = str(error.value)
     assert "\n" not in message
     assert "int8: not exported;" in message
-    assert "python -m retrieval.onnx_export --model all-MiniLM-L6-v2 --precision int8" in message
+    assert (
+        "python -m retrieval.model.onnx_export --model all-MiniLM-L6-v2 --precision int8" in message
+    )
 
 
 def test_a_truncated_file_is_refused(exported_copy):
@@ -194,7 +196,7 @@ def test_indexing_reports_progress_up_to_the_total():
 
 
 def test_export_of_a_complete_folder_does_nothing():
-    from retrieval.onnx_export import export
+    from retrieval.model.onnx_export import export
 
     folder = onnx_dir(MINILM, "int8")
     before = (folder / "manifest.json").stat().st_mtime_ns

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from retrieval.corpus import load_corpus
-from retrieval.embeddings import DEFAULT_MODEL, Encoder
+from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
 from retrieval.pipeline import Answer, Retriever
 
 BUNDLED_DATE = dt.date(2022, 1, 8)

@@ -41,7 +41,7 @@ from bot.telegram_bot import (
 )
 from bot.telegram_support import QuestionStore, read_token
 from retrieval.corpus import load_corpus
-from retrieval.embeddings import DEFAULT_MODEL, Encoder
+from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
 from retrieval.pipeline import Retriever
 from tests.bot_api_server import ApiError, FakeBotApi, Sent, parse_html
 
@@ -919,8 +919,8 @@ def test_webhook_mode_answers_and_rejects_a_wrong_secret(retriever, config, monk
 
 
 def test_admins_reload_the_articles_and_others_may_not(config, model, seeds_copy, tmp_path):
-    from retrieval.embeddings import DEFAULT_MODEL, Encoder
-    from retrieval.live import LiveRetriever
+    from retrieval.index.live import LiveRetriever
+    from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
 
     encoder = Encoder(model, DEFAULT_MODEL, tmp_path / "cache")
     live = LiveRetriever(

@@ -18,7 +18,7 @@ from bot.telegram_bot import EXPIRED, FAILURE, REFUSAL, cut_html
 from bot.telegram_webhook import MAX_UPDATE_BYTES
 from retrieval.cache import CACHE_FILE
 from retrieval.corpus import load_corpus
-from retrieval.embeddings import DEFAULT_MODEL, Encoder
+from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
 from retrieval.pipeline import Retriever
 from tests.bot_api_server import parse_html
 from tests.test_telegram import ARREST, TOKEN, free_port, run, running_bot

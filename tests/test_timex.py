@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from retrieval.corpus import load_corpus
-from retrieval.event_dates import paragraph_expressions
-from retrieval.timex import ImpossibleDate, Period, find_time_expressions, question_time
+from retrieval.dates.event_dates import paragraph_expressions
+from retrieval.dates.timex import ImpossibleDate, Period, find_time_expressions, question_time
 
 ROOT = Path(__file__).resolve().parent.parent
 SATURDAY = dt.date(2022, 1, 8)  # the bundled article's date

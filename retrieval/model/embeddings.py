@@ -1,8 +1,8 @@
 """Sentence embeddings: the model loads once per process; the corpus's vectors are cached on
-disk (retrieval.late_chunking).
+disk (retrieval.model.late_chunking).
 
-The model runs on ONNX Runtime (retrieval.onnx_model); nothing here imports torch. The torch
-model of sentence-transformers stays the reference (retrieval.reference) for tests and eval.
+The model runs on ONNX Runtime (retrieval.model.onnx_model); nothing here imports torch. The torch
+model of sentence-transformers stays the reference (retrieval.model.reference) for tests and eval.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Protocol
 
 import numpy as np
 
-from retrieval.analyzer import STOP_WORDS
-from retrieval.models import DEFAULT_MODEL
-from retrieval.onnx_model import DEFAULT_PRECISION, OnnxModel, Progress, TokenStates
+from retrieval.model.onnx_model import DEFAULT_PRECISION, OnnxModel, Progress, TokenStates
+from retrieval.model.packages import DEFAULT_MODEL
+from retrieval.text.analyzer import STOP_WORDS
 
 __all__ = ["DEFAULT_MODEL", "Embedding", "Encoder", "EmbeddingModel", "load_model", "unit"]
 
@@ -60,7 +60,7 @@ class Embedding:
 class Encoder:
     """A model and what the bot embeds with it: questions, each through the model on its own
     (not cached: they seldom repeat word for word), and the corpus, a paragraph
-    at a time (`paragraphs`, retrieval.late_chunking), cached in SQLite in `cache_dir` under a
+    at a time (`paragraphs`, retrieval.model.late_chunking), cached in SQLite in `cache_dir` under a
     key that holds the model's name and format (runtime, precision, export's hash), so switching
     any of them never mixes vectors.
     """
@@ -72,10 +72,10 @@ class Encoder:
         self._paragraphs = None
 
     @property
-    def paragraphs(self):  # noqa: ANN201 - retrieval.late_chunking.ParagraphStore (imports this)
+    def paragraphs(self):  # noqa: ANN201 - retrieval.model.late_chunking.ParagraphStore (imports this)
         """The corpus's embeddings, a paragraph at a time (late chunking), in the cache."""
         if self._paragraphs is None:
-            from retrieval.late_chunking import ParagraphStore
+            from retrieval.model.late_chunking import ParagraphStore
 
             self._paragraphs = ParagraphStore(self.model, self.model_name, self.cache_dir)
         return self._paragraphs

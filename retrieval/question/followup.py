@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from retrieval.analyzer import STOP_WORDS
+from retrieval.text.analyzer import STOP_WORDS
 
 QUESTION_WORDS = ("who", "whom", "whose", "what", "when", "where", "why", "how", "which")
 # Pronouns that stand for a person named before; "they"/"it"/"that" may stand for anything,

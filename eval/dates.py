@@ -1,4 +1,4 @@
-"""Evaluation of the dates feature, run by `python -m retrieval.eval`.
+"""Evaluation of the dates feature, run by `python -m eval`.
 
 - Time expressions: precision and recall of the resolver against hand labels
   (eval/time_expressions.json, guideline in eval/time_expressions.md). A found expression counts
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.corpus import Article, parse_article
-from retrieval.event_dates import paragraph_expressions
+from retrieval.dates.event_dates import paragraph_expressions
 from retrieval.pipeline import Answer, Retriever
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,8 +8,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.followup import read_question
 from retrieval.pipeline import Answer, Retriever
+from retrieval.question.followup import read_question
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLLOWUPS = ROOT / "eval" / "followup_questions.json"

@@ -2,7 +2,7 @@
 
 This module must stay free of torch, transformers and sentence-transformers: a question needs
 only the tokenizer, the session and numpy. The ONNX files are made once, at install time, by
-`python -m retrieval.onnx_export` (see that module), into a folder per model and precision:
+`python -m retrieval.model.onnx_export` (see that module), into a folder per model and precision:
 
     <onnx root>/<model>/<precision>/model.onnx, tokenizer.json, manifest.json
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.models import DEFAULT_MODEL, PACKAGED_MODELS, ModelError, resolve_model
+from retrieval.model.packages import DEFAULT_MODEL, PACKAGED_MODELS, ModelError, resolve_model
 
 PRECISIONS = ("int8", "fp32")
 DEFAULT_PRECISION = "int8"
@@ -60,7 +60,7 @@ def onnx_dir(name: str | None, precision: str) -> Path:
 
 def rebuild_hint(name: str | None, precision: str) -> str:
     model = name or DEFAULT_MODEL
-    return f"run `make onnx` or `python -m retrieval.onnx_export --model {model} --precision {precision}`"
+    return f"run `make onnx` or `python -m retrieval.model.onnx_export --model {model} --precision {precision}`"
 
 
 def file_sha256(path: Path) -> str:

@@ -1,6 +1,6 @@
 """The reference: the same model through torch and sentence-transformers, as it was trained.
 
-Tests check the ONNX path against it, and `python -m retrieval.eval --backend torch` scores it.
+Tests check the ONNX path against it, and `python -m eval --backend torch` scores it.
 The bot never imports this module: importing torch alone takes seconds.
 """
 
@@ -10,8 +10,8 @@ import os
 from collections.abc import Sequence
 from functools import cache
 
-from retrieval.models import DEFAULT_MODEL, ModelError, resolve_model
-from retrieval.onnx_model import Progress, TokenStates
+from retrieval.model.onnx_model import Progress, TokenStates
+from retrieval.model.packages import DEFAULT_MODEL, ModelError, resolve_model
 
 
 class TorchModel:

@@ -8,8 +8,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from retrieval.analyzer import STOP_WORDS, words
-from retrieval.timex import Period, QuestionTime, question_time
+from retrieval.dates.timex import Period, QuestionTime, question_time
+from retrieval.text.analyzer import STOP_WORDS, words
 
 # Words that ask for news in general rather than name a topic: "What happened?", "Summarize the
 # article", "news from 20 December".

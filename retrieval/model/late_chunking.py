@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from retrieval.cache import CacheFile
-from retrieval.embeddings import EmbeddingModel, content_piece, unit
-from retrieval.passages import split_sentences
+from retrieval.model.embeddings import EmbeddingModel, content_piece, unit
+from retrieval.text.passages import split_sentences
 
 log = logging.getLogger(__name__)
 

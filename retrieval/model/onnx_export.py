@@ -1,4 +1,4 @@
-"""`python -m retrieval.onnx_export`: make the ONNX files the question path runs on.
+"""`python -m retrieval.model.onnx_export`: make the ONNX files the question path runs on.
 
 Run once at install time (`make onnx`, part of `make install`); it skips folders that are already
 complete. Needs torch, transformers and onnx; the bot itself never imports them.
@@ -32,8 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.models import DEFAULT_MODEL, MINILM, MPNET, ModelError, resolve_model
-from retrieval.onnx_model import (
+from retrieval.model.onnx_model import (
     EXPORT_VERSION,
     MANIFEST,
     PRECISIONS,
@@ -43,6 +42,7 @@ from retrieval.onnx_model import (
     onnx_dir,
     read_manifest,
 )
+from retrieval.model.packages import DEFAULT_MODEL, MINILM, MPNET, ModelError, resolve_model
 
 INT8_BLOCK_SIZE = 64
 # The export is refused unless every check sentence comes out this close to torch's vectors.
@@ -198,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     # Before onnxruntime's quantizer is imported: it configures the root logger at INFO.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(prog="python -m retrieval.onnx_export", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m retrieval.model.onnx_export", description=__doc__
+    )
     parser.add_argument(
         "--model",
         action="append",
@@ -215,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             for precision in precisions:
                 export(name, precision, force=args.force)
     except ModelError as exc:
-        print(f"python -m retrieval.onnx_export: error: {exc}", file=sys.stderr)
+        print(f"python -m retrieval.model.onnx_export: error: {exc}", file=sys.stderr)
         return 2
     return 0
 

@@ -1,7 +1,7 @@
 """What retrieval asks of an index, and the scoring done on what it returns.
 
 `PassageIndex` is the one interface between the pipeline and where passages are stored:
-retrieval.index.LocalIndex (memory-mapped files on this machine) implements it, and so would a
+retrieval.index.local.LocalIndex (memory-mapped files on this machine) implements it, and so would a
 module over OpenSearch or Qdrant (docs/scaling.md). The pipeline asks an index for
 - every passage's BM25 term frequencies (`term_frequency`, sparse) and its terms, to score BM25
   and term coverage over the whole corpus;
@@ -25,9 +25,9 @@ import numpy as np
 from scipy import sparse
 
 from retrieval.corpus import Article
-from retrieval.embeddings import Embedding
-from retrieval.passages import Passage
-from retrieval.timex import TimeExpression
+from retrieval.dates.timex import TimeExpression
+from retrieval.model.embeddings import Embedding
+from retrieval.text.passages import Passage
 
 # rank-bm25's BM25Okapi defaults: the scores are the same as that library's (tests check it).
 K1, B, EPSILON = 1.5, 0.75, 0.25

@@ -4,7 +4,7 @@ One folder per (model, passage settings, corpus) holds generations; `current` na
 use. A generation is written to a scratch folder and renamed into place when complete, then
 `current` is replaced in one rename, so a reader sees the old index or the new one, never half
 of either; a kill mid-build leaves the old generation in use and the embeddings already made
-in the cache (retrieval.late_chunking), so a rerun resumes.
+in the cache (retrieval.model.late_chunking), so a rerun resumes.
 
 What a generation holds, each thing once:
 - articles.json: each article's file stamp, title, date, paragraphs and their sentences;
@@ -37,15 +37,15 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from retrieval.analyzer import Analyzer
 from retrieval.corpus import Article, SeedError, parse_article, read_seed, without_copies
-from retrieval.embeddings import unit
-from retrieval.event_dates import resolve_sentences
-from retrieval.late_chunking import ParagraphStore, quantize
-from retrieval.passages import Passage, window_starts
-from retrieval.search import SentenceBlock, offsets
-from retrieval.text import display_name
-from retrieval.timex import RESOLVER_VERSION, Period, TimeExpression
+from retrieval.dates.event_dates import resolve_sentences
+from retrieval.dates.timex import RESOLVER_VERSION, Period, TimeExpression
+from retrieval.index.search import SentenceBlock, offsets
+from retrieval.model.embeddings import unit
+from retrieval.model.late_chunking import ParagraphStore, quantize
+from retrieval.text.analyzer import Analyzer
+from retrieval.text.clean import display_name
+from retrieval.text.passages import Passage, window_starts
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ class LocalIndex:
             passages.append(Passage(self.articles[article], paragraph, first, text, first_id))
         return passages
 
-    # -- what the retrieval pipeline asks of an index (see retrieval.search.PassageIndex)
+    # -- what the retrieval pipeline asks of an index (see retrieval.index.search.PassageIndex)
 
     def _sentence_ranges(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The sentence ids of passages, concatenated, and how many each passage has."""
