@@ -39,7 +39,7 @@ class BuildReporter:
         self._lock = threading.Lock()
         self._stage: str | None = None
         self._started = 0.0
-        self._last_line = 0.0
+        self._last_line: float | None = None  # None: no line yet for this stage
         self._first_done = 0
 
     def line(self, stage: str, done: int, total: int, now: float) -> str:
@@ -59,7 +59,7 @@ class BuildReporter:
             if stage != self._stage:
                 if self._stage is not None and self.terminal:
                     self.stream.write("\n")
-                self._stage, self._started, self._last_line = stage, now, 0.0
+                self._stage, self._started, self._last_line = stage, now, None
                 self._first_done = done
             finished = done >= total
             if self.terminal:
@@ -68,7 +68,7 @@ class BuildReporter:
                     self.stream.write("\n")
                     self._stage = None
                 self.stream.flush()
-            elif finished or now - self._last_line >= self.every:
+            elif finished or self._last_line is None or now - self._last_line >= self.every:
                 self._last_line = now
                 print(self.line(stage, done, total, now), file=self.stream, flush=True)
                 if finished:
