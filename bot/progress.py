@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import TextIO
 
 UNITS = {
@@ -16,6 +17,17 @@ UNITS = {
     "writing": "articles written",
     "graph": "sentence vectors in the search graph",
 }
+
+
+class IndexBuildError(Exception):
+    """Building or updating the index failed on the disk (full, too large, I/O): one line.
+
+    Nothing was swapped in: the index built before, if any, is still the one in use."""
+
+    def __init__(self, folder: Path, problem: str) -> None:
+        super().__init__(
+            f"cannot build the index in {folder}: {problem}; any index built before is kept"
+        )
 
 
 def _duration(seconds: float) -> str:

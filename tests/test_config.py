@@ -32,7 +32,8 @@ def config_error(path: Path, lines: int = 1) -> str:
     return message
 
 
-def test_default_file_loads(config):
+def test_default_file_loads():
+    config = load_config()
     assert DEFAULT_CONFIG == ROOT / "config" / "default.yaml"
     assert config.source == DEFAULT_CONFIG.resolve()
     assert config.resolve(config.corpus.seeds_dir) == (ROOT / "seeds").resolve()
@@ -329,8 +330,8 @@ def test_default_yaml_names_every_setting_and_nothing_else():
     assert documented - expected == set(), "keys in config/default.yaml that are no setting"
 
 
-def test_default_yaml_values_equal_the_pydantic_defaults(config):
-    assert config.model_dump() == AppConfig().model_dump()
+def test_default_yaml_values_equal_the_pydantic_defaults():
+    assert load_config().model_dump() == AppConfig().model_dump()
 
 
 def test_default_yaml_keys_have_comments():
