@@ -15,6 +15,10 @@ import pytest
 
 from tests.test_cli import ROOT, run_bot
 
+CHESS = (
+    "date 2023-04-30 Ding Liren becomes world chess champion\n\n"
+    "Ding Liren of China won the world chess championship on Sunday.\n"
+)
 HOLD_BUILD_LOCK = """
 import fcntl, sys, time
 handle = open(sys.argv[1], "a+")
@@ -107,11 +111,7 @@ def test_a_full_disk_while_indexing_is_an_indexing_problem(project):
     (key,) = root.iterdir()
     before = (key / "current").read_text()
     seeds = config.parent / "seeds"
-    (seeds / "chess.txt").write_text(
-        "date 2023-04-30 Ding Liren becomes world chess champion\n\n"
-        "Ding Liren of China won the world chess championship on Sunday.\n",
-        encoding="utf-8",
-    )
+    (seeds / "chess.txt").write_text(CHESS, encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "bot", "index", "--config", str(config)],
         cwd=ROOT, capture_output=True, text=True, timeout=300, preexec_fn=_small_files,
@@ -126,3 +126,26 @@ def test_a_full_disk_while_indexing_is_an_indexing_problem(project):
     assert "Traceback" not in result.stderr
     assert (key / "current").read_text() == before
     assert run_bot("ask", "--config", str(config), "Who won the chess title?").returncode == 0
+
+
+def test_a_full_disk_during_a_reload_keeps_the_chat_going(project):
+    """/reload in the console while the disk is full: one line, the articles loaded before
+    answer on (the OSError ended the chat as 'cannot write the output')."""
+    config, _ = project
+    config.write_text(config.read_text() + "  watch: false\nchat:\n  history_file: null\n")
+    assert run_bot("index", "--config", str(config)).returncode == 0
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat", "--config", str(config)],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, preexec_fn=_small_files,
+    )  # fmt: skip
+    assert chat.stdout.readline().startswith("Ready: ")
+    (config.parent / "seeds" / "chess.txt").write_text(CHESS, encoding="utf-8")
+    out, err = chat.communicate("/reload\nWho was arrested?\n/quit\n", timeout=300)
+    assert chat.returncode == 0, err
+    assert (
+        "Not reloaded: cannot build the index (File too large); the articles loaded before stay."
+        in out
+    )
+    assert "Karim Masimov" in out.split("Not reloaded")[1]
+    assert "Traceback" not in err
