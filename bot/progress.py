@@ -6,6 +6,7 @@ at most every `every` seconds and when a stage ends, so logs stay short.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from pathlib import Path
@@ -51,7 +52,7 @@ class BuildReporter:
         self._lock = threading.Lock()
         self._stage: str | None = None
         self._started = 0.0
-        self._last_line = 0.0
+        self._last_line = -math.inf  # the first line of a stage is always written
         self._first_done = 0
 
     def line(self, stage: str, done: int, total: int, now: float) -> str:
@@ -71,7 +72,7 @@ class BuildReporter:
             if stage != self._stage:
                 if self._stage is not None and self.terminal:
                     self.stream.write("\n")
-                self._stage, self._started, self._last_line = stage, now, 0.0
+                self._stage, self._started, self._last_line = stage, now, -math.inf
                 self._first_done = done
             finished = done >= total
             if self.terminal:
