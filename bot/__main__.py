@@ -322,9 +322,8 @@ def _others(key_folder: Path) -> list[str]:
     return [
         f"{len(others)} other index folder{'' if one else 's'} in {key_folder.parent}"
         f" ({size / 2**20:,.0f} MiB) {'belongs' if one else 'belong'} to other seeds folders,"
-        f" models, settings or versions; `{program_name()} index --prune` removes"
-        f" {'it' if one else 'them'} (a running bot's stays), and an index is rebuilt from the"
-        " embedding cache when needed."
+        f" models, settings or versions; `{program_name()} index --prune` removes those no"
+        " running bot uses, and an index is rebuilt from the embedding cache when needed."
     ]
 
 

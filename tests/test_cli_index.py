@@ -57,7 +57,7 @@ def test_other_index_folders_and_pruning_them(project, tmp_path):
     assert re.search(
         rf"1 other index folder in {re.escape(str(root))} \(1 MiB\) belongs to other", one.stdout
     ), one.stdout
-    assert "`python -m bot index --prune` removes it" in one.stdout
+    assert "`python -m bot index --prune` removes those no running bot uses" in one.stdout
 
     # A running bot (a console chat of other passage settings) and a build in progress.
     chat_config = tmp_path / "chat.yaml"
