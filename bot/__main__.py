@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import itertools
 import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -19,6 +21,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 USAGE_ERROR = 2
 OUTPUT_ERROR = 1  # the output could not be written (full disk, closed pipe)
+INDEX_ERROR = 1  # the index could not be built (full disk)
+# Every error starts so, however the program was started (make, python -m bot, newsbot).
+ERROR = "newsbot: error:"
 # Errors of writing the output rather than of anything the bot does: one line, exit 1.
 OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EPIPE, errno.EBADF}
 
@@ -44,8 +49,22 @@ class _Parser(argparse.ArgumentParser):
             (file or sys.stderr).write(message)
 
 
+class _Version(argparse.Action):
+    """--version: read from the installed package's metadata only when asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # noqa: ANN001
+        from importlib.metadata import version
+
+        parser._print_message(f"newsbot {version('newsbot')}\n", sys.stdout)
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=program_name(), description="Answer questions about news articles.")
+    parser.add_argument("--version", action=_Version)
     # --config and --seeds go before or after the command; SUPPRESS keeps an absent
     # after-command option from overwriting one given before it.
     common = _Parser(add_help=False)
@@ -67,7 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("chat", parents=[common], help="console chat")
     ask = commands.add_parser("ask", parents=[common], help="answer one question, or - for stdin")
-    ask.add_argument("--top-k", type=int, default=3, help="passages per answer (1-100, default 3)")
+    ask.add_argument(
+        "--top-k",
+        type=int,
+        help="passages per answer (1-100; default: chat.shown_passages of the config, 3)",
+    )
     ask.add_argument(
         "--json", action="store_true", help="one JSON object per input line, in input order"
     )
@@ -82,8 +105,13 @@ def _parser() -> argparse.ArgumentParser:
         "--limit", type=int, default=None, help="at most this many events (default: all)"
     )
     commands.add_parser("telegram", parents=[common], help="run the Telegram bot")
-    commands.add_parser(
+    index = commands.add_parser(
         "index", parents=[common], help="build or update the index of the seeds ahead of time"
+    )
+    index.add_argument(
+        "--prune",
+        action="store_true",
+        help="then remove the index folders of other configurations that no running bot uses",
     )
     return parser
 
@@ -119,55 +147,101 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def _ask(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, imported lazily
-    from bot.answer_format import ANSI, PLAIN, answer_to_json, language_problem, render_answer
+    from bot.answer_format import ANSI, PLAIN
     from bot.runtime import open_retriever
-    from retrieval.pipeline import Answer
     from retrieval.text.clean import clean_question
 
+    if args.top_k is None:  # the console chat's setting, so both show the same
+        args.top_k = config.chat.shown_passages
     if not 1 <= args.top_k <= 100:
         raise UsageError(f"--top-k: must be between 1 and 100, got {args.top_k}")
     if args.question == "-":
-        sys.stdin.reconfigure(errors="replace")  # a bad byte must not end the whole batch
-        # One answer per input line, blank lines included, so output line N answers line N.
-        questions = [clean_question(line) for line in sys.stdin]
-        if not any(questions):
-            raise UsageError("standard input holds no question (one question per line)")
+        lines = _stdin_questions()
+        # The first question is waited for before the model loads: empty input is a usage error.
+        pending, first = _first_question(lines)
+        questions = itertools.chain(pending, [first], lines)
     else:
-        questions = [clean_question(args.question)]
-        if not questions[0]:
+        question = clean_question(args.question)
+        if not question:
             raise UsageError("QUESTION: the question is empty")
+        questions = iter([(1, question, None)])
     if args.top_k > config.retrieval.max_results:  # keep as many passages as were asked for
         retrieval = config.retrieval.model_copy(update={"max_results": args.top_k})
         config = config.model_copy(update={"retrieval": retrieval})
     retriever = open_retriever(config, seeds_dir=args.seeds, progress=_loading)
     markup = ANSI if sys.stdout.isatty() else PLAIN
     width = output_width(sys.stdout)
-    for number, question in enumerate(questions, start=1):
-        if not question:
-            problem = f"line {number} is empty: no question"
-            if args.json:
-                print(json.dumps({"question": "", "error": problem}), flush=True)
-            else:
-                print(("\n" if number > 1 else "") + markup.dim(f"Q: (line {number})"))
-                print(f"No question: {problem}.", flush=True)
-            continue
-        problem = language_problem(question)
-        if problem:
-            answer = Answer(question, False, (), problem=problem)
-        else:
-            answer = retriever.ask(question)
+    headed = args.question == "-"  # stdin: each answer under its question
+    for number, question, problem in questions:
+        text = _answer_text(retriever, config, args, (number, question, problem), markup)
         if args.json:
-            print(json.dumps(answer_to_json(answer, args.top_k), ensure_ascii=False), flush=True)
+            print(text, flush=True)
             continue
         if number > 1:
             print()
-        if len(questions) > 1:
+        if headed and question:
             print(wrap(markup.dim(f"Q: {question}"), width))
-        text = problem or render_answer(
-            answer, markup, shown=args.top_k, sources_command=f"`{program_name()} sources`"
-        )
         print(wrap(text, width), flush=True)
     return 0
+
+
+def _answer_text(retriever, config, args, line: Line, markup) -> str:  # noqa: ANN001 - lazy types
+    """One input line's answer: a JSON line with --json, else the text shown."""
+    from bot.answer_format import answer_to_json, language_problem, render_answer
+    from retrieval.pipeline import Answer
+
+    number, question, problem = line
+    if problem or not question:
+        problem = problem or f"line {number} is empty: no question"
+        if args.json:
+            return json.dumps({"question": question, "error": problem}, ensure_ascii=False)
+        return markup.dim(f"Q: (line {number})") + f"\nNo question: {problem}."
+    refused = language_problem(question)
+    answer = Answer(question, False, (), problem=refused) if refused else retriever.ask(question)
+    if args.json:
+        return json.dumps(answer_to_json(answer, args.top_k), ensure_ascii=False)
+    return refused or render_answer(
+        answer,
+        markup,
+        shown=args.top_k,
+        snippet_chars=config.chat.snippet_chars,
+        sources_command=f"`{program_name()} sources`",
+    )
+
+
+Line = tuple[int, str, str | None]  # line number, question (cleaned), problem or None
+
+
+def _stdin_questions() -> Iterator[Line]:
+    """Standard input a line at a time, as it arrives: a slow producer gets each answer
+    before it writes the next question, and endless input (`yes | newsbot ask -`) runs in
+    bounded memory. A line longer than a question may be is refused unread, not held whole."""
+    from bot.console import MAX_QUESTION_CHARS
+    from retrieval.text.clean import clean_question
+
+    most = 4 * MAX_QUESTION_CHARS + 2  # bytes: four per character in UTF-8, and "\r\n"
+    stream = sys.stdin.buffer
+    for number in itertools.count(1):
+        raw = stream.readline(most)
+        if not raw:
+            return
+        if not raw.endswith(b"\n") and len(raw) == most:
+            while (rest := stream.readline(most)) and not rest.endswith(b"\n"):
+                pass  # the rest of the line, a piece at a time, dropped
+            raw = b"x" * most
+        text = raw.decode("utf-8", errors="replace")  # a bad byte must not end the batch
+        if len(text.rstrip("\r\n")) > MAX_QUESTION_CHARS:
+            yield number, "", f"line {number} is longer than {MAX_QUESTION_CHARS:,} characters"
+        else:
+            yield number, clean_question(text), None
+
+
+def _first_question(lines: Iterator[Line]) -> tuple[Iterator[Line], Line]:
+    """The blank lines before the first question (answered as such), and that question."""
+    for blanks, line in enumerate(lines):
+        if line[1] or line[2]:
+            return ((n, "", None) for n in range(1, blanks + 1)), line
+    raise UsageError("standard input holds no question (one question per line)")
 
 
 def _sources(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, lazily
@@ -231,21 +305,48 @@ def _index(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig
         if names and len(names) <= 10:
             lines.append(f"- {label}: {', '.join(names)}")
     key_folder = retriever.index.folder.parent
-    others = [f for f in key_folder.parent.iterdir() if f.is_dir() and f != key_folder]
-    if others:
-        size = sum(p.stat().st_size for f in others for p in f.rglob("*") if p.is_file())
-        lines.append(
-            f"{len(others)} other index folder{'s' if len(others) != 1 else ''} in"
-            f" {key_folder.parent} ({size / 2**20:,.0f} MiB) belong to other seeds folders,"
-            " models, settings or versions; any of them can be deleted, it is rebuilt from the"
-            " embedding cache when needed."
-        )
+    lines += _prune(key_folder) if args.prune else _others(key_folder)
     print(wrap("\n".join(lines), output_width(sys.stdout)))
     return 0
 
 
+def _others(key_folder: Path) -> list[str]:
+    """A line about the index folders of other configurations, if there are any."""
+    from retrieval.index.prune import folder_bytes, other_folders
+
+    others = other_folders(key_folder.parent, key_folder)
+    if not others:
+        return []
+    size = sum(folder_bytes(f) for f in others)
+    one = len(others) == 1
+    return [
+        f"{len(others)} other index folder{'' if one else 's'} in {key_folder.parent}"
+        f" ({size / 2**20:,.0f} MiB) {'belongs' if one else 'belong'} to other seeds folders,"
+        f" models, settings or versions; `{program_name()} index --prune` removes those no"
+        " running bot uses, and an index is rebuilt from the embedding cache when needed."
+    ]
+
+
+def _prune(key_folder: Path) -> list[str]:
+    """Remove the other configurations' index folders that no running bot uses."""
+    from retrieval.index.prune import prune
+
+    report = prune(key_folder.parent, key_folder)
+    n = len(report.removed)
+    lines = [
+        f"Removed {n} other index folder{'' if n == 1 else 's'}"
+        f" ({report.removed_bytes / 2**20:,.0f} MiB) from {key_folder.parent}."
+    ]
+    if report.in_use:
+        names = ", ".join(f.name for f in report.in_use)
+        lines.append(f"Kept {len(report.in_use)} in use by a running bot or build: {names}.")
+    lines += [f"Cannot remove {folder}: {problem}." for folder, problem in report.failed]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     from bot.config import ConfigError
+    from bot.progress import IndexBuildError
     from retrieval.corpus import SeedError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -257,8 +358,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         return code
     except (UsageError, ConfigError, SeedError) as exc:
-        print(f"{program_name()}: error: {exc}", file=sys.stderr)
+        print(f"{ERROR} {exc}", file=sys.stderr)
         return USAGE_ERROR
+    except IndexBuildError as exc:  # a full disk while indexing is no error of the output
+        print(f"{ERROR} {exc}", file=sys.stderr)
+        return INDEX_ERROR
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `ask ... | head -1`: the reader left; no traceback for that
@@ -268,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         if exc.errno not in OUTPUT_ERRNOS:
             raise
         _drop_output()  # `> /dev/full`: say so once, on stderr
-        print(f"{program_name()}: error: cannot write the output: {exc.strerror}", file=sys.stderr)
+        print(f"{ERROR} cannot write the output: {exc.strerror}", file=sys.stderr)
         return OUTPUT_ERROR
 
 

@@ -317,6 +317,9 @@ def reload_message(reload: Callable[[], SyncReport]) -> str:
         report = reload()
     except SeedError as exc:  # every file gone or broken, the folder removed
         return f"Not reloaded: {exc}; the articles loaded before stay."
+    except OSError as exc:  # a full disk while indexing: not the front end's output failing
+        problem = exc.strerror or str(exc) or type(exc).__name__
+        return f"Not reloaded: cannot build the index ({problem}); the articles loaded before stay."
     done = "Articles reloaded" if report.rebuilt else "The articles are up to date"
     return f"{done}: {report.summary()}"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import reprlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -197,8 +198,20 @@ _BOUNDS = {
 }
 
 
+# A list or mapping is quoted through reprlib, which stops after a few items at every level:
+# repr() of nested aliases would build the whole expansion (gigabytes) to show 60 characters.
+_SHORT_REPR = reprlib.Repr()  # attributes, not keywords: Python 3.11 takes none
+_SHORT_REPR.maxlevel = 3
+_SHORT_REPR.maxlist = _SHORT_REPR.maxtuple = _SHORT_REPR.maxdict = _SHORT_REPR.maxset = 4
+_SHORT_REPR.maxstring = _SHORT_REPR.maxother = SHOWN_VALUE_CHARS
+
+
 def shown_value(value: Any) -> str:
-    """A bad value as the error quotes it: repr, cut, with its full length if cut."""
+    """A bad value as the error quotes it: repr, cut, with its full length if cut (a text's
+    full length; a list or mapping is cut without ever being written out whole)."""
+    if isinstance(value, list | dict | tuple | set):
+        text = _SHORT_REPR.repr(value)
+        return text if len(text) <= SHOWN_VALUE_CHARS else f"{text[: SHOWN_VALUE_CHARS - 1]}…"
     text = repr(value)
     if len(text) <= SHOWN_VALUE_CHARS:
         return text
@@ -210,7 +223,8 @@ def plain_problem(detail: dict[str, Any]) -> str:
     key = ".".join(str(part) for part in detail["loc"]) or "(top level)"
     kind = detail["type"]
     if kind == "extra_forbidden":
-        return f"unknown key {key!r}"
+        guess = suggested_key(tuple(str(part) for part in detail["loc"]))
+        return f"unknown key {key!r}" + (f" (did you mean {guess}?)" if guess else "")
     ctx = detail.get("ctx") or {}
     if kind in _BOUNDS and _BOUNDS[kind][0] in ctx:
         problem = _BOUNDS[kind][1].format(ctx[_BOUNDS[kind][0]])
@@ -224,6 +238,36 @@ def plain_problem(detail: dict[str, Any]) -> str:
     value = detail.get("input")
     got = "" if isinstance(value, dict) else f", got {shown_value(value)}"
     return f"key {key!r}: {problem}{got}"
+
+
+def setting_keys(model: type[BaseModel] = AppConfig, prefix: str = "") -> list[str]:
+    """Every dotted key a config file may hold, sections included."""
+    keys = []
+    for name, info in model.model_fields.items():
+        if info.exclude:
+            continue  # internal: AppConfig.source
+        keys.append(prefix + name)
+        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            keys += setting_keys(info.annotation, f"{prefix}{name}.")
+    return keys
+
+
+def suggested_key(loc: tuple[str, ...]) -> str | None:
+    """The key(s) an unknown one was probably meant to be, quoted: the name in other case in
+    its section, the same name in other sections ("'a.x' or 'b.x'"), or a close spelling."""
+    from rapidfuzz import fuzz, process, utils
+
+    name, parent = loc[-1].lower(), ".".join(loc[:-1])
+    keys = setting_keys()
+    siblings = {k: k.rpartition(".")[2] for k in keys if k.rpartition(".")[0] == parent}
+    same = [k for k, n in siblings.items() if n == name]
+    elsewhere = [k for k in keys if k.rpartition(".")[2] == name]
+    if same or elsewhere:
+        return " or ".join(repr(k) for k in same or elsewhere)
+    close = process.extractOne(
+        name, siblings, scorer=fuzz.ratio, processor=utils.default_process, score_cutoff=75
+    )
+    return repr(close[2]) if close else None
 
 
 def describe_errors(path: Path, error: ValidationError) -> str:
@@ -242,9 +286,45 @@ def describe_errors(path: Path, error: ValidationError) -> str:
 
 # --------------------------------------------------------------------------- loading
 
+MAX_EXPANDED_VALUES = 100_000  # the default file holds about 80; nine chained aliases, 10**9
+# PyYAML's words for an indentation slip, and what to tell the user instead or as well.
+_YAML_HINTS = {
+    "mapping values are not allowed here": (
+        "a 'key: value' where none may start: indent it like the keys above it (spaces,"
+        " the same number), or quote a value that holds ': '"
+    ),
+    "expected <block end>": (
+        "this line's indentation matches no section above it: line it up with the keys"
+        " of its section"
+    ),
+    # these two are placed where the '[' or '{' is (PyYAML's context mark), not where it noticed
+    "expected ',' or ']'": "the list opened here with '[' is not closed with ']'",
+    "expected ',' or '}'": "the mapping opened here with '{' is not closed with '}'",
+    "could not find expected ':'": "a key without ':' or a line indented too far",
+    "found character '\\t' that cannot start any token": "a tab: indent with spaces",
+}
+
 
 class _Loader(yaml.SafeLoader):
-    """safe_load, but a key given twice is an error rather than a silent last-one-wins."""
+    """safe_load, but a key given twice is an error rather than a silent last-one-wins, and
+    aliases (*name) that would expand to more than MAX_EXPANDED_VALUES values are refused
+    before anything is built from them."""
+
+    def get_single_data(self) -> Any:
+        node = self.get_single_node()
+        if node is None:
+            return None
+        sizes: dict[int, int] = {}
+        if _expanded_size(node, sizes) > MAX_EXPANDED_VALUES:
+            key, value = _largest_key(node, sizes)
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"key {key!r}: its anchors and aliases (&name, *name) expand to more than"
+                f" {MAX_EXPANDED_VALUES:,} values; write the values out instead",
+                value.start_mark,
+            )
+        return self.construct_document(node)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
@@ -264,6 +344,47 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """Values the node stands for once every alias is written out; an aliased node is one
+    object, counted once (memoised), so this takes time in the size of the file."""
+    if id(node) not in sizes:
+        sizes[id(node)] = MAX_EXPANDED_VALUES + 1  # a node inside itself (&a [*a]): refuse
+        total = 1
+        for child in _children(node):
+            total = min(total + _expanded_size(child, sizes), MAX_EXPANDED_VALUES + 1)
+        sizes[id(node)] = total
+    return sizes[id(node)]
+
+
+def _largest_key(node: yaml.Node, sizes: dict[int, int]) -> tuple[str, yaml.Node]:
+    """The (first) dotted key under which the expansion is largest, and its value."""
+    path: list[str] = []
+    while isinstance(node, yaml.MappingNode) and node.value:
+        key, node = max(node.value, key=lambda pair: sizes.get(id(pair[1]), 0))
+        path.append(str(key.value) if isinstance(key, yaml.ScalarNode) else "?")
+    return ".".join(path) or "(top level)", node
+
+
+def _yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
+    """'FILE:LINE:COLUMN: invalid YAML: problem (hint)', in words a user can act on."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or "invalid YAML"
+    for words, hint in _YAML_HINTS.items():
+        if problem.startswith(words):
+            problem = hint if words.startswith("expected") else f"{problem}: {hint}"
+            if words.startswith("expected ','"):
+                mark = getattr(exc, "context_mark", None) or mark
+            break
+    where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+    return f"{path}{where}: invalid YAML: {problem}"
+
+
 def load_config(path: Path | None = None) -> AppConfig:
     path = path or DEFAULT_CONFIG
     try:
@@ -277,10 +398,7 @@ def load_config(path: Path | None = None) -> AppConfig:
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}{where}: invalid YAML: {problem}") from None
+        raise ConfigError(_yaml_problem(path, exc)) from None
     except RecursionError:
         raise ConfigError(f"{path}: invalid YAML: nested too deeply") from None
     if data is None:

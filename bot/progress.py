@@ -6,8 +6,10 @@ at most every `every` seconds and when a stage ends, so logs stay short.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from pathlib import Path
 from typing import TextIO
 
 UNITS = {
@@ -16,6 +18,17 @@ UNITS = {
     "writing": "articles written",
     "graph": "sentence vectors in the search graph",
 }
+
+
+class IndexBuildError(Exception):
+    """Building or updating the index failed on the disk (full, too large, I/O): one line.
+
+    Nothing was swapped in: the index built before, if any, is still the one in use."""
+
+    def __init__(self, folder: Path, problem: str) -> None:
+        super().__init__(
+            f"cannot build the index in {folder}: {problem}; any index built before is kept"
+        )
 
 
 def _duration(seconds: float) -> str:
@@ -39,7 +52,7 @@ class BuildReporter:
         self._lock = threading.Lock()
         self._stage: str | None = None
         self._started = 0.0
-        self._last_line: float | None = None  # None: no line yet for this stage
+        self._last_line = -math.inf  # the first line of a stage is always written
         self._first_done = 0
 
     def line(self, stage: str, done: int, total: int, now: float) -> str:
@@ -59,7 +72,7 @@ class BuildReporter:
             if stage != self._stage:
                 if self._stage is not None and self.terminal:
                     self.stream.write("\n")
-                self._stage, self._started, self._last_line = stage, now, None
+                self._stage, self._started, self._last_line = stage, now, -math.inf
                 self._first_done = done
             finished = done >= total
             if self.terminal:
@@ -68,7 +81,7 @@ class BuildReporter:
                     self.stream.write("\n")
                     self._stage = None
                 self.stream.flush()
-            elif finished or self._last_line is None or now - self._last_line >= self.every:
+            elif finished or now - self._last_line >= self.every:
                 self._last_line = now
                 print(self.line(stage, done, total, now), file=self.stream, flush=True)
                 if finished:

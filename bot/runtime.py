@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -16,16 +17,19 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from bot.config import AppConfig, ConfigError, PathSetting, os_problem, shown_value
+from bot.progress import IndexBuildError
 from retrieval.corpus import Article, load_corpus
 from retrieval.index.live import LiveRetriever, list_seeds
 from retrieval.index.local import BuildProgress, scan_seeds
+from retrieval.index.prune import hold
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model
-from retrieval.model.packages import PACKAGED_MODELS, ModelError
+from retrieval.model.packages import PACKAGED_MODELS, ModelError, canonical_model
 
 # progress(message) is a context manager around the slow step. What it yields may be a function
 # taking (paragraphs embedded, paragraphs to embed), which a front end draws as a bar or logs.
 Progress = Callable[[str], AbstractContextManager[object]]
 MAX_MODEL_NAME = 1000  # longer is no model name nor a usable folder
+log = logging.getLogger(__name__)
 
 
 def quiet(_message: str) -> AbstractContextManager[object]:
@@ -65,7 +69,8 @@ def load_articles(config: AppConfig, seeds_dir: Path | None = None) -> list[Arti
 
 
 def cache_folder(config: AppConfig) -> Path | None:
-    """The embedding cache's folder, made if missing; None when caching is off."""
+    """The embedding cache's folder, made if missing; None when caching is off, or when the
+    setting names a file (a warning: the bot goes on without a cache, the file untouched)."""
     setting = config.path_setting("corpus.cache_dir")
     if setting is None:
         return None
@@ -73,7 +78,8 @@ def cache_folder(config: AppConfig) -> Path | None:
         if "\0" in str(setting.path):
             raise ValueError("it contains a NUL character")
         if setting.path.exists() and not setting.path.is_dir():
-            raise setting.error("is a file, not a folder for the embedding cache")
+            log.warning("%s; going on without a cache", setting.error("is a file, not a folder"))
+            return None
         setting.path.mkdir(parents=True, exist_ok=True)
     except (OSError, ValueError, RuntimeError) as exc:
         raise setting.error(f"cannot make the cache folder: {os_problem(exc)}") from None
@@ -115,8 +121,8 @@ def open_retriever(
     if not listing:  # fail fast, before the model loads
         scan_seeds(seeds, {}, {}, "raise")
     settings = config.retrieval
-    model_name = settings.model or DEFAULT_MODEL
     location = _model_location(config)
+    model_name = canonical_model(settings.model) or DEFAULT_MODEL  # "MiniLM" caches as itself
     cache = cache_folder(config)
     n = len(listing)
     with progress(
@@ -127,6 +133,8 @@ def open_retriever(
             model = load_model(location, settings.precision)
         except ModelError as exc:
             raise _model_error(config, str(exc)) from None
+        except OSError as exc:  # unpacking a packaged model on first use: a full disk
+            raise _model_error(config, f"cannot unpack it: {os_problem(exc)}") from None
         encoder = Encoder(model, model_name, cache)  # opens nothing: the cache opens lazily
         if build_progress is None and callable(report):
             bar = report
@@ -135,17 +143,20 @@ def open_retriever(
                 if stage == "embedding":
                     bar(done, total)
 
+        index_root = _index_root(cache)
         try:
-            return LiveRetriever(
+            retriever = LiveRetriever(
                 seeds,
                 settings,
                 encoder,
-                index_root=_index_root(cache),
+                index_root=index_root,
                 skip_bad_files=config.corpus.skip_bad_files,
                 progress=build_progress,
             )
+            hold(retriever.index.folder.parent)  # `newsbot index --prune` leaves it alone
         except OSError as exc:
-            raise _cache_error(config, exc) from None
+            raise IndexBuildError(index_root, os_problem(exc)) from None
+        return retriever
 
 
 def _index_root(cache: Path | None) -> Path:
@@ -153,16 +164,12 @@ def _index_root(cache: Path | None) -> Path:
     otherwise (no cache, a read-only one) rebuilt at every start in a folder of its own."""
     if cache is not None and os.access(cache, os.W_OK):
         return cache / "index"
-    folder = Path(tempfile.mkdtemp(prefix="newsbot-index-"))
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="newsbot-index-"))
+    except OSError as exc:
+        raise IndexBuildError(Path(tempfile.gettempdir()), os_problem(exc)) from None
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return folder
-
-
-def _cache_error(config: AppConfig, exc: Exception) -> ConfigError:
-    setting = config.path_setting("corpus.cache_dir")
-    if setting is None:
-        return ConfigError(f"cannot build the index: {os_problem(exc)}")
-    return setting.error(f"cannot use the cache there: {os_problem(exc)}")
 
 
 def _model_error(config: AppConfig, problem: str) -> ConfigError:
@@ -171,7 +178,7 @@ def _model_error(config: AppConfig, problem: str) -> ConfigError:
 
 def _model_location(config: AppConfig) -> str:
     """A packaged model's name as it is; a relative folder is relative to the config file."""
-    name = config.retrieval.model
+    name = canonical_model(config.retrieval.model)
     if name is None or name in PACKAGED_MODELS:
         return name or DEFAULT_MODEL
     if len(name) > MAX_MODEL_NAME or "\0" in name:

@@ -27,8 +27,17 @@ def model():
 
 
 @pytest.fixture(scope="session")
-def config() -> AppConfig:
-    return load_config()
+def config(tmp_path_factory) -> AppConfig:
+    """The default file, with the cache and the chat history in a temporary folder: no test
+    writes into the project's .cache or the home folder."""
+    loaded = load_config()
+    tmp = tmp_path_factory.mktemp("config")
+    return loaded.model_copy(
+        update={
+            "corpus": loaded.corpus.model_copy(update={"cache_dir": tmp / "cache"}),
+            "chat": loaded.chat.model_copy(update={"history_file": tmp / "history"}),
+        }
+    )
 
 
 @pytest.fixture(scope="session")

@@ -155,13 +155,13 @@ def usage_error(*args: str, stdin: str = "") -> str:
 
 
 def test_empty_question():
-    assert usage_error("ask", "  ") == "python -m bot: error: QUESTION: the question is empty"
+    assert usage_error("ask", "  ") == "newsbot: error: QUESTION: the question is empty"
 
 
 @pytest.mark.parametrize("top_k", ["0", "101", "-3"])
 def test_top_k_out_of_range(top_k):
     line = usage_error("ask", "--top-k", top_k, "Who was arrested?")
-    assert line == f"python -m bot: error: --top-k: must be between 1 and 100, got {top_k}"
+    assert line == f"newsbot: error: --top-k: must be between 1 and 100, got {top_k}"
 
 
 def test_top_k_checked_before_reading_stdin():
@@ -173,7 +173,10 @@ def test_bad_config_file(tmp_path, command):
     config = tmp_path / "bad.yaml"
     config.write_text("retrieval:\n  max_sentencs: 3\n", encoding="utf-8")
     line = usage_error(*command[:1], "--config", str(config), *command[1:])
-    assert line == f"python -m bot: error: {config}: unknown key 'retrieval.max_sentencs'"
+    assert line == (
+        f"newsbot: error: {config}: unknown key 'retrieval.max_sentencs'"
+        " (did you mean 'retrieval.max_sentences'?)"
+    )
 
 
 @pytest.mark.parametrize("where", ["before", "after"])
@@ -201,7 +204,7 @@ def test_model_that_is_not_there_is_one_line(tmp_path, model, problem):
     config = tmp_path / "bot.yaml"
     config.write_text(f"retrieval:\n  model: ./{model}\n", encoding="utf-8")
     line = usage_error("ask", "--config", str(config), "--seeds", str(ROOT / "seeds"), "Who?")
-    assert line.startswith(f"python -m bot: error: {config}: key 'retrieval.model': ")
+    assert line.startswith(f"newsbot: error: {config}: key 'retrieval.model': ")
     assert problem in line
 
 
@@ -217,14 +220,14 @@ def test_bad_seed_file(tmp_path):
     bad = seeds / "bad.txt"
     bad.write_text("\ndate 2022-02-30 Leap\n\nText.\n", encoding="utf-8")
     line = usage_error("ask", "--seeds", str(seeds), "Who was arrested?")
-    assert line.startswith(f"python -m bot: error: {bad}:2: impossible date '2022-02-30'")
+    assert line.startswith(f"newsbot: error: {bad}:2: impossible date '2022-02-30'")
 
 
 def test_seeds_option_naming_a_file(tmp_path):
     seed = tmp_path / "one.txt"
     seed.write_text("date 2022-01-08 Fine\n\nFine text.\n", encoding="utf-8")
     line = usage_error("ask", "--seeds", str(seed), "Who?")
-    assert line == f"python -m bot: error: --seeds {seed}: is a file, not a seeds folder"
+    assert line == f"newsbot: error: --seeds {seed}: is a file, not a seeds folder"
 
 
 def test_a_config_elsewhere_takes_the_project_defaults(tmp_path):
@@ -248,7 +251,7 @@ def test_every_config_problem_at_once(tmp_path):
     result = run_bot("ask", "--config", str(config), "Who?", timeout=60)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.splitlines() == [
-        f"python -m bot: error: {config}: 3 problems:",
+        f"newsbot: error: {config}: 3 problems:",
         "  key 'retrieval.fusion': must be 'weighted' or 'rrf', got 'sum'",
         "  key 'chat.shown_passages': must be a whole number, got 'three'",
         "  key 'chat.snippet_chars': must be at least 40, got 5",
@@ -261,7 +264,6 @@ LONG = "x" * 5000
 @pytest.mark.parametrize(
     ("command", "yaml_text", "key", "problem"),
     [
-        (["ask", "Who?"], "corpus:\n  cache_dir: {file}\n", "corpus.cache_dir", "is a file, not a folder"),
         (["ask", "Who?"], f"corpus:\n  cache_dir: {LONG}\n", "corpus.cache_dir", "ile name too long"),
         (["ask", "Who?"], "corpus:\n  cache_dir: /proc/newsbot\n", "corpus.cache_dir", "cannot make the cache folder"),
         (["ask", "Who?"], "corpus:\n  seeds_dir: {file}\n", "corpus.seeds_dir", "is a file, not a seeds folder"),
@@ -275,7 +277,7 @@ LONG = "x" * 5000
         (["ask", "Who?"], "corpus:\n  cache_dir: ~nosuchuser/x\n", "corpus.cache_dir", "no user"),
     ],
     ids=[
-        "cache-file", "cache-long", "cache-proc", "seeds-file", "seeds-long", "seeds-proc",
+        "cache-long", "cache-proc", "seeds-file", "seeds-long", "seeds-proc",
         "model-long", "model-nul", "history-folder", "history-long", "history-proc", "home",
     ],
 )  # fmt: skip
@@ -287,7 +289,7 @@ def test_paths_the_os_refuses_are_one_line_naming_the_key(
     config = tmp_path / "bot.yaml"
     config.write_text(yaml_text.format(file=afile, folder=tmp_path), encoding="utf-8")
     line = usage_error(command[0], "--config", str(config), *command[1:])
-    assert line.startswith(f"python -m bot: error: {config}: key {key!r}")
+    assert line.startswith(f"newsbot: error: {config}: key {key!r}")
     assert problem in line
     assert len(line) < 400  # a 5,000-character value is not echoed whole
 
@@ -295,7 +297,7 @@ def test_paths_the_os_refuses_are_one_line_naming_the_key(
 def test_seeds_option_the_os_refuses():
     line = usage_error("ask", "--seeds", LONG, "Who?")
     assert len(line) < 300
-    assert line.startswith("python -m bot: error: --seeds ")
+    assert line.startswith("newsbot: error: --seeds ")
     assert "cannot use it as the seeds folder" in line
 
 
@@ -303,7 +305,7 @@ def test_deeply_nested_config_is_one_line(tmp_path):
     config = tmp_path / "deep.yaml"
     config.write_text("a: " + "[" * 100_000 + "\n", encoding="utf-8")
     line = usage_error("ask", "--config", str(config), "Who?")
-    assert line == f"python -m bot: error: {config}: invalid YAML: nested too deeply"
+    assert line == f"newsbot: error: {config}: invalid YAML: nested too deeply"
 
 
 @pytest.mark.parametrize(
@@ -312,14 +314,14 @@ def test_deeply_nested_config_is_one_line(tmp_path):
 def test_a_full_disk_is_one_line_not_a_traceback(args, cli_config):
     with open("/dev/full", "w") as full:
         result = subprocess.run(
-            [sys.executable, "-m", "bot", *args, "--config", str(cli_config)][: len(args) + 3 if args != ["--help"] else 4],
+            [sys.executable, "-m", "bot", *args, *(["--config", str(cli_config)] if args != ["--help"] else [])],
             cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
         )  # fmt: skip
     assert result.returncode == 1
     # An empty cache also logs its embedding progress on stderr first; the error is the last line.
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1] == (
-        "python -m bot: error: cannot write the output: No space left on device"
+        "newsbot: error: cannot write the output: No space left on device"
     )
 
 
@@ -359,8 +361,7 @@ def test_chat_with_bad_seeds_is_one_line(tmp_path):
 )
 def test_argument_errors_are_one_line(args):
     line = usage_error(*args)
-    assert line.startswith("python -m bot")
-    assert "error:" in line
+    assert line.startswith("newsbot: error: ")
 
 
 @pytest.mark.parametrize(
@@ -430,3 +431,26 @@ def test_a_reader_that_leaves_early_gets_no_traceback(cli_config):
     proc.stdout.close()
     assert proc.wait(timeout=120) == 1
     assert proc.stderr.read() == ""
+
+
+def test_version():
+    result = run_bot("--version", timeout=60)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "newsbot 0.1.0\n", "")
+
+
+@pytest.mark.parametrize("started_as", ["python -m bot", "newsbot"])
+def test_errors_have_one_prefix_however_the_bot_is_started(started_as):
+    """Through make (`python -m bot`) errors began 'python -m bot: error:', otherwise
+    'newsbot: error:'."""
+    program = (
+        f"import sys; sys.argv[0] = {started_as.split()[-1]!r}\n"
+        "from bot.__main__ import entry\n"
+        "entry()\n"
+    )
+    for args in (["ask", " "], ["frobnicate"]):
+        result = subprocess.run(
+            [sys.executable, "-c", program, *args],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 2
+        assert result.stderr.startswith("newsbot: error: "), result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import annotated_types
@@ -31,7 +32,8 @@ def config_error(path: Path, lines: int = 1) -> str:
     return message
 
 
-def test_default_file_loads(config):
+def test_default_file_loads():
+    config = load_config()
     assert DEFAULT_CONFIG == ROOT / "config" / "default.yaml"
     assert config.source == DEFAULT_CONFIG.resolve()
     assert config.resolve(config.corpus.seeds_dir) == (ROOT / "seeds").resolve()
@@ -129,8 +131,90 @@ def test_a_key_given_twice_is_an_error(tmp_path):
     path = write(tmp_path, "retrieval:\n  max_sentences: 3\n  fusion: rrf\n  max_sentences: 4\n")
     message = config_error(path)
     assert message == (
-        f"{path}:4: invalid YAML: key 'max_sentences' is given twice (first on line 2)"
+        f"{path}:4:3: invalid YAML: key 'max_sentences' is given twice (first on line 2)"
     )
+
+
+MISSPELT = [
+    ("chat:\n  shown_pasages: 3\n", "chat.shown_pasages", "'chat.shown_passages'"),
+    ("chat:\n  Shown_Passages: 3\n", "chat.Shown_Passages", "'chat.shown_passages'"),
+    ("retreival:\n  fusion: rrf\n", "retreival", "'retrieval'"),
+    ("telegram:\n  webhook:\n    prot: 80\n", "telegram.webhook.prot", "'telegram.webhook.port'"),
+    # the right name in the wrong section: where it belongs
+    ("retrieval:\n  history_file: h\n", "retrieval.history_file", "'chat.history_file'"),
+    ("retrieval:\n  snippet_chars: 80\n", "retrieval.snippet_chars",
+     "'chat.snippet_chars' or 'telegram.snippet_chars'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("yaml_text", "key", "guess"), MISSPELT)
+def test_a_misspelt_key_gets_a_suggestion(tmp_path, yaml_text, key, guess):
+    path = write(tmp_path, yaml_text)
+    assert config_error(path) == f"{path}: unknown key {key!r} (did you mean {guess}?)"
+
+
+def test_a_key_like_no_other_gets_no_suggestion(tmp_path):
+    path = write(tmp_path, "chat:\n  colour: blue\n")
+    assert config_error(path) == f"{path}: unknown key 'chat.colour'"
+
+
+INDENTATION = [
+    # one space too many: PyYAML says "mapping values are not allowed here"
+    ("chat:\n  shown_passages: 3\n   snippet_chars: 200\n", 3, 17, "indent it like the keys above"),
+    # one space too few: "expected <block end>, but found '<block mapping start>'"
+    ("chat:\n  shown_passages: 3\n snippet_chars: 200\n", 3, 2, "matches no section above it"),
+    ("chat:\n\tshown_passages: 3\n", 2, 1, "a tab: indent with spaces"),
+]
+
+
+@pytest.mark.parametrize(("yaml_text", "line", "column", "hint"), INDENTATION)
+def test_an_indentation_slip_names_line_and_column_with_a_plain_hint(
+    tmp_path, yaml_text, line, column, hint
+):
+    path = write(tmp_path, yaml_text)
+    message = config_error(path)
+    assert message.startswith(f"{path}:{line}:{column}: invalid YAML: ")
+    assert hint in message
+    assert "<block" not in message  # PyYAML's token names mean nothing to a user
+
+
+CHAINED_ALIASES = "".join(
+    f"- &{a} [{', '.join([f'*{b}'] * 9)}]\n" for b, a in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+@pytest.mark.parametrize("where", ["chat:\n  snippet_chars:\n", "retrieval:\n  rrf_k:\n"])
+def test_an_alias_bomb_is_refused_at_once_naming_the_key(tmp_path, where):
+    """Nine chained anchors: 9**9 values once expanded. It took 354 s and 3 GB before."""
+    indent = "    "
+    bomb = f"{indent}- &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+        indent + line + "\n" for line in CHAINED_ALIASES.splitlines()
+    )
+    path = write(tmp_path, where + bomb)
+    started = time.monotonic()
+    message = config_error(path)
+    assert time.monotonic() - started < 5
+    key = where.replace(":\n  ", ".").rstrip(":\n")
+    assert re.fullmatch(
+        rf"{re.escape(str(path))}:3:5: invalid YAML: key '{key}': its anchors and aliases"
+        r" \(&name, \*name\) expand to more than 100,000 values; write the values out instead",
+        message,
+    )
+
+
+def test_a_few_aliases_are_fine(tmp_path):
+    path = write(
+        tmp_path, "telegram:\n  allowed_user_ids: &staff [1, 2]\n  admin_user_ids: *staff\n"
+    )
+    assert load_config(path).telegram.admin_user_ids == [1, 2]
+
+
+def test_a_big_bad_list_is_quoted_short(tmp_path):
+    """A list where a number belongs is quoted a few items deep, never written out whole."""
+    rows = "".join(f"    - [{', '.join(['word'] * 50)}]\n" for _ in range(50))
+    message = config_error(write(tmp_path, f"chat:\n  snippet_chars:\n{rows}"))
+    assert "key 'chat.snippet_chars': must be a whole number, got [['word', 'word'" in message
+    assert len(message) < len(str(tmp_path)) + 150
 
 
 def test_deeply_nested_yaml_is_one_line(tmp_path):
@@ -188,7 +272,9 @@ def test_defaults_resolve_against_the_project_written_paths_against_the_file(tmp
 def test_bad_yaml_names_file_and_line(tmp_path):
     path = write(tmp_path, "retrieval:\n  max_sentences: 3\n  fusion: [rrf\n")
     message = config_error(path)
-    assert re.match(rf"{re.escape(str(path))}:\d+: invalid YAML", message)
+    assert message == (
+        f"{path}:3:11: invalid YAML: the list opened here with '[' is not closed with ']'"
+    )
 
 
 def test_tab_indented_yaml_is_bad_yaml(tmp_path):
@@ -244,8 +330,8 @@ def test_default_yaml_names_every_setting_and_nothing_else():
     assert documented - expected == set(), "keys in config/default.yaml that are no setting"
 
 
-def test_default_yaml_values_equal_the_pydantic_defaults(config):
-    assert config.model_dump() == AppConfig().model_dump()
+def test_default_yaml_values_equal_the_pydantic_defaults():
+    assert load_config().model_dump() == AppConfig().model_dump()
 
 
 def test_default_yaml_keys_have_comments():

