@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer_format import PLAIN, answer_to_json, render_answer
+from bot.answer_format import PLAIN, answer_notes, answer_to_json, render_answer
 from bot.console import ConsoleChat
 from retrieval.corpus import load_corpus
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
@@ -105,7 +105,7 @@ def test_overview_questions_get_the_lead_passages_newest_first(dated, question):
 def test_relative_dates_count_from_the_newest_article_and_the_answer_says_so(dated):
     answer = dated.ask("What happened yesterday?")
     assert answer.answered
-    assert any("11 January 2022" in note for note in answer.notes)
+    assert any("11 January 2022" in note for note in answer_notes(answer))
     assert "11 January 2022" in render_answer(answer, PLAIN)
 
 
