@@ -64,12 +64,17 @@ def impossible_date_text(problem: ImpossibleDate) -> str:
     return f"There is no {problem.day} {month}."
 
 
+_READINGS = {
+    Reading.FROM_NEWEST: "{taken}, counted from the newest article ({newest})",
+    Reading.REVERSED: "{taken}: the later date came first",
+    Reading.DAY_FIRST: "{taken}, day before month",
+}
+
+
 def assumption_text(assumption: Assumption) -> str:
     """How a question's time phrase was read, when that took an assumption."""
     taken = f"taking “{assumption.phrase}” as {assumption.period.label()}"
-    if assumption.reading is Reading.FROM_NEWEST:
-        return f"{taken}, counted from the newest article ({human_date(assumption.newest)})"
-    raise ValueError(f"no wording for {assumption.reading}")
+    return _READINGS[assumption.reading].format(taken=taken, newest=human_date(assumption.newest))
 
 
 def answer_notes(answer: Answer) -> list[str]:

@@ -117,6 +117,38 @@ def test_an_impossible_date_gets_a_clear_reply(dated):
     )
 
 
+@pytest.mark.parametrize(
+    ("question", "told"),
+    [
+        ("What happened on February 29, 2021?", "There is no 29 February 2021: 2021 is not a leap year."),
+        ("What happened on 31/04/2022?", "There is no 31 April."),
+        ("What happened on the 45th of March?", "There is no 45 March."),
+    ],
+)  # fmt: skip
+def test_every_impossible_date_gets_the_reply_february_30_gets(dated, question, told):
+    answer = dated.ask(question)
+    assert not answer.answered
+    assert render_answer(answer, PLAIN) == f"{told} Please check the date and ask again."
+    assert answer_to_json(answer, 3)["problem"] == told
+
+
+def test_a_far_off_day_is_taken_as_written_and_the_reply_says_what_the_articles_cover(dated):
+    answer = dated.ask("What happened on 31 December 9999?")
+    assert not answer.answered
+    text = render_answer(answer, PLAIN)
+    assert "31 December 9999" in text and "20 December 2021" in text and "12 January 2022" in text
+
+
+def test_a_reversed_range_is_read_in_order_and_the_answer_says_so(dated):
+    answer = dated.ask("What happened between January 12 and January 5?")
+    assert answer.time.period.iso() == "2022-01-05/2022-01-12"
+    note = (
+        "taking “between January 12 and January 5” as 5–12 January 2022: the later date came first"
+    )
+    assert render_answer(answer, PLAIN).startswith(note)
+    assert answer_to_json(answer, 3)["notes"] == [note]
+
+
 def test_a_time_with_no_articles_says_what_the_articles_cover(dated):
     answer = dated.ask("What happened in March 2020?")
     assert not answer.answered

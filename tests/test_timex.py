@@ -168,3 +168,92 @@ def test_an_impossible_date_is_an_error_in_plain_words(question):
 def test_no_date_no_constraint():
     asked = question_time("Who was arrested?", CORPUS)
     assert asked.period is None and asked.remainder == "Who was arrested?"
+
+
+# --- issue 20: a question's date is read as written, or explained; never quietly another ---------
+
+
+@pytest.mark.parametrize(
+    ("question", "value"),
+    [
+        ("What happened on 31 December 9999?", "9999-12-31"),  # was 2021-12-31
+        ("news of March 5, 1850", "1850-03-05"),  # was 2021-03-05
+        ("What happened in December 9999?", "9999-12"),
+        ("What happened in 9999?", "9999"),
+        ("What happened in 1850?", "1850"),
+    ],
+)
+def test_a_far_off_year_is_taken_as_written(question, value):
+    asked = question_time(question, CORPUS)
+    assert asked.period is not None and asked.period.iso() == value
+    assert asked.assumptions == ()
+
+
+def test_a_number_is_no_far_off_year_without_a_cue():
+    assert question_time("Which firms cut between 1000 and 2000 jobs?", CORPUS).period is None
+    assert question_time("Who paid 1200 dlrs?", CORPUS).period is None
+
+
+@pytest.mark.parametrize(
+    ("question", "told"),
+    [
+        ("What happened on February 29, 1987?", "There is no 29 February 1987: 1987 is not a leap year."),
+        ("news of 1987-02-29", "There is no 29 February 1987: 1987 is not a leap year."),
+        ("What happened on 31/04/1987?", "There is no 31 April."),
+        ("What happened on 04/31/1987?", "There is no 31 April."),
+        ("What happened on 13/13/1987?", "There is no month 13."),
+        ("What happened on the 45th of March?", "There is no 45 March."),
+        ("news from March 32nd", "There is no 32 March."),
+    ],
+)  # fmt: skip
+def test_every_impossible_date_is_explained_as_february_30_is(question, told):
+    with pytest.raises(ImpossibleDate) as caught:
+        question_time(question, CORPUS)
+    assert impossible_date_text(caught.value) == told
+
+
+def test_february_29_of_a_leap_year_is_a_date():
+    assert question_time("news of February 29, 1988", CORPUS).period.iso() == "1988-02-29"
+
+
+@pytest.mark.parametrize(
+    ("question", "value", "assumed"),
+    [
+        ("What happened on 13/04/1987?", "1987-04-13", None),  # only one way round is a date
+        ("What happened on 04/13/1987?", "1987-04-13", None),
+        ("What happened on 03/04/1987?", "1987-04-03", "taking “03/04/1987” as 3 April 1987, day before month"),
+        ("What happened on 3.4.1987?", "1987-04-03", "taking “3.4.1987” as 3 April 1987, day before month"),
+        ("What happened on 04/04/1987?", "1987-04-04", None),
+    ],
+)  # fmt: skip
+def test_a_date_in_figures_is_read_day_first_when_both_ways_are_dates(question, value, assumed):
+    asked = question_time(question, CORPUS)
+    assert asked.period.iso() == value
+    assert [assumption_text(a) for a in asked.assumptions] == ([assumed] if assumed else [])
+
+
+@pytest.mark.parametrize(
+    ("question", "value", "assumed"),
+    [
+        ("What happened between March 10 and March 3?", "2021-03-03/2021-03-10",
+         "taking “between March 10 and March 3” as 3–10 March 2021: the later date came first"),
+        ("news between March 10, 1987 and March 3, 1987", "1987-03-03/1987-03-10",
+         "taking “between March 10, 1987 and March 3, 1987” as 3–10 March 1987: the later date came first"),
+        ("What happened between 1988 and 1986?", "1986/1988",
+         "taking “between 1988 and 1986” as 1986–1988: the later date came first"),
+        # Across the new year is no reversal: the shorter reading wins.
+        ("What happened between December 20 and January 5?", "2021-12-20/2022-01-05", None),
+        ("What happened between December 20 and January 5, 2022?", "2021-12-20/2022-01-05", None),
+    ],
+)  # fmt: skip
+def test_a_reversed_range_is_read_in_order_and_says_so(question, value, assumed):
+    asked = question_time(question, CORPUS)
+    assert asked.period.iso() == value
+    assert [assumption_text(a) for a in asked.assumptions] == ([assumed] if assumed else [])
+
+
+def test_in_an_article_an_impossible_date_is_none_and_a_reversed_range_is_in_order():
+    assert found("on February 29, 1987 and on the 45th of March") == []
+    assert found("between March 10 and March 3", TUESDAY) == [
+        ("between March 10 and March 3", "1987-03-03/1987-03-10")
+    ]

@@ -1,6 +1,11 @@
 """The words and patterns of time expressions: the grammar that finds them, one named group per
 kind of expression (and per part each kind's resolver reads), and the cues around a phrase that
 make it a date or something else.
+
+Articles and questions are read with two grammars built from the same parts: a question may name
+any year ("31 December 9999", "in 1850") or a date in figures ("31/04/1987"), each of which must
+be read as written or explained, never quietly turned into another date; in articles the
+narrower grammar keeps "on March 5, 1200 workers" a date of this century.
 """
 
 from __future__ import annotations
@@ -23,10 +28,10 @@ ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "
 AMBIGUOUS_MONTHS = {"march", "april", "may", "june", "august"}
 
 MONTH = r"(?:" + "|".join(MONTH_NAMES) + r"|(?:" + "|".join(MONTH_ABBREVIATIONS) + r")\.?)"
-DAY = r"(?:3[01]|[12]\d|0?[1-9])(?:st|nd|rd|th)?"
-# In a question a day no month has, written as an ordinal ("the 45th of March"), is read so that
-# it can be explained; a bare "March 45" stays no date ("in March 45 people ...").
-ANY_DAY = rf"(?:{DAY}|\d\d?(?:st|nd|rd|th))"
+# A day no month has, written as an ordinal ("the 45th of March"), is read so that it can be
+# explained (or in an article dropped), not taken for the month; "March 45" stays no date, as in
+# "in March 45 people ...".
+DAY = r"(?:(?:3[01]|[12]\d|0?[1-9])(?:st|nd|rd|th)?|\d\d?(?:st|nd|rd|th))"
 YEAR = r"(?:19\d\d|20\d\d)"
 ANY_YEAR = r"(?:[1-9]\d\d\d)"  # what Python's calendar holds, from 1000 on
 WEEKDAY = r"(?:" + "|".join(WEEKDAY_NAMES) + r")"
@@ -38,8 +43,8 @@ EDGE = r"(?:early|mid|late|the\s+end\s+of|the\s+beginning\s+of|the\s+start\s+of|
 RANGE_TO = r"(?:and|to|until|till|through|-|–)"
 
 # Alternatives in priority order: at one position the first that matches wins, so spans come
-# before their parts and full dates before months. {day}, {year} and {bare_year} differ between
-# the article and the question grammar; {numeric} is a slashed date or nothing.
+# before their parts and full dates before months. {YEAR} and {bare_year} differ between the
+# article and the question grammar; {numeric} is a date in figures or nothing.
 _ALTERNATIVES = r"""
     (?P<iso_date>\b{YEAR}-[01]\d-[0-3]\d\b)
   {numeric}
@@ -113,12 +118,12 @@ class Grammar:
     year_in: re.Pattern[str]  # a year inside a phrase
 
 
-def _grammar(day: str, year: str, bare_year: str, numeric: bool) -> Grammar:
-    month_day = rf"(?:{MONTH}\s+{day}|(?:the\s+)?{day}(?:\s+of)?\s+{MONTH})"
+def _grammar(year: str, bare_year: str, numeric: bool) -> Grammar:
+    month_day = rf"(?:{MONTH}\s+{DAY}|(?:the\s+)?{DAY}(?:\s+of)?\s+{MONTH})"
     parts = {
         "YEAR": year,
         "NEWS_YEAR": YEAR,  # spans, seasons and quarters: "between 1000 and 2000 jobs" is no date
-        "DAY": day,
+        "DAY": DAY,
         "DATE": rf"(?:{month_day}(?:,?\s+{year})?)",
         "MONTH": MONTH,
         "WEEKDAY": WEEKDAY,
@@ -130,8 +135,8 @@ def _grammar(day: str, year: str, bare_year: str, numeric: bool) -> Grammar:
     }
     parts["numeric"] = _NUMERIC_DATE.format(**parts) if numeric else ""
     day_month = (
-        rf"(?P<month_first>{MONTH})\s+(?P<day_after>{day})"
-        rf"|(?:the\s+)?(?P<day_first>{day})(?:\s+of)?\s+(?P<month_after>{MONTH})"
+        rf"(?P<month_first>{MONTH})\s+(?P<day_after>{DAY})(?!\d)"
+        rf"|(?:the\s+)?(?P<day_first>{DAY})(?:\s+of)?\s+(?P<month_after>{MONTH})"
     )
     return Grammar(
         re.compile(_ALTERNATIVES.format(**parts), re.IGNORECASE | re.VERBOSE),
@@ -140,8 +145,8 @@ def _grammar(day: str, year: str, bare_year: str, numeric: bool) -> Grammar:
     )
 
 
-ARTICLE_GRAMMAR = _grammar(DAY, YEAR, rf"{YEAR}|18\d\d", numeric=False)
-QUESTION_GRAMMAR = ARTICLE_GRAMMAR  # questions are read as articles are, for now
+ARTICLE_GRAMMAR = _grammar(YEAR, rf"{YEAR}|18\d\d", numeric=False)
+QUESTION_GRAMMAR = _grammar(ANY_YEAR, ANY_YEAR, numeric=True)
 
 # After a bare year these words make it a quantity: "2000 tonnes", "1987 shares".
 QUANTITY_AFTER = re.compile(
@@ -182,6 +187,9 @@ WORD_DAY_CUE = re.compile(
     r"begins|starts|started)\s+$",
     re.IGNORECASE,
 )
+NEWS_YEAR = re.compile(YEAR)
+# What may follow a year of a question that names no usual one ("in 9999?", "in 1850 and").
+YEAR_END = re.compile(r"\s*(?:$|[?!.,;:)]|(?:to|until|till|through|when|about)\b)", re.I)
 DECADE = re.compile(r"'s\b")
 DECADE_BEFORE = re.compile(r"\b(?:the|early|late|mid)[-\s]+$", re.I)
 SPAN_OPEN = re.compile(r"\b(?:between|from)\s+$", re.I)

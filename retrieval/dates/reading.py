@@ -15,7 +15,7 @@ import datetime as dt
 import enum
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta, weekday
@@ -51,6 +51,14 @@ class ImpossibleDate(ValueError):
         self.reason, self.day, self.month, self.year = reason, day, month, year
 
 
+class Reading(enum.Enum):
+    """What was assumed to read a phrase, for the reader to be told."""
+
+    FROM_NEWEST = "counted from the newest article"  # a question's "yesterday", "last week"
+    REVERSED = "the later date came first"  # "between March 10 and March 3"
+    DAY_FIRST = "day before month"  # "03/04/1987", a date either way round
+
+
 Tense = str | None  # "future", "past", or None when the clause does not say
 
 
@@ -75,6 +83,7 @@ class Found:
     text: str  # the whole text the phrase is in
     anchor: Anchor
     tense: Tense
+    assumed: list[Reading] = field(default_factory=list)  # what its resolver had to assume
 
     def group(self, name: str) -> str | None:
         return self.match.group(name)
@@ -170,9 +179,14 @@ def month_day(month: int, day: int, year: int) -> Period | None:
         return None
 
 
-def check_possible(month: int, day: int) -> None:
-    if day > calendar.monthrange(2000, month)[1]:  # 2000: a leap year, so 29 February passes
+def check_possible(month: int, day: int, year: int | None = None) -> None:
+    """Raise ImpossibleDate unless some year (the one given, if any) has this day."""
+    if not 1 <= month <= 12:
+        raise ImpossibleDate(Impossible.NO_SUCH_MONTH, day, month, year)
+    if not 1 <= day <= calendar.monthrange(2000, month)[1]:  # 2000 is a leap year
         raise ImpossibleDate(Impossible.NO_SUCH_DAY, day, month)
+    if year is not None and (month, day) == (2, 29) and not calendar.isleap(year):
+        raise ImpossibleDate(Impossible.NOT_A_LEAP_YEAR, day, month, year)
 
 
 def ordered_span(first: Period | None, second: Period | None) -> Period | None:
@@ -214,8 +228,8 @@ def calendar_date(phrase: str, anchor: Anchor, tense: Tense) -> Period | None:
         return None
     month = month_number(parts.group("month_first") or parts.group("month_after"))
     day = int(DAY_NUMBER.match(parts.group("day_after") or parts.group("day_first")).group())  # type: ignore[union-attr]
-    check_possible(month, day)
     year = anchor.grammar.year_in.search(phrase)
+    check_possible(month, day, int(year.group()) if year else None)
     core = phrase[parts.start() : year.end() if year else parts.end()]
     parsed = parse(core, anchor.date)
     if parsed is None:  # dateparser refused it: not a date we can vouch for

@@ -21,17 +21,20 @@ from retrieval.dates.patterns import (
     MONTH,
     MONTH_ABBREVIATIONS,
     MONTH_NAMES,
+    NEWS_YEAR,
     NUMBER_WORDS,
     ORDINALS,
     QUANTITY_AFTER,
     WEEKDAY_NAMES,
     WORD_DAY_CUE,
+    YEAR_END,
 )
 from retrieval.dates.period import Period
 from retrieval.dates.reading import (
     DAY_NUMBER,
     Anchor,
     Found,
+    Reading,
     calendar_date,
     candidates_by_year,
     check_possible,
@@ -49,29 +52,38 @@ from retrieval.dates.reading import (
 )
 
 
-def resolve(match: re.Match[str], text: str, anchor: Anchor) -> Period | None:
-    """The period a phrase the grammar matched means, or None when it is no date after all."""
-    tense = tense_around(text, match.start(), match.end())
-    return RESOLVERS[match.lastgroup or ""](Found(match, text, anchor, tense))
+def resolve(match: re.Match[str], text: str, anchor: Anchor) -> tuple[Period, list[Reading]] | None:
+    """The period a phrase the grammar matched means and what reading it assumed, or None when
+    it is no date after all."""
+    found = Found(match, text, anchor, tense_around(text, match.start(), match.end()))
+    period = RESOLVERS[match.lastgroup or ""](found)
+    return None if period is None else (period, found.assumed)
 
 
 # ---------------------------------------------------------------- one resolver per kind
 
 
 def _iso_date(found: Found) -> Period | None:
-    try:
-        return Period.day(dt.date.fromisoformat(found.phrase))
-    except ValueError:
-        year, month, day = (int(p) for p in found.phrase.split("-"))
-        if 1 <= month <= 12:
-            check_possible(month, day)
-        return None
+    year, month, day = (int(p) for p in found.phrase.split("-"))
+    check_possible(month, day, year)
+    return Period.day(dt.date(year, month, day))
 
 
 def _numeric_date(found: Found) -> Period | None:
-    """Not read yet: only the question grammar has slashed dates."""
-    del found
-    return None
+    """ "13/04/1987", "4.13.1987" (questions only): whichever way round is a date; when both
+    are, day first, as the answers write dates, and the reader is told."""
+    first, second = int(found.group("numeric_first") or 0), int(found.group("numeric_second") or 0)
+    year = int(found.group("numeric_year") or 0)
+    day_first, month_first = month_day(second, first, year), month_day(first, second, year)
+    if day_first is not None and month_first is not None and first != second:
+        found.assumed.append(Reading.DAY_FIRST)
+    if day_first is not None or month_first is not None:
+        return day_first or month_first
+    # Neither: explain it as the way round whose month exists ("31/04/1987": no 31 April).
+    if 1 <= second <= 12:
+        check_possible(second, first, year)
+    check_possible(first, second, year)
+    return None  # not reached: check_possible raised
 
 
 def _date(found: Found) -> Period | None:
@@ -80,24 +92,62 @@ def _date(found: Found) -> Period | None:
 
 def _date_span(found: Found) -> Period | None:
     """ "between March 3 and March 10", "from December 20 to January 5", "between March 3 and 5"."""
-    anchor, tense = found.anchor, found.tense
-    first = calendar_date(found.group("date_span_first") or "", anchor, tense)
-    second_text = found.group("date_span_last") or ""
+    anchor, tense, year_in = found.anchor, found.tense, found.anchor.grammar.year_in
+    first_text, last_text = (
+        found.group("date_span_first") or "",
+        found.group("date_span_last") or "",
+    )
+    first = calendar_date(first_text, anchor, tense)
     if first is None:
         return None
-    if anchor.grammar.day_month.search(second_text) is None:  # "between March 3 and 5"
-        day = int(DAY_NUMBER.match(second_text).group())  # type: ignore[union-attr]
+    if anchor.grammar.day_month.search(last_text) is None:  # "between March 3 and 5"
+        day = int(DAY_NUMBER.match(last_text).group())  # type: ignore[union-attr]
         check_possible(first.start.month, day)
-        second = month_day(first.start.month, day, first.start.year)
+        last = month_day(first.start.month, day, first.start.year)
     else:
-        second = calendar_date(second_text, anchor, tense)
-        if (
-            second is not None
-            and second.start < first.start
-            and not anchor.grammar.year_in.search(second_text)
-        ):
-            second = month_day(second.start.month, second.start.day, first.start.year + 1)
-    return ordered_span(first, second)
+        last = calendar_date(last_text, anchor, tense)
+        if last is not None and last.start < first.start:
+            if not year_in.search(last_text):
+                last = _year_of_last(first, last)
+            elif not year_in.search(first_text):  # "from December 20 to January 5, 1987"
+                first = _year_of_first(first, last)
+    return _in_order(found, first, last)
+
+
+def _year_of_last(first: Period, last: Period) -> Period | None:
+    """The year of a span's last date written without one: after the first date, in the next
+    year if need be ("from December 20 to January 5"), unless the two read the other way round
+    make the shorter span ("between March 10 and March 3": 3-10 March, not a year)."""
+    month, day = last.start.month, last.start.day
+    same_year = month_day(month, day, first.start.year)
+    if same_year is not None and same_year.start >= first.start:
+        return same_year
+    next_year = month_day(month, day, first.start.year + 1)
+    if same_year is None or next_year is None:
+        return next_year or same_year
+    backwards, forwards = first.start - same_year.start, next_year.start - first.start
+    return same_year if backwards < forwards else next_year
+
+
+def _year_of_first(first: Period, last: Period) -> Period | None:
+    """The year of a span's first date written without one, when the last has one: the last
+    such day on or before the last date."""
+    month, day = first.start.month, first.start.day
+    same_year = month_day(month, day, last.start.year)
+    if same_year is not None and same_year.start <= last.start:
+        return same_year
+    return month_day(month, day, last.start.year - 1)
+
+
+def _in_order(found: Found, first: Period | None, last: Period | None) -> Period | None:
+    """The span from first to last; written the other way round ("between March 10 and March 3",
+    "between 1988 and 1986"), the same span in order, and the reader told."""
+    if first is None or last is None:
+        return None
+    if last.end < first.start:
+        found.assumed.append(Reading.REVERSED)
+        first, last = last, first
+    return Period.span(first, last)
 
 
 def _day_span(found: Found) -> Period | None:
@@ -129,7 +179,7 @@ def _weekday_span(found: Found) -> Period | None:
 
 def _year_span(found: Found) -> Period | None:
     first, last = found.group("year_span_first"), found.group("year_span_last")
-    return ordered_span(Period.year(int(first or 0)), Period.year(int(last or 0)))
+    return _in_order(found, Period.year(int(first or 0)), Period.year(int(last or 0)))
 
 
 def _two_digit_year(first: int, second: str) -> int | None:
@@ -337,8 +387,10 @@ def _bare_year(found: Found) -> Period | None:
     before = text[: match.start("year_number")]
     if DECADE.match(text, match.end()) and DECADE_BEFORE.search(before):
         return None  # "the early 1980's" is a decade
-    if number.startswith("18") and not cue_before(text, match.start()):
-        return None  # an older year only with its preposition: "in 1896"
+    if not NEWS_YEAR.fullmatch(number) and not cue_before(text, match.start()):
+        return None  # an older or far-off year only with its preposition: "in 1896"
+    if not 1800 <= int(number) < 2100 and not YEAR_END.match(text, match.end()):
+        return None  # and ending its clause: "in 9999?", not "between 1000 and 2000 jobs"
     if FISCAL_BEFORE.search(before):
         return None
     if QUANTITY_AFTER.match(text, match.end()) or MODEL_AFTER.match(text, match.end()):

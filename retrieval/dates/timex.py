@@ -12,7 +12,6 @@ ImpossibleDate); the front ends word them for people (bot.answer_format).
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from retrieval.dates.reading import (
     Anchor,
     Impossible,
     ImpossibleDate,
+    Reading,
     Tense,
     choose_nearest,
 )
@@ -51,28 +51,34 @@ __all__ = [
 ]
 
 # Bump when what is found or how it is resolved changes: cached expressions are keyed by it.
-RESOLVER_VERSION = "timex/3"
+RESOLVER_VERSION = "timex/4"
 
 
-def _scan(text: str, anchor: Anchor, *, strict: bool = False) -> list[TimeExpression]:
-    """The expressions of text; strict raises ImpossibleDate (a question's "February 30"),
-    otherwise such a date is no date at all."""
-    found = []
+Readings = list[tuple[TimeExpression, Reading]]
+
+
+def _scan(
+    text: str, anchor: Anchor, *, strict: bool = False
+) -> tuple[list[TimeExpression], Readings]:
+    """The expressions of text, and what reading some of them assumed; strict raises
+    ImpossibleDate (a question's "February 30"), otherwise such a date is no date at all."""
+    found, readings = [], []
     for match in anchor.grammar.expressions.finditer(text):
         try:
-            period = resolve(match, text, anchor)
+            resolved = resolve(match, text, anchor)
         except ImpossibleDate:
             if strict:
                 raise
             continue
-        if period is None:
+        if resolved is None:
             continue
+        period, assumed = resolved
         start, end = _trim(text, match)
         phrase = text[start:end]
-        found.append(
-            TimeExpression(phrase, start, end, period, _is_explicit(phrase, period, anchor.grammar))
-        )
-    return _join_spans(text, found, anchor.grammar)
+        explicit = _is_explicit(phrase, period, anchor.grammar)
+        found.append(TimeExpression(phrase, start, end, period, explicit))
+        readings += [(found[-1], reading) for reading in assumed]
+    return _join_spans(text, found, anchor.grammar), readings
 
 
 def _join_spans(text: str, found: list[TimeExpression], grammar: Grammar) -> list[TimeExpression]:
@@ -121,15 +127,8 @@ def _is_explicit(phrase: str, period: Period, grammar: Grammar) -> bool:
 
 def find_time_expressions(text: str, anchor: dt.date) -> list[TimeExpression]:
     """Every time expression of an article's text, resolved against the article's date."""
-    return _scan(
-        text, Anchor(anchor, lambda options, tense: choose_nearest(options, anchor, tense))
-    )
-
-
-class Reading(enum.Enum):
-    """What was assumed to read a question's time phrase."""
-
-    FROM_NEWEST = "counted from the newest article"  # "yesterday", "last week"
+    pick = lambda options, tense: choose_nearest(options, anchor, tense)  # noqa: E731
+    return _scan(text, Anchor(anchor, pick))[0]
 
 
 @dataclass(frozen=True)
@@ -172,14 +171,15 @@ def question_time(question: str, article_dates: Sequence[dt.date]) -> QuestionTi
     newest = max(article_dates)
     pick = _year_picker(article_dates, newest)
     anchor = Anchor(newest, pick, future_weekdays=False, grammar=QUESTION_GRAMMAR)
-    expressions = _scan(question, anchor, strict=True)
+    expressions, readings = _scan(question, anchor, strict=True)
     if not expressions:
         return QuestionTime((), question)
-    assumptions = tuple(
-        Assumption(Reading.FROM_NEWEST, e.text, e.period, newest)
+    readings += [
+        (e, Reading.FROM_NEWEST)
         for e in expressions
         if RELATIVE_WORDS.search(e.text) and not anchor.grammar.year_in.search(e.text)
-    )
+    ]
+    assumptions = tuple(Assumption(r, e.text, e.period, newest) for e, r in readings)
     remainder = question
     for e in sorted(expressions, key=lambda e: -e.start):
         cut_start = e.start
