@@ -55,13 +55,14 @@ def human_date(date: dt.date) -> str:
 
 def impossible_date_text(problem: ImpossibleDate) -> str:
     """Why a question's date cannot be, in a sentence: "There is no 30 February."."""
-    month = calendar.month_name[problem.month] if 1 <= problem.month <= 12 else ""
+    if problem.reason is Impossible.YEAR_TOO_LATE:
+        return "I can read years only up to 9999."
     if problem.reason is Impossible.NO_SUCH_MONTH:
         return f"There is no month {problem.month}."
+    day, month, year = problem.day, calendar.month_name[problem.month or 0], problem.year
     if problem.reason is Impossible.NOT_A_LEAP_YEAR:
-        year = problem.year
-        return f"There is no {problem.day} {month} {year}: {year} is not a leap year."
-    return f"There is no {problem.day} {month}."
+        return f"There is no {day} {month} {year}: {year} is not a leap year."
+    return f"There is no {day} {month}."
 
 
 _READINGS = {

@@ -204,6 +204,10 @@ def test_a_number_is_no_far_off_year_without_a_cue():
         ("What happened on 13/13/1987?", "There is no month 13."),
         ("What happened on the 45th of March?", "There is no 45 March."),
         ("news from March 32nd", "There is no 32 March."),
+        # Past the calendar Python keeps: said so, not read as 31 December of a nearby year.
+        ("What happened on December 31, 10000?", "I can read years only up to 9999."),
+        ("What happened in March 12000?", "I can read years only up to 9999."),
+        ("What happened in 123456?", "I can read years only up to 9999."),
     ],
 )  # fmt: skip
 def test_every_impossible_date_is_explained_as_february_30_is(question, told):

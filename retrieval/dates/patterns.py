@@ -33,7 +33,8 @@ MONTH = r"(?:" + "|".join(MONTH_NAMES) + r"|(?:" + "|".join(MONTH_ABBREVIATIONS)
 # "in March 45 people ...".
 DAY = r"(?:(?:3[01]|[12]\d|0?[1-9])(?:st|nd|rd|th)?|\d\d?(?:st|nd|rd|th))"
 YEAR = r"(?:19\d\d|20\d\d)"
-ANY_YEAR = r"(?:[1-9]\d\d\d)"  # what Python's calendar holds, from 1000 on
+# From 1000 on; a year past 9999 is found to be explained, not cut to its date without it.
+ANY_YEAR = r"(?:[1-9]\d{3,})"
 WEEKDAY = r"(?:" + "|".join(WEEKDAY_NAMES) + r")"
 COUNT = (
     r"(?:\d{1,2}|a couple of|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"

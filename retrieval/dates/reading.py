@@ -39,14 +39,22 @@ class Impossible(enum.Enum):
     NO_SUCH_DAY = "no such day"  # 30 February, 45 March
     NOT_A_LEAP_YEAR = "not a leap year"  # 29 February 1987
     NO_SUCH_MONTH = "no such month"  # 13/13/1987
+    YEAR_TOO_LATE = "year past 9999"  # December 31, 10000: past what datetime holds
 
 
 class ImpossibleDate(ValueError):
     """A date that no calendar has, such as 30 February: the reason and the numbers as written
-    (year None when none was given)."""
+    (None for those not given)."""
 
-    def __init__(self, reason: Impossible, day: int, month: int, year: int | None = None) -> None:
-        written = f"day {day}, month {month}" + (f", year {year}" if year is not None else "")
+    def __init__(
+        self,
+        reason: Impossible,
+        *,
+        day: int | None = None,
+        month: int | None = None,
+        year: int | None = None,
+    ) -> None:
+        written = {"day": day, "month": month, "year": year}
         super().__init__(f"{reason.value}: {written}")
         self.reason, self.day, self.month, self.year = reason, day, month, year
 
@@ -182,11 +190,19 @@ def month_day(month: int, day: int, year: int) -> Period | None:
 def check_possible(month: int, day: int, year: int | None = None) -> None:
     """Raise ImpossibleDate unless some year (the one given, if any) has this day."""
     if not 1 <= month <= 12:
-        raise ImpossibleDate(Impossible.NO_SUCH_MONTH, day, month, year)
+        raise ImpossibleDate(Impossible.NO_SUCH_MONTH, day=day, month=month, year=year)
     if not 1 <= day <= calendar.monthrange(2000, month)[1]:  # 2000 is a leap year
-        raise ImpossibleDate(Impossible.NO_SUCH_DAY, day, month)
+        raise ImpossibleDate(Impossible.NO_SUCH_DAY, day=day, month=month)
     if year is not None and (month, day) == (2, 29) and not calendar.isleap(year):
-        raise ImpossibleDate(Impossible.NOT_A_LEAP_YEAR, day, month, year)
+        raise ImpossibleDate(Impossible.NOT_A_LEAP_YEAR, day=day, month=month, year=year)
+
+
+def year_of(written: str) -> int:
+    """A year as written; one past 9999, the last datetime holds, raises ImpossibleDate."""
+    year = int(written)
+    if year > dt.MAXYEAR:
+        raise ImpossibleDate(Impossible.YEAR_TOO_LATE, year=year)
+    return year
 
 
 def ordered_span(first: Period | None, second: Period | None) -> Period | None:
@@ -229,7 +245,7 @@ def calendar_date(phrase: str, anchor: Anchor, tense: Tense) -> Period | None:
     month = month_number(parts.group("month_first") or parts.group("month_after"))
     day = int(DAY_NUMBER.match(parts.group("day_after") or parts.group("day_first")).group())  # type: ignore[union-attr]
     year = anchor.grammar.year_in.search(phrase)
-    check_possible(month, day, int(year.group()) if year else None)
+    check_possible(month, day, year_of(year.group()) if year else None)
     core = phrase[parts.start() : year.end() if year else parts.end()]
     parsed = parse(core, anchor.date)
     if parsed is None:  # dateparser refused it: not a date we can vouch for

@@ -49,6 +49,7 @@ from retrieval.dates.reading import (
     tense_around,
     unit_period,
     weekday_of,
+    year_of,
 )
 
 
@@ -64,7 +65,8 @@ def resolve(match: re.Match[str], text: str, anchor: Anchor) -> tuple[Period, li
 
 
 def _iso_date(found: Found) -> Period | None:
-    year, month, day = (int(p) for p in found.phrase.split("-"))
+    written_year, month, day = found.phrase.split("-")
+    year, month, day = year_of(written_year), int(month), int(day)
     check_possible(month, day, year)
     return Period.day(dt.date(year, month, day))
 
@@ -73,7 +75,7 @@ def _numeric_date(found: Found) -> Period | None:
     """ "13/04/1987", "4.13.1987" (questions only): whichever way round is a date; when both
     are, day first, as the answers write dates, and the reader is told."""
     first, second = int(found.group("numeric_first") or 0), int(found.group("numeric_second") or 0)
-    year = int(found.group("numeric_year") or 0)
+    year = year_of(found.group("numeric_year") or "0")
     day_first, month_first = month_day(second, first, year), month_day(first, second, year)
     if day_first is not None and month_first is not None and first != second:
         found.assumed.append(Reading.DAY_FIRST)
@@ -159,7 +161,7 @@ def _day_span(found: Found) -> Period | None:
         check_possible(month, day)
     year = anchor.grammar.year_in.search(phrase)
     if year:
-        first = month_day(month, days[0], int(year.group()))
+        first = month_day(month, days[0], year_of(year.group()))
     else:
         options = candidates_by_year(lambda y: month_day(month, days[0], y), anchor.date)
         first = anchor.pick_year(options, found.tense)
@@ -246,7 +248,7 @@ def _month_span(found: Found) -> Period | None:
         return Period.span(Period.month(start_year, first_month), Period.month(year, second_month))
 
     if found.group("month_span_year"):
-        return month_span(int(found.group("month_span_year") or 0))
+        return month_span(year_of(found.group("month_span_year") or "0"))
     options = candidates_by_year(month_span, found.anchor.date)
     return found.anchor.pick_year(options, found.tense)
 
@@ -258,7 +260,7 @@ def _month_year(found: Found) -> Period | None:
     if which:
         shift = {"this": 0, "last": -1, "next": 1}[which.lower()]
         return Period.month(found.anchor.date.year + shift, month_number(month))
-    year = int(found.group("month_year_year") or 0)
+    year = year_of(found.group("month_year_year") or "0")
     return month_of(month, year, found.anchor, found.tense)
 
 
@@ -395,7 +397,7 @@ def _bare_year(found: Found) -> Period | None:
         return None
     if QUANTITY_AFTER.match(text, match.end()) or MODEL_AFTER.match(text, match.end()):
         return None  # "2000 tonnes", "1986 Fiero models"
-    return Period.year(int(number))
+    return Period.year(year_of(number))
 
 
 Resolver = Callable[[Found], Period | None]
