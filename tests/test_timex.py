@@ -261,3 +261,38 @@ def test_in_an_article_an_impossible_date_is_none_and_a_reversed_range_is_in_ord
     assert found("between March 10 and March 3", TUESDAY) == [
         ("between March 10 and March 3", "1987-03-03/1987-03-10")
     ]
+
+
+# --- issue 16: "the year ending September 30" is a period that runs now ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "anchor", "value"),
+    [
+        # /timeline coffee dated this crop year to 1986: the coming September 30, not the last.
+        ("Indonesia's coffee output in 1986/87, ending September 30, is expected to stagnate",
+         dt.date(1987, 3, 12), "1987-09-30"),
+        ("the profit being reflected in the year ending September 30.", dt.date(1987, 3, 25),
+         "1987-09-30"),
+        ("the second half of the current fiscal year, ending October 31.", dt.date(1987, 3, 17),
+         "1987-10-31"),
+        # A year named before it says which: "fiscal 1987/88 ending March 31" ends in 1988.
+        ("the budget for fiscal 1987/88 ending March 31 is unlikely to pass", dt.date(1987, 4, 13),
+         "1988-03-31"),
+        ("a net loss for the first quarter 1986 ending March 31 of 328,889 dlrs", dt.date(1987, 3, 23),
+         "1986-03-31"),
+        # A fiscal year of one number does not say which calendar year it ends in.
+        ("capital spending in fiscal 1988, ending January 31, to 96 mln dlrs", dt.date(1987, 3, 11),
+         "1988-01-31"),
+        ("a target set for fiscal 1986 ending March 31", dt.date(1987, 3, 11), "1987-03-31"),
+        # A period that has just ended and is being reported.
+        ("distillate stocks for the week ending March 20, analysts said", dt.date(1987, 3, 24),
+         "1987-03-20"),
+        ("in its latest report for the four weeks ending May 22", dt.date(1987, 6, 2), "1987-05-22"),
+        # "ended" stays the past.
+        ("sales for the year ended September 30 rose", dt.date(1987, 3, 12), "1986-09-30"),
+    ],
+)  # fmt: skip
+def test_a_period_ending_on_a_date_ends_on_the_coming_one(text, anchor, value):
+    days = [e.period.iso() for e in find_time_expressions(text, anchor) if e.period.days == 1]
+    assert days == [value]

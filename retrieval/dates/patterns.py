@@ -189,7 +189,14 @@ WORD_DAY_CUE = re.compile(
     re.IGNORECASE,
 )
 NEWS_YEAR = re.compile(YEAR)
-# What may follow a year of a question that names no usual one ("in 9999?", "in 1850 and").
+# "the year ending September 30", "1986/87, ending September 30", "fiscal 1988, ending January 31":
+# the end of a period, and the year (or two) the text names for that period.
+ENDING_BEFORE = re.compile(
+    rf"(?:\b(?P<fiscal>fiscal\s+)?(?P<named_year>{YEAR})(?:/(?P<named_last>\d\d|{YEAR}))?"
+    r"(?:\s+[a-z]+){0,2},?\s+)?\bending\s+(?:on\s+)?$",
+    re.I,
+)
+# What may follow a year of a question that names no usual one ("in 9999?", "in 1850 to").
 YEAR_END = re.compile(r"\s*(?:$|[?!.,;:)]|(?:to|until|till|through|when|about)\b)", re.I)
 DECADE = re.compile(r"'s\b")
 DECADE_BEFORE = re.compile(r"\b(?:the|early|late|mid)[-\s]+$", re.I)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from retrieval.dates.patterns import (
     COMPARED_BEFORE,
     DECADE,
     DECADE_BEFORE,
+    ENDING_BEFORE,
     FISCAL_BEFORE,
     MODEL_AFTER,
     MONTH,
@@ -35,6 +37,7 @@ from retrieval.dates.reading import (
     Anchor,
     Found,
     Reading,
+    Tense,
     calendar_date,
     candidates_by_year,
     check_possible,
@@ -89,7 +92,36 @@ def _numeric_date(found: Found) -> Period | None:
 
 
 def _date(found: Found) -> Period | None:
-    return calendar_date(found.phrase, found.anchor, found.tense)
+    start, anchor = found.match.start(), found.anchor
+    ending = ENDING_BEFORE.search(found.text[max(0, start - 40) : start])
+    if ending is None or anchor.grammar.year_in.search(found.phrase):
+        return calendar_date(found.phrase, anchor, found.tense)
+    return _period_end(found, ending)
+
+
+# A period "ending" on a day that passed less than this long ago has just ended and is reported.
+_JUST_ENDED = dt.timedelta(days=31)
+
+
+def _period_end(found: Found, ending: re.Match[str]) -> Period | None:
+    """The day a period "ending" on it ends, as "the year ending September 30" means: the coming
+    one, as the period runs now (or the one just past, for "the week ending March 20" reported
+    four days later); in the last year of a period named before it ("1986/87, ending September
+    30", "the first quarter 1986 ending March 31"), whatever the article's date. A fiscal year
+    of one number says nothing: Japan's fiscal 1986 ends on 31 March 1987."""
+    if ending.group("named_year") and (ending.group("named_last") or not ending.group("fiscal")):
+        first, last = int(ending.group("named_year")), ending.group("named_last")
+        year = (
+            _two_digit_year(first, last) if len(last or "") == 2 else int(last or first)
+        ) or first
+        return calendar_date(f"{found.phrase}, {year}", found.anchor, found.tense)
+    earliest = found.anchor.date - _JUST_ENDED
+
+    def first_to_come(options: list[Period], _tense: Tense) -> Period | None:
+        return min((p for p in options if p.end >= earliest), key=lambda p: p.start, default=None)
+
+    anchor = dataclasses.replace(found.anchor, pick_year=first_to_come)
+    return calendar_date(found.phrase, anchor, found.tense)
 
 
 def _date_span(found: Found) -> Period | None:
