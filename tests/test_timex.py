@@ -245,6 +245,8 @@ def test_a_date_in_figures_is_read_day_first_when_both_ways_are_dates(question, 
          "taking “between March 10, 1987 and March 3, 1987” as 3–10 March 1987: the later date came first"),
         ("What happened between 1988 and 1986?", "1986/1988",
          "taking “between 1988 and 1986” as 1986–1988: the later date came first"),
+        # A year from a day to the day before is no reversal, however short the other reading.
+        ("What happened from October 1, 2020 to September 30?", "2020-10-01/2021-09-30", None),
         # Across the new year is no reversal: the shorter reading wins.
         ("What happened between December 20 and January 5?", "2021-12-20/2022-01-05", None),
         ("What happened between December 20 and January 5, 2022?", "2021-12-20/2022-01-05", None),
@@ -260,6 +262,9 @@ def test_in_an_article_an_impossible_date_is_none_and_a_reversed_range_is_in_ord
     assert found("on February 29, 1987 and on the 45th of March") == []
     assert found("between March 10 and March 3", TUESDAY) == [
         ("between March 10 and March 3", "1987-03-03/1987-03-10")
+    ]
+    assert found("the crop year from October 1 to September 30", TUESDAY) == [
+        ("October 1 to September 30", "1986-10-01/1987-09-30")
     ]
 
 

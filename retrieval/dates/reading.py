@@ -280,3 +280,48 @@ def weekday_of(name: str, which: str | None, anchor: Anchor, tense: Tense) -> Pe
     else:
         date = base + relativedelta(weekday=day(-1))
     return Period.day(date)
+
+
+def year_of_last(first: Period, last: Period) -> Period | None:
+    """The year of a span's last date written without one: after the first date, in the next
+    year if need be ("from December 20 to January 5"), unless the two read the other way round
+    make the shorter span ("between March 10 and March 3": 3-10 March, not a year); but a day
+    to the day before is a year ("from October 1 to September 30", a crop year)."""
+    month, day = last.start.month, last.start.day
+    same_year = month_day(month, day, first.start.year)
+    if same_year is not None and same_year.start >= first.start:
+        return same_year
+    next_year = month_day(month, day, first.start.year + 1)
+    if same_year is None or next_year is None:
+        return next_year or same_year
+    if next_year.start == first.start + relativedelta(years=1, days=-1):
+        return next_year
+    backwards, forwards = first.start - same_year.start, next_year.start - first.start
+    return same_year if backwards < forwards else next_year
+
+
+def year_of_first(first: Period, last: Period) -> Period | None:
+    """The year of a span's first date written without one, when the last has one: the last
+    such day on or before the last date."""
+    month, day = first.start.month, first.start.day
+    same_year = month_day(month, day, last.start.year)
+    if same_year is not None and same_year.start <= last.start:
+        return same_year
+    return month_day(month, day, last.start.year - 1)
+
+
+def in_order(found: Found, first: Period | None, last: Period | None) -> Period | None:
+    """The span from first to last; written the other way round ("between March 10 and March 3",
+    "between 1988 and 1986"), the same span in order, and the reader told."""
+    if first is None or last is None:
+        return None
+    if last.end < first.start:
+        found.assumed.append(Reading.REVERSED)
+        first, last = last, first
+    return Period.span(first, last)
+
+
+def two_digit_year(first: int, second: str) -> int | None:
+    """ "1986/87" and "1980-84"; not "1987-12" (a month) or "1986-85"."""
+    year = first // 100 * 100 + int(second)
+    return year if first < year <= first + 10 else None

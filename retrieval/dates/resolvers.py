@@ -42,6 +42,7 @@ from retrieval.dates.reading import (
     candidates_by_year,
     check_possible,
     cue_before,
+    in_order,
     month_day,
     month_number,
     month_of,
@@ -50,9 +51,12 @@ from retrieval.dates.reading import (
     ordered_span,
     parse,
     tense_around,
+    two_digit_year,
     unit_period,
     weekday_of,
     year_of,
+    year_of_first,
+    year_of_last,
 )
 
 
@@ -112,7 +116,7 @@ def _period_end(found: Found, ending: re.Match[str]) -> Period | None:
     if ending.group("named_year") and (ending.group("named_last") or not ending.group("fiscal")):
         first, last = int(ending.group("named_year")), ending.group("named_last")
         year = (
-            _two_digit_year(first, last) if len(last or "") == 2 else int(last or first)
+            two_digit_year(first, last) if len(last or "") == 2 else int(last or first)
         ) or first
         return calendar_date(f"{found.phrase}, {year}", found.anchor, found.tense)
     earliest = found.anchor.date - _JUST_ENDED
@@ -142,46 +146,10 @@ def _date_span(found: Found) -> Period | None:
         last = calendar_date(last_text, anchor, tense)
         if last is not None and last.start < first.start:
             if not year_in.search(last_text):
-                last = _year_of_last(first, last)
+                last = year_of_last(first, last)
             elif not year_in.search(first_text):  # "from December 20 to January 5, 1987"
-                first = _year_of_first(first, last)
-    return _in_order(found, first, last)
-
-
-def _year_of_last(first: Period, last: Period) -> Period | None:
-    """The year of a span's last date written without one: after the first date, in the next
-    year if need be ("from December 20 to January 5"), unless the two read the other way round
-    make the shorter span ("between March 10 and March 3": 3-10 March, not a year)."""
-    month, day = last.start.month, last.start.day
-    same_year = month_day(month, day, first.start.year)
-    if same_year is not None and same_year.start >= first.start:
-        return same_year
-    next_year = month_day(month, day, first.start.year + 1)
-    if same_year is None or next_year is None:
-        return next_year or same_year
-    backwards, forwards = first.start - same_year.start, next_year.start - first.start
-    return same_year if backwards < forwards else next_year
-
-
-def _year_of_first(first: Period, last: Period) -> Period | None:
-    """The year of a span's first date written without one, when the last has one: the last
-    such day on or before the last date."""
-    month, day = first.start.month, first.start.day
-    same_year = month_day(month, day, last.start.year)
-    if same_year is not None and same_year.start <= last.start:
-        return same_year
-    return month_day(month, day, last.start.year - 1)
-
-
-def _in_order(found: Found, first: Period | None, last: Period | None) -> Period | None:
-    """The span from first to last; written the other way round ("between March 10 and March 3",
-    "between 1988 and 1986"), the same span in order, and the reader told."""
-    if first is None or last is None:
-        return None
-    if last.end < first.start:
-        found.assumed.append(Reading.REVERSED)
-        first, last = last, first
-    return Period.span(first, last)
+                first = year_of_first(first, last)
+    return in_order(found, first, last)
 
 
 def _day_span(found: Found) -> Period | None:
@@ -213,20 +181,14 @@ def _weekday_span(found: Found) -> Period | None:
 
 def _year_span(found: Found) -> Period | None:
     first, last = found.group("year_span_first"), found.group("year_span_last")
-    return _in_order(found, Period.year(int(first or 0)), Period.year(int(last or 0)))
-
-
-def _two_digit_year(first: int, second: str) -> int | None:
-    """ "1986/87" and "1980-84"; not "1987-12" (a month) or "1986-85"."""
-    year = first // 100 * 100 + int(second)
-    return year if first < year <= first + 10 else None
+    return in_order(found, Period.year(int(first or 0)), Period.year(int(last or 0)))
 
 
 def _season(found: Found) -> Period | None:
     """A crop or sports year over two calendar years: "1986/87", "1980-84", "1986/1987"."""
     if found.group("season_first"):
         first_year = int(found.group("season_first") or 0)
-        second_year = _two_digit_year(first_year, found.group("season_last_digits") or "")
+        second_year = two_digit_year(first_year, found.group("season_last_digits") or "")
         if second_year is None:
             return None
         return Period.span(Period.year(first_year), Period.year(second_year))

@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 # Bump when what is found or how it is resolved changes: cached expressions are keyed by it.
-RESOLVER_VERSION = "timex/5"
+RESOLVER_VERSION = "timex/6"
 
 
 Readings = list[tuple[TimeExpression, Reading]]
