@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import html
 import re
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from retrieval.corpus import Article, SeedError
-from retrieval.dates.timex import TimeExpression
+from retrieval.dates.timex import Assumption, Impossible, ImpossibleDate, Reading, TimeExpression
 from retrieval.index.local import SyncReport
 from retrieval.pipeline import Answer, Hit, TimelineEvent
 
@@ -50,6 +51,44 @@ HTML = Markup(escape=lambda s: html.escape(s, quote=False), bold=lambda s: f"<b>
 
 def human_date(date: dt.date) -> str:
     return f"{date.day} {date:%B %Y}"
+
+
+def impossible_date_text(problem: ImpossibleDate) -> str:
+    """Why a question's date cannot be, in a sentence: "There is no 30 February."."""
+    if problem.reason is Impossible.YEAR_TOO_LATE:
+        return "I can read years only up to 9999."
+    if problem.reason is Impossible.NO_SUCH_MONTH:
+        return f"There is no month {problem.month}."
+    day, month, year = problem.day, calendar.month_name[problem.month or 0], problem.year
+    if problem.reason is Impossible.NOT_A_LEAP_YEAR:
+        return f"There is no {day} {month} {year}: {year} is not a leap year."
+    return f"There is no {day} {month}."
+
+
+_READINGS = {
+    Reading.FROM_NEWEST: "{taken}, counted from the newest article ({newest})",
+    Reading.REVERSED: "{taken}: the later date came first",
+    Reading.DAY_FIRST: "{taken}, day before month",
+}
+
+
+def assumption_text(assumption: Assumption) -> str:
+    """How a question's time phrase was read, when that took an assumption."""
+    taken = f"taking “{assumption.phrase}” as {assumption.period.label()}"
+    return _READINGS[assumption.reading].format(taken=taken, newest=human_date(assumption.newest))
+
+
+def answer_notes(answer: Answer) -> list[str]:
+    """What the answer assumed (the question's dates first) or could not meet, in plain words."""
+    assumed = answer.time.assumptions if answer.time is not None else ()
+    return [assumption_text(a) for a in assumed] + list(answer.notes)
+
+
+def answer_problem(answer: Answer) -> str | None:
+    """Why the question cannot be answered as asked, in plain words, or None."""
+    if answer.impossible_date is not None:
+        return impossible_date_text(answer.impossible_date)
+    return answer.problem
 
 
 def byline(article: Article, m: Markup) -> str:
@@ -202,10 +241,14 @@ def fit_answer(
 
 
 def _unanswered(answer: Answer, m: Markup, sources_command: str) -> str:
+    if answer.impossible_date is not None:
+        text = impossible_date_text(answer.impossible_date)
+        return m.escape(text) + " Please check the date and ask again."
     if answer.problem:
-        return m.escape(answer.problem) + " Please check the date and ask again."
-    if answer.notes:
-        return "\n".join(m.escape(n) for n in answer.notes)
+        return m.escape(answer.problem)
+    notes = answer_notes(answer)
+    if notes:
+        return "\n".join(m.escape(n) for n in notes)
     return NO_ANSWER + " " + NO_ANSWER_HINT.format(sources=sources_command)
 
 
@@ -246,7 +289,7 @@ def by_article(hits: Sequence[Hit]) -> list[list[Hit]]:
 
 
 def _answer_text(answer: Answer, m: Markup, count: int, snippet_chars: int) -> str:
-    lines = [m.dim(m.escape(note)) for note in answer.notes]
+    lines = [m.dim(m.escape(note)) for note in answer_notes(answer)]
     when = when_line(answer, m)
     if when:
         lines.append(when)
@@ -389,8 +432,9 @@ def answer_to_json(answer: Answer, top_k: int) -> dict[str, Any]:
         data["question_dates"] = [e.to_json() for e in answer.time.expressions]
     if answer.when is not None:
         data["when"] = {"text": answer.when.text, "value": answer.when.period.iso()}
-    if answer.notes:
-        data["notes"] = list(answer.notes)
-    if answer.problem:
-        data["problem"] = answer.problem
+    notes, problem = answer_notes(answer), answer_problem(answer)
+    if notes:
+        data["notes"] = notes
+    if problem:
+        data["problem"] = problem
     return data

@@ -61,9 +61,10 @@ class Answer:
     hits: tuple[Hit, ...]  # best first, non-overlapping; empty when not answered
     corrections: dict[str, str] = field(default_factory=dict)  # misspelt word -> corpus word
     time: QuestionTime | None = None  # the dates the question asks about
-    notes: tuple[str, ...] = ()  # what was assumed or could not be met, in plain words
+    notes: tuple[str, ...] = ()  # what could not be met, in plain words (assumed: time)
     when: TimeExpression | None = None  # for "When ...?": the date that answers, in hits[0]
-    problem: str | None = None  # why the question cannot be answered as asked ("no 30 February")
+    problem: str | None = None  # why the question cannot be answered as asked, in plain words
+    impossible_date: ImpossibleDate | None = None  # a date no calendar has ("February 30")
 
 
 @dataclass(frozen=True)
@@ -298,7 +299,7 @@ class Retriever:
         try:
             intent = read_intent(question, self.article_dates, use_dates=self.settings.dates)
         except ImpossibleDate as exc:
-            return Answer(question, False, (), problem=f"{str(exc)[0].upper()}{str(exc)[1:]}.")
+            return Answer(question, False, (), impossible_date=exc)
         if not self.passages:
             return Answer(question, False, (), time=intent.time)
         if intent.overview:
@@ -311,7 +312,7 @@ class Retriever:
             order = self._newest_first(self._relevant(ranking, scores.ids), ranking, scores.ids)
         else:
             order = self.distinct_ranking(ranking, scores.ids)
-        notes = list(intent.time.assumptions)
+        notes: list[str] = []  # what the question's dates assumed is in time
         period = intent.period
         if period is not None and not any(self._in_period(i, period) for i in order[:3]):
             notes.append(
@@ -419,7 +420,7 @@ class Retriever:
                 if not any(self.passages[i].overlaps(self.passages[j]) for j in order):
                     order.append(int(i))
         order = order[: self.settings.max_results]
-        notes = list(intent.time.assumptions)
+        notes: list[str] = []  # what the question's dates assumed is in time
         if not order:
             first, last = min(self.article_dates), max(self.article_dates)
             notes.append(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer_format import PLAIN, answer_to_json, render_answer
+from bot.answer_format import PLAIN, answer_notes, answer_to_json, render_answer
 from bot.console import ConsoleChat
 from retrieval.corpus import load_corpus
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
@@ -105,7 +105,7 @@ def test_overview_questions_get_the_lead_passages_newest_first(dated, question):
 def test_relative_dates_count_from_the_newest_article_and_the_answer_says_so(dated):
     answer = dated.ask("What happened yesterday?")
     assert answer.answered
-    assert any("11 January 2022" in note for note in answer.notes)
+    assert any("11 January 2022" in note for note in answer_notes(answer))
     assert "11 January 2022" in render_answer(answer, PLAIN)
 
 
@@ -115,6 +115,38 @@ def test_an_impossible_date_gets_a_clear_reply(dated):
     assert render_answer(answer, PLAIN) == (
         "There is no 30 February. Please check the date and ask again."
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "told"),
+    [
+        ("What happened on February 29, 2021?", "There is no 29 February 2021: 2021 is not a leap year."),
+        ("What happened on 31/04/2022?", "There is no 31 April."),
+        ("What happened on the 45th of March?", "There is no 45 March."),
+    ],
+)  # fmt: skip
+def test_every_impossible_date_gets_the_reply_february_30_gets(dated, question, told):
+    answer = dated.ask(question)
+    assert not answer.answered
+    assert render_answer(answer, PLAIN) == f"{told} Please check the date and ask again."
+    assert answer_to_json(answer, 3)["problem"] == told
+
+
+def test_a_far_off_day_is_taken_as_written_and_the_reply_says_what_the_articles_cover(dated):
+    answer = dated.ask("What happened on 31 December 9999?")
+    assert not answer.answered
+    text = render_answer(answer, PLAIN)
+    assert "31 December 9999" in text and "20 December 2021" in text and "12 January 2022" in text
+
+
+def test_a_reversed_range_is_read_in_order_and_the_answer_says_so(dated):
+    answer = dated.ask("What happened between January 12 and January 5?")
+    assert answer.time.period.iso() == "2022-01-05/2022-01-12"
+    note = (
+        "taking “between January 12 and January 5” as 5–12 January 2022: the later date came first"
+    )
+    assert render_answer(answer, PLAIN).startswith(note)
+    assert answer_to_json(answer, 3)["notes"] == [note]
 
 
 def test_a_time_with_no_articles_says_what_the_articles_cover(dated):
