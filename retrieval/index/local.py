@@ -41,8 +41,8 @@ from retrieval.corpus import Article, SeedError, parse_article, read_seed, witho
 from retrieval.dates.event_dates import resolve_sentences
 from retrieval.dates.timex import RESOLVER_VERSION, Period, TimeExpression
 from retrieval.index.search import SentenceBlock, offsets
-from retrieval.model.embeddings import unit
 from retrieval.model.late_chunking import ParagraphStore, quantize
+from retrieval.model.vectors import unit
 from retrieval.text.analyzer import Analyzer
 from retrieval.text.clean import display_name
 from retrieval.text.passages import Passage, window_starts
