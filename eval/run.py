@@ -44,7 +44,8 @@ from retrieval.index.live import LiveRetriever
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model
 from retrieval.model.onnx_model import PRECISIONS
 from retrieval.model.packages import PACKAGED_MODELS, ModelError
-from retrieval.pipeline import Retriever, decide_answerable
+from retrieval.pipeline import Retriever
+from retrieval.ranking.order import decide_answerable
 from retrieval.settings import RetrievalSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,7 +124,7 @@ def evaluate(retriever: Retriever, questions: Sequence[Question]) -> list[Row]:
         reciprocal_ranks = []
         for q in answerable:
             score = scored[q.text]
-            ranking = retriever.distinct_ranking(getattr(score, ranker), score.ids)
+            ranking = retriever.ranker.distinct(getattr(score, ranker), score.ids)
             rank = next((n for n, i in enumerate(ranking, 1) if q.is_hit(retriever, i)), None)
             reciprocal_ranks.append(1.0 / rank if rank else 0.0)
         rr = np.array(reciprocal_ranks)
@@ -188,8 +189,7 @@ def _rate(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__)
     parser.add_argument("--fusion", choices=["weighted", "rrf"], help="override the default fusion")
     parser.add_argument("--lexical-weight", type=float, help="override the default BM25 weight")
@@ -229,6 +229,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="list the time-expression mistakes (dev labels) and the wrong highlights",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    parser = _parser()
     args = parser.parse_args(argv)
     sets = {s.strip() for s in args.sets.split(",") if s.strip()}
     if not sets <= set(SETS):
@@ -242,20 +248,13 @@ def main(argv: list[str] | None = None) -> int:
     base = RetrievalSettings(**{k: v for k, v in overrides.items() if v is not None})
     searches = SEARCHES if args.search == "both" else (args.search,)
     model_name = base.model or DEFAULT_MODEL
-    print(f"Loading the embedding model {model_name}…", file=sys.stderr, flush=True)
     try:
-        if args.backend == "torch":
-            from retrieval.model.reference import load_torch_model
-
-            model = load_torch_model(model_name)
-        else:
-            model = load_model(model_name, base.precision)
+        encoder = _encoder(model_name, base.precision, args.backend)
     except ModelError as exc:
         parser.error(f"--model {exc}")
-    encoder = Encoder(model, model_name, ROOT / ".cache")
     progress = _log_progress()
     print(
-        f"model={model_name} format={model.format} fusion={base.fusion}"
+        f"model={model_name} format={encoder.model.format} fusion={base.fusion}"
         f" lexical_weight={base.lexical_weight} search={','.join(searches)}"
     )
     indexes: dict[Path, object] = {}
@@ -267,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             indexes[folder] = LiveRetriever(
                 folder, settings, encoder, index_root=ROOT / ".cache" / "index", progress=progress
             ).index
-        return Retriever((), settings, encoder, index=indexes[folder])
+        return Retriever(indexes[folder], settings, encoder)
 
     for search in searches:
         settings = base.model_copy(update={"search": search})
@@ -277,7 +276,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _encoder(model_name: str, precision: str, backend: str) -> Encoder:
+    print(f"Loading the embedding model {model_name}…", file=sys.stderr, flush=True)
+    if backend == "torch":
+        from retrieval.model.reference import load_torch_model
+
+        return Encoder(load_torch_model(model_name), model_name, ROOT / ".cache")
+    return Encoder(load_model(model_name, precision), model_name, ROOT / ".cache")
+
+
 def _run_sets(args, sets, settings, encoder, over_folder) -> None:  # noqa: ANN001
+    _retrieval_sets(args, sets, settings, encoder, over_folder)
+    _chat_and_date_sets(args, sets, settings, over_folder)
+
+
+def _retrieval_sets(args, sets, settings, encoder, over_folder) -> None:  # noqa: ANN001
+    """The article, SQuAD and Reuters sets: hit@k of BM25, embeddings and fused."""
     bundled = over_folder(ROOT / "seeds", settings)
     results = {}
     if "article" in sets:
@@ -285,7 +299,7 @@ def _run_sets(args, sets, settings, encoder, over_folder) -> None:  # noqa: ANN0
     if "squad" in sets and args.squad.exists():
         print(f"Indexing the SQuAD sample ({args.squad})…", file=sys.stderr, flush=True)
         articles, squad_set = squad_corpus(args.squad)
-        squad = Retriever(articles, settings, encoder, progress=_log_progress())
+        squad = Retriever.over_articles(articles, settings, encoder, progress=_log_progress())
         results["SQuAD 2.0 sample"] = _summary(squad, squad_set)
     elif "squad" in sets:
         print(f"{args.squad}: not found, SQuAD rows skipped", file=sys.stderr)
@@ -304,6 +318,11 @@ def _run_sets(args, sets, settings, encoder, over_folder) -> None:  # noqa: ANN0
                 " ../shared/tools/make_news_corpus.py --parity all --out data/reuters-all"
                 " --sizes 100,1000,10000"
             )
+
+
+def _chat_and_date_sets(args, sets, settings, over_folder) -> None:  # noqa: ANN001
+    """Time expressions, follow-ups, highlights and date questions, by what ask() answers."""
+    bundled = over_folder(ROOT / "seeds", settings)
     reuters_present = args.reuters.is_dir() and any(args.reuters.glob("*.txt"))
     if not reuters_present and sets & {"timex", "dates"}:
         print(f"\n{args.reuters}: not found, reuters-dev rows skipped; {REUTERS_HINT}")

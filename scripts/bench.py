@@ -105,7 +105,7 @@ def ours(args: argparse.Namespace, questions: list[str]) -> dict:
         raise SystemExit(f"bench: {exc}") from None
 
     def build(articles, cache: Path | None) -> Retriever:  # noqa: ANN001
-        return Retriever(articles, settings, Encoder(model, model_name, cache))
+        return Retriever.over_articles(articles, settings, Encoder(model, model_name, cache))
 
     print(f"model={model_name} format={model.format}\n")
     print("| what | median | notes |\n|---|---:|---|")
@@ -155,7 +155,7 @@ def ours_small(args: argparse.Namespace, questions: list[str]) -> dict:
     small = argparse.Namespace(**{**vars(args), "model": MINILM})
     settings = RetrievalSettings(model=MINILM, precision=args.precision)
     encoder = Encoder(load_model(MINILM, args.precision), MINILM, None)
-    retriever = Retriever(load_corpus(ROOT / "seeds"), settings, encoder)
+    retriever = Retriever.over_articles(load_corpus(ROOT / "seeds"), settings, encoder)
     walls, rss = cold_start(small)
     latencies = question_latencies(retriever, questions, args.repeats)
     return {"latencies": latencies, "cold": walls, "rss": rss, "model": MINILM}

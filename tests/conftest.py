@@ -45,7 +45,7 @@ def retriever(model, config, tmp_path_factory) -> Retriever:
     """The bundled article, indexed with the default settings and a cache of its own."""
     cache = tmp_path_factory.mktemp("cache")
     encoder = Encoder(model, DEFAULT_MODEL, cache)
-    return Retriever(load_corpus(SEEDS), config.retrieval, encoder)
+    return Retriever.over_articles(load_corpus(SEEDS), config.retrieval, encoder)
 
 
 @pytest.fixture

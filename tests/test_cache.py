@@ -40,7 +40,7 @@ def paragraphs_of(retriever: Retriever) -> set[str]:
 
 def build(model, config, seeds: Path, cache: Path | None) -> tuple[Retriever, Encoder]:
     encoder = Encoder(model, DEFAULT_MODEL, cache)
-    return Retriever(load_corpus(seeds), config.retrieval, encoder), encoder
+    return Retriever.over_articles(load_corpus(seeds), config.retrieval, encoder), encoder
 
 
 @pytest.fixture(scope="module")

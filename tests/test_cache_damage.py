@@ -44,7 +44,7 @@ QUESTIONS = [
 
 def build(model, config, cache: Path | None) -> tuple[Retriever, Encoder]:
     encoder = Encoder(model, DEFAULT_MODEL, cache)
-    return Retriever(load_corpus(SEEDS), config.retrieval, encoder), encoder
+    return Retriever.over_articles(load_corpus(SEEDS), config.retrieval, encoder), encoder
 
 
 def answers(retriever: Retriever) -> list[tuple]:
@@ -283,7 +283,7 @@ def test_the_file_deleted_during_a_build_is_written_again(model, config, tmp_pat
     encoder = Encoder(model, DEFAULT_MODEL, folder)
     assert encoder.paragraphs.missing(["Anything."])  # the store has opened the file
     shutil.rmtree(folder)  # gone, folder and all, before anything is stored
-    retriever = Retriever(load_corpus(SEEDS), config.retrieval, encoder)
+    retriever = Retriever.over_articles(load_corpus(SEEDS), config.retrieval, encoder)
     assert answers(retriever) == fresh[1]
     assert (folder / CACHE_FILE).is_file()
     assert build(model, config, folder)[1].paragraphs.embedded_count == 0

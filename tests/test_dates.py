@@ -36,7 +36,7 @@ def dated_cache(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def dated(model, config, dated_cache) -> Retriever:
     encoder = Encoder(model, DEFAULT_MODEL, dated_cache)
-    return Retriever(load_corpus(DATED), config.retrieval, encoder)
+    return Retriever.over_articles(load_corpus(DATED), config.retrieval, encoder)
 
 
 def top_source(retriever: Retriever, question: str) -> str:
@@ -62,8 +62,9 @@ def test_the_time_asked_about_picks_the_article(dated, question, source):
 
 
 def test_without_dates_the_topic_alone_cannot_tell_the_days_apart(dated):
-    undated = Retriever(dated.articles, dated.settings.model_copy(update={"dates": False}),
-                        dated.encoder)  # fmt: skip
+    undated = Retriever.over_articles(
+        dated.articles, dated.settings.model_copy(update={"dates": False}), dated.encoder
+    )
     assert top_source(dated, "What was reported about Iran on December 20?") == IRAN_DECEMBER
     sources = {
         top_source(undated, f"What was reported about Iran on {day}?")
@@ -189,7 +190,9 @@ def test_json_dates_are_offsets_into_the_passage_text(dated):
 
 
 def test_resolved_dates_are_cached(dated, model, dated_cache):
-    again = Retriever(dated.articles, dated.settings, Encoder(model, DEFAULT_MODEL, dated_cache))
+    again = Retriever.over_articles(
+        dated.articles, dated.settings, Encoder(model, DEFAULT_MODEL, dated_cache)
+    )
     assert again.event_dates.resolved_count == 0
     assert again.event_dates.by_passage == dated.event_dates.by_passage
     assert dated.event_dates.resolved_count > 0 or again.event_dates.resolved_count == 0

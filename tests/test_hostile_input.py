@@ -160,7 +160,7 @@ def world(model, config, tmp_path_factory) -> Retriever:
     # The same paragraph under another title: shown once, not as #1 and #2.
     write(folder, "storm2.txt", HOSTILE.replace("Storm", "Gale", 1))
     encoder = Encoder(model, DEFAULT_MODEL, tmp_path_factory.mktemp("world-cache"))
-    return Retriever(load_corpus(folder), config.retrieval, encoder)
+    return Retriever.over_articles(load_corpus(folder), config.retrieval, encoder)
 
 
 def test_words_of_any_script_are_terms():
@@ -183,7 +183,9 @@ def test_questions_in_other_scripts_find_their_article(world, question, source):
 
 def test_articles_without_terms_still_start_and_answer(model, config, tmp_path):
     write(tmp_path, "stop.txt", "date 2022-03-05 It is what it is\n\nIt is what it is.\n")
-    only_stop_words = Retriever(load_corpus(tmp_path), config.retrieval, Encoder(model, "m", None))
+    only_stop_words = Retriever.over_articles(
+        load_corpus(tmp_path), config.retrieval, Encoder(model, "m", None)
+    )
     answer = only_stop_words.ask("What is it?")
     assert answer.hits == () or answer.hits[0].passage.text == "It is what it is."
 

@@ -72,7 +72,7 @@ def test_two_stage_with_few_candidates_answers_as_every_passage_does(retriever, 
     """On the bundled article every passage fits the budget, so force a tiny one: 3 passages
     from BM25, the passages of the 3 nearest sentences, 4 in the sample, out of 22."""
     small = retriever.settings.model_copy(update={"candidates": 3, "sample": 4})
-    two_stage = Retriever((), small, retriever.encoder, index=retriever.index)
+    two_stage = Retriever(retriever.index, small, retriever.encoder)
     assert not two_stage.exhaustive and retriever.exhaustive
     for question, phrase in ANSWERABLE:
         answer = two_stage.ask(question)

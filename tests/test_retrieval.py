@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 from pathlib import Path
 
@@ -149,7 +150,7 @@ def shared_encoder(model, tmp_path_factory) -> Encoder:
 @pytest.fixture
 def two_articles(seeds_copy: Path, config, shared_encoder) -> Retriever:
     (seeds_copy / "001_iceland.txt").write_text(SECOND_ARTICLE, encoding="utf-8")
-    return Retriever(load_corpus(seeds_copy), config.retrieval, shared_encoder)
+    return Retriever.over_articles(load_corpus(seeds_copy), config.retrieval, shared_encoder)
 
 
 def test_second_article_answers_its_own_question(two_articles):
@@ -174,7 +175,7 @@ def test_second_article_words_are_corrected_too(two_articles):
 
 def test_rrf_fusion_finds_the_same_answers(retriever, shared_encoder):
     settings = retriever.settings.model_copy(update={"fusion": "rrf"})
-    rrf = Retriever(retriever.articles, settings, shared_encoder)
+    rrf = Retriever.over_articles(retriever.articles, settings, shared_encoder)
     answer = rrf.ask("Why did Tokaev arrest Massimov?")
     assert_well_formed(answer, rrf)
     assert "Masimov" in answer.hits[0].passage.text
@@ -183,7 +184,7 @@ def test_rrf_fusion_finds_the_same_answers(retriever, shared_encoder):
 
 def test_single_sentence_passages(retriever, shared_encoder):
     settings = retriever.settings.model_copy(update={"max_sentences": 1, "max_results": 5})
-    single = Retriever(retriever.articles, settings, shared_encoder)
+    single = Retriever.over_articles(retriever.articles, settings, shared_encoder)
     answer = single.ask("How many Russian soldiers arrived in Kazakhstan?")
     assert_well_formed(answer, single)
     assert len(answer.hits) == 5
@@ -208,3 +209,42 @@ def test_the_answering_sentence_is_highlighted(retriever, question, phrase):
     holding = [h for h in answer.hits if phrase in h.passage.text]
     assert holding, f"no passage of the answer holds {phrase!r}"
     assert phrase in holding[0].highlight_text
+
+
+def _retrieval_imports() -> dict[str, set[str]]:
+    """Each module of retrieval/ and the retrieval modules it imports, read from the source."""
+    root = Path(__file__).resolve().parent.parent
+    found = {}
+    for path in (root / "retrieval").rglob("*.py"):
+        name = ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        found[name] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                # "from retrieval.ranking import scoring" imports a module too
+                found[name] |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+    return {name: {d for d in deps if d in found and d != name} for name, deps in found.items()}
+
+
+def test_no_import_circle_and_no_upward_import():
+    imports = _retrieval_imports()
+
+    def reachable(start: str) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            for d in imports[todo.pop()] - seen:
+                seen.add(d)
+                todo.append(d)
+        return seen
+
+    assert [m for m in imports if m in reachable(m)] == []
+    for module, deps in imports.items():
+        upward = set()
+        if module.startswith("retrieval.ranking"):
+            upward = {d for d in deps if d.startswith("retrieval.index.")} - {
+                "retrieval.index.search"
+            }
+            upward |= deps & {"retrieval.pipeline"}
+        # index.live keeps an index in step with its folder, above the pipeline (moving out)
+        elif module.startswith("retrieval.index") and module != "retrieval.index.live":
+            upward = {d for d in deps if d.startswith(("retrieval.ranking", "retrieval.pipeline"))}
+        assert not upward, f"{module} imports {upward}"

@@ -690,7 +690,7 @@ def test_replies_never_exceed_4096_characters(model, config, tmp_path):
         "date 2023-05-01 Harbour cranes work overtime\n\n" + "\n\n".join(paragraphs) + "\n"
     )
     encoder = Encoder(model, DEFAULT_MODEL, tmp_path / "cache")
-    long_retriever = Retriever(load_corpus(seeds), config.retrieval, encoder)
+    long_retriever = Retriever.over_articles(load_corpus(seeds), config.retrieval, encoder)
     question = "Which harbour crane lifted containers of grain onto the ship?"
     answer = long_retriever.ask(question)
     assert answer.answered and len(answer.hits) >= 2

@@ -213,7 +213,7 @@ def long_titles(model, config, tmp_path_factory) -> Retriever:
             f"date 2022-02-0{n + 1} {title}\n\nThe fish and chips shop on the pier reopened.\n"
         )
     encoder = Encoder(model, DEFAULT_MODEL, tmp_path_factory.mktemp("long-titles-cache"))
-    return Retriever(load_corpus(seeds), config.retrieval, encoder)
+    return Retriever.over_articles(load_corpus(seeds), config.retrieval, encoder)
 
 
 def test_sources_and_start_with_titles_longer_than_a_message(long_titles, config):
@@ -243,7 +243,7 @@ def test_a_bad_seed_or_damaged_cache_while_running_does_not_stop_the_bot(model, 
     seeds, cache = tmp_path / "seeds", tmp_path / "cache"
     seeds.mkdir()
     (seeds / "000.txt").write_bytes((ROOT / "seeds" / "000_bf7e3f6dcec9099b.txt").read_bytes())
-    retriever = Retriever(
+    retriever = Retriever.over_articles(
         load_corpus(seeds), config.retrieval, Encoder(model, DEFAULT_MODEL, cache)
     )
 

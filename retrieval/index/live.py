@@ -78,7 +78,7 @@ class LiveRetriever:
             progress=progress,
         )
         self._listing = listing
-        self.current = Retriever((), settings, encoder, index=index)
+        self.current = Retriever(index, settings, encoder)
 
     def __getattr__(self, name: str):  # noqa: ANN204 - whatever the Retriever has
         return getattr(self.current, name)
@@ -100,7 +100,7 @@ class LiveRetriever:
             )
             self._listing = listing
             if index is not self.current.index:
-                self.current = Retriever((), self.settings, self.encoder, index=index)
+                self.current = Retriever(index, self.settings, self.encoder)
             self.report = report
         if report.rebuilt:
             log.info("seeds reloaded: %s", report.summary())

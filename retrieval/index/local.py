@@ -40,9 +40,9 @@ from scipy import sparse
 from retrieval.corpus import Article, SeedError, parse_article, read_seed, without_copies
 from retrieval.dates.event_dates import resolve_sentences
 from retrieval.dates.timex import RESOLVER_VERSION, Period, TimeExpression
-from retrieval.index.search import SentenceBlock, offsets
-from retrieval.model.embeddings import unit
+from retrieval.index.search import SentenceBlock, offsets, ranges
 from retrieval.model.late_chunking import ParagraphStore, quantize
+from retrieval.model.vectors import unit
 from retrieval.text.analyzer import Analyzer
 from retrieval.text.clean import display_name
 from retrieval.text.passages import Passage, window_starts
@@ -260,15 +260,6 @@ class LocalIndex:
 
     def size_on_disk(self) -> int:
         return sum(f.stat().st_size for f in self.folder.iterdir() if f.is_file())
-
-
-def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """np.arange(start, start + length) for each pair, concatenated, without a Python loop."""
-    starts, lengths = np.asarray(starts, np.int64), np.asarray(lengths, np.int64)
-    total = int(lengths.sum())
-    if not total:
-        return np.zeros(0, np.int64)
-    return np.arange(total) - np.repeat(offsets(lengths) - starts, lengths)
 
 
 # ---------------------------------------------------------------- building

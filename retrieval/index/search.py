@@ -132,6 +132,15 @@ def offsets(lengths: np.ndarray) -> np.ndarray:
     return np.cumsum(lengths) - lengths
 
 
+def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """np.arange(start, start + length) for each pair, concatenated, without a Python loop."""
+    starts, lengths = np.asarray(starts, np.int64), np.asarray(lengths, np.int64)
+    total = int(lengths.sum())
+    if not total:
+        return np.zeros(0, np.int64)
+    return np.arange(total) - np.repeat(offsets(lengths) - starts, lengths)
+
+
 def piece_weights(piece_ids: Sequence[int], piece_df: np.ndarray, size: int) -> np.ndarray:
     """IDF of each question piece over the passages, normalised to sum to 1."""
     df = np.array([piece_df[i] if 0 <= i < len(piece_df) else 0 for i in piece_ids], np.float64)
@@ -193,5 +202,6 @@ __all__ = [
     "offsets",
     "passage_scores",
     "piece_weights",
+    "ranges",
     "sentence_maxsim",
 ]

@@ -11,27 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
-from retrieval.model.onnx_model import DEFAULT_PRECISION, OnnxModel, Progress, TokenStates
+from retrieval.model.late_chunking import ParagraphStore
+from retrieval.model.onnx_model import DEFAULT_PRECISION, OnnxModel, TokenStates
 from retrieval.model.packages import DEFAULT_MODEL
-from retrieval.text.analyzer import STOP_WORDS
+from retrieval.model.vectors import EmbeddingModel, content_piece, unit
 
-__all__ = ["DEFAULT_MODEL", "Embedding", "Encoder", "EmbeddingModel", "load_model", "unit"]
-
-
-class EmbeddingModel(Protocol):
-    """What the Encoder needs of a model: ONNX (OnnxModel) or torch (reference.TorchModel)."""
-
-    name: str
-    format: str  # how the vectors are made, e.g. "onnx-int8-<hash of the file>"; in the cache key
-    dimension: int
-
-    def embed(
-        self, texts: Sequence[str], progress: Progress | None = None
-    ) -> list[TokenStates]: ...
+__all__ = ["DEFAULT_MODEL", "Embedding", "Encoder", "load_model"]
 
 
 def load_model(name: str | None = None, precision: str | None = None) -> OnnxModel:
@@ -69,14 +57,12 @@ class Encoder:
         self.model = model
         self.model_name = model_name
         self.cache_dir = cache_dir
-        self._paragraphs = None
+        self._paragraphs: ParagraphStore | None = None
 
     @property
-    def paragraphs(self):  # noqa: ANN201 - retrieval.model.late_chunking.ParagraphStore (imports this)
+    def paragraphs(self) -> ParagraphStore:
         """The corpus's embeddings, a paragraph at a time (late chunking), in the cache."""
         if self._paragraphs is None:
-            from retrieval.model.late_chunking import ParagraphStore
-
             self._paragraphs = ParagraphStore(self.model, self.model_name, self.cache_dir)
         return self._paragraphs
 
@@ -96,14 +82,3 @@ def _embedding(states: TokenStates) -> Embedding:
         tokens=tuple(states.pieces[i] for i in keep),
         token_vectors=unit(states.vectors[keep]),
     )
-
-
-def content_piece(piece: str) -> bool:
-    """Word pieces that carry meaning: not [CLS]/[SEP], punctuation or a stop word."""
-    word = piece.removeprefix("##")
-    return word.isalnum() and not piece.startswith("[") and piece not in STOP_WORDS
-
-
-def unit(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    return (vectors / np.where(norms == 0, 1.0, norms)).astype(np.float32)

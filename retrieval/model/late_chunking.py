@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.cache import CacheFile
-from retrieval.model.embeddings import EmbeddingModel, content_piece, unit
+from retrieval.model.vectors import EmbeddingModel, content_piece, unit
 from retrieval.text.passages import split_sentences
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,133 @@
+"""From scores to an order of passages: whether to answer at all, the raise for the time a
+question asks about, and the order shown (newest article first for "latest", else best first
+without repeated text)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from retrieval.question.intent import Intent
+from retrieval.ranking.fusion import z_score
+from retrieval.ranking.indexed import Indexed
+from retrieval.ranking.scoring import Scores, closeness
+from retrieval.settings import NoAnswerSettings, RetrievalSettings
+
+
+def decide_answerable(scores: Scores, rules: NoAnswerSettings) -> bool:
+    """Refuse unless some passage is semantically close to the question, or close enough and
+    holding most of the question's rarer terms. Ranking picks the best passage; this asks
+    whether anything in the articles is about the question at all."""
+    similarity = float(scores.similarity.max(initial=-1.0))
+    if similarity >= rules.min_similarity:
+        return True
+    return (
+        similarity >= rules.min_similarity_with_terms
+        and scores.best_coverage >= rules.min_term_coverage
+    )
+
+
+class Ranker:
+    def __init__(self, indexed: Indexed, settings: RetrievalSettings) -> None:
+        self.indexed = indexed
+        self.passages = indexed.passages
+        self.settings = settings
+
+    def with_dates(self, scores: Scores, intent: Intent) -> np.ndarray:
+        """The fused scores, raised for passages in the time the question asks about (an article
+        of then, or something said to happen then), and for "When" questions for passages with
+        a sentence close to the question that says when something happened."""
+        ranking = scores.fused_stats.z(scores.fused)
+        ids = scores.ids
+        period = intent.period
+        if period is not None:
+            events = self.indexed.event_dates.matching(period, ids)
+            reported = self.indexed.dated_within(period)[ids]
+            # "What was reported on ..." leans to the articles of that day, "What happened on
+            # ..." to what they say happened then; either way both kinds are of that time.
+            asked = reported if intent.reported else events
+            # Only passages about the topic rise: without one of that day, another day's
+            # passage about the topic beats that day's passage about something else.
+            rules = self.settings.no_answer
+            about = (scores.term_coverage >= rules.min_term_coverage) | (
+                scores.similarity >= rules.min_similarity
+            )
+            dated = self.settings.date_weight * (events | reported) + 0.5 * asked
+            ranking = ranking + about * dated
+        if intent.when:
+            dated = self._closest_dated_sentence(scores)
+            ranking = ranking + self.settings.when_weight * z_score(dated)
+        return ranking
+
+    def _closest_dated_sentence(self, scores: Scores) -> np.ndarray:
+        """Per passage scored, the cosine of its closest sentence that says when something
+        happened (the least close of all when it has none)."""
+        best: list[float | None] = []
+        event_dates = self.indexed.event_dates
+        for i in scores.ids:
+            passage = self.passages[i]
+            dated = [
+                passage.first_sentence_id + n
+                for n in range(len(passage.sentences))
+                if event_dates.in_sentence(passage, n)
+            ]
+            near = closeness(self.indexed.index, scores, np.array(dated)) if dated else None
+            best.append(float(near.max()) if near is not None else None)
+        floor = min((b for b in best if b is not None), default=0.0)
+        return np.array([floor if b is None else b for b in best])
+
+    def order(self, ranking: np.ndarray, scores: Scores, intent: Intent) -> list[int]:
+        """The passages shown, best first; for "latest", the newest article about it first.
+        ranking[n] is the score of passage scores.ids[n]."""
+        if intent.latest:
+            return self.newest_first(self.relevant(ranking, scores.ids), ranking, scores.ids)
+        return self.distinct(ranking, scores.ids)
+
+    def notes(self, order: list[int], intent: Intent) -> tuple[str, ...]:
+        """Whether the top passages are of the time asked (what was assumed is in intent.time)."""
+        notes = []
+        period = intent.period
+        if period is not None and not any(self.indexed.in_period(i, period) for i in order[:3]):
+            notes.append(
+                f"Nothing about that is dated {period.label()}; these are the closest passages."
+            )
+        return tuple(notes)
+
+    def relevant(self, ranking: np.ndarray, ids: np.ndarray) -> list[int]:
+        """Passages about the question: those scoring at least latest_share of the best one.
+        A share rather than a fixed distance: a topic with a few strong matches (cocoa) and
+        one with many middling ones (steel) both keep just their own articles."""
+        best = float(ranking.max(initial=0.0))
+        if best <= 0:
+            return [int(ids[np.argmax(ranking)])] if len(ranking) else []
+        return [int(ids[i]) for i in np.flatnonzero(ranking >= best * self.settings.latest_share)]
+
+    def newest_first(
+        self, candidates: list[int], ranking: np.ndarray, ids: np.ndarray
+    ) -> list[int]:
+        """The best passage of each article among the candidates, newest article first.
+        ranking[n] is the score of passage ids[n]."""
+        score = dict(zip(ids.tolist(), ranking.tolist(), strict=True))
+        best: dict[str, int] = {}
+        for i in candidates:
+            source = self.passages[i].article.source
+            if source not in best or score[i] > score[best[source]]:
+                best[source] = i
+        order = sorted(best.values(), key=lambda i: self.passages[i].article.date, reverse=True)
+        return order[: self.settings.max_results]
+
+    def distinct(self, ranking: np.ndarray, ids: np.ndarray | None = None) -> list[int]:
+        """Passage indices best first, skipping any that overlaps a better one or repeats its
+        words (the same paragraph in two articles): no repeated text. ranking[n] is the score
+        of passage ids[n] (of passage n without ids)."""
+        chosen: list[int] = []
+        for n in np.argsort(-ranking, kind="stable"):
+            i = int(ids[n]) if ids is not None else int(n)
+            passage = self.passages[i]
+            if not any(
+                passage.overlaps(self.passages[j]) or passage.text == self.passages[j].text
+                for j in chosen
+            ):
+                chosen.append(i)
+                if len(chosen) == self.settings.max_results:
+                    break
+        return chosen
