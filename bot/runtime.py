@@ -18,7 +18,7 @@ from pathlib import Path
 from bot.config import AppConfig, ConfigError, PathSetting, os_problem, shown_value
 from retrieval.corpus import Article, load_corpus
 from retrieval.index.live import LiveRetriever, list_seeds
-from retrieval.index.local import BuildProgress, scan_seeds
+from retrieval.index.local import BuildProgress
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model
 from retrieval.model.packages import PACKAGED_MODELS, ModelError
 
@@ -113,7 +113,7 @@ def open_retriever(
     seeds = check_folder(setting, "seeds folder")
     listing = list_seeds(seeds)
     if not listing:  # fail fast, before the model loads
-        scan_seeds(seeds, {}, {}, "raise")
+        load_corpus(seeds)
     settings = config.retrieval
     model_name = settings.model or DEFAULT_MODEL
     location = _model_location(config)

@@ -22,7 +22,7 @@ import numpy as np
 from retrieval.corpus import Article
 from retrieval.dates.event_dates import EventDates
 from retrieval.dates.timex import ImpossibleDate, Period, QuestionTime, TimeExpression
-from retrieval.index.local import BuildProgress, build_transient, ranges
+from retrieval.index.local import BuildProgress, build_transient
 from retrieval.index.search import (
     Bm25,
     PassageIndex,
@@ -30,6 +30,7 @@ from retrieval.index.search import (
     offsets,
     passage_scores,
     piece_weights,
+    ranges,
     sentence_maxsim,
 )
 from retrieval.model.embeddings import Embedding, Encoder

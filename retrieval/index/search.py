@@ -1,8 +1,8 @@
 """What retrieval asks of an index, and the scoring done on what it returns.
 
 `PassageIndex` is the one interface between the pipeline and where passages are stored:
-retrieval.index.local.LocalIndex (memory-mapped files on this machine) implements it, and so would a
-module over OpenSearch or Qdrant (docs/scaling.md). The pipeline asks an index for
+retrieval.index.reader.LocalIndex (memory-mapped files on this machine) implements it, and so
+would a module over OpenSearch or Qdrant (docs/scaling.md). The pipeline asks an index for
 - every passage's BM25 term frequencies (`term_frequency`, sparse) and its terms, to score BM25
   and term coverage over the whole corpus;
 - the sentences nearest to a vector (`nearest_sentences`, approximate), to pick candidates;
@@ -132,6 +132,15 @@ def offsets(lengths: np.ndarray) -> np.ndarray:
     return np.cumsum(lengths) - lengths
 
 
+def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """np.arange(start, start + length) for each pair, concatenated, without a Python loop."""
+    starts, lengths = np.asarray(starts, np.int64), np.asarray(lengths, np.int64)
+    total = int(lengths.sum())
+    if not total:
+        return np.zeros(0, np.int64)
+    return np.arange(total) - np.repeat(offsets(lengths) - starts, lengths)
+
+
 def piece_weights(piece_ids: Sequence[int], piece_df: np.ndarray, size: int) -> np.ndarray:
     """IDF of each question piece over the passages, normalised to sum to 1."""
     df = np.array([piece_df[i] if 0 <= i < len(piece_df) else 0 for i in piece_ids], np.float64)
@@ -193,5 +202,6 @@ __all__ = [
     "offsets",
     "passage_scores",
     "piece_weights",
+    "ranges",
     "sentence_maxsim",
 ]
