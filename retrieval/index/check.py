@@ -10,6 +10,7 @@ whole (`newsbot index --verify`).
 from __future__ import annotations
 
 import datetime as dt
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -39,34 +40,35 @@ def _within(array: np.ndarray, end: int) -> bool:
     return not len(array) or (int(array.min()) >= 0 and int(array.max()) < end)
 
 
+def _all(values: object, kind: type) -> bool:
+    """Whether every item is of the type: map(type) runs in C, 20,000 items in about 1 ms."""
+    return isinstance(values, list) and set(map(type, values)) <= {kind}
+
+
 def check_json(stored: Stored) -> list[int]:
     """The JSON files' shapes; the sentence count of every paragraph, in order."""
     articles, sentences = stored.articles, stored.sentences
-    _require(isinstance(articles, list) and len(articles) == stored.count("articles"),
+    _require(_all(articles, dict) and len(articles) == stored.count("articles"),
              "articles.json: not a list of the articles counted")  # fmt: skip
     for record in articles:
-        ok = isinstance(record, dict) and isinstance(record.get("paragraphs"), list)
+        ok = _all(record.get("paragraphs"), str)
         ok = ok and all(isinstance(record.get(k), str) for k in ("source", "title", "date"))
         ok = ok and (record.get("stamp") is None or _stamp(record["stamp"]))
         _require(ok and _iso_date(record["date"]), "articles.json: an article is malformed")
-    _require(isinstance(sentences, list) and len(sentences) == len(articles),
-             "sentences.json: not one list per article")  # fmt: skip
-    lengths = []
-    for record, paragraphs in zip(articles, sentences, strict=True):
-        _require(isinstance(paragraphs, list) and len(paragraphs) == len(record["paragraphs"]),
-                 "sentences.json: not one list per paragraph")  # fmt: skip
-        for found in paragraphs:
-            _require(isinstance(found, list) and all(isinstance(s, str) for s in found),
-                     "sentences.json: a paragraph is not a list of sentences")  # fmt: skip
-            lengths.append(len(found))
+    _require(_all(sentences, list) and len(sentences) == len(articles)
+             and all(_all(p, list) and len(p) == len(r["paragraphs"])
+                     for r, p in zip(articles, sentences, strict=True)),
+             "sentences.json: not one list per article, of one list per paragraph")  # fmt: skip
+    paragraphs = list(chain.from_iterable(sentences))
+    _require(set(map(type, chain.from_iterable(paragraphs))) <= {str},
+             "sentences.json: a sentence that is not text")  # fmt: skip
+    lengths = list(map(len, paragraphs))
     _require(sum(lengths) == stored.count("sentences"), "sentences.json: not the sentences counted")
-    dates = stored.dates
-    _require(isinstance(dates, list) and len(dates) == stored.count("sentences")
-             and all(isinstance(d, list) for d in dates), "dates.json: not a list per sentence")  # fmt: skip
+    _require(_all(stored.dates, list) and len(stored.dates) == stored.count("sentences"),
+             "dates.json: not a list per sentence")  # fmt: skip
     vocabulary = stored.vocabulary
-    _require(isinstance(vocabulary, dict) and isinstance(vocabulary.get("terms"), list)
+    _require(isinstance(vocabulary, dict) and _all(vocabulary.get("terms"), str)
              and len(vocabulary["terms"]) == stored.count("terms")
-             and all(isinstance(t, str) for t in vocabulary["terms"])
              and isinstance(vocabulary.get("vocabulary"), dict)
              and isinstance(vocabulary.get("stems"), list),
              "vocabulary.json: not the terms and analyzer state written")  # fmt: skip

@@ -31,6 +31,7 @@ from retrieval.index.layout import (
     Stored,
     map_sentence_codes,
     map_tokens,
+    passage_rows,
 )
 from retrieval.index.search import SentenceBlock, offsets, ranges
 from retrieval.model.embeddings import unit
@@ -136,7 +137,7 @@ class LocalIndex:
         )
         self.sentence_lists = stored.sentences
         self.passages = []
-        for article, paragraph, start, first_id, length in table.tolist():
+        for article, paragraph, start, first_id, length in passage_rows(table).tolist():
             text = tuple(stored.sentences[article][paragraph][start : start + length])
             self.passages.append(Passage(self.articles[article], paragraph, start, text, first_id))
         # Which passages hold each sentence (a sentence is in up to max_sentences windows).

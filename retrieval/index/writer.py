@@ -27,7 +27,15 @@ from retrieval.corpus import Article, Stamp
 from retrieval.dates.event_dates import resolve_sentences
 from retrieval.dates.timex import TimeExpression
 from retrieval.index import layout
-from retrieval.index.layout import ANN, PASSAGE, SENTENCE_CODES, TOKENS, save_array, save_json
+from retrieval.index.layout import (
+    ANN,
+    PASSAGE,
+    SENTENCE_CODES,
+    TOKENS,
+    passage_rows,
+    save_array,
+    save_json,
+)
 from retrieval.index.reader import LocalIndex
 from retrieval.model.embeddings import unit
 from retrieval.model.late_chunking import ParagraphStore, quantize
@@ -138,8 +146,7 @@ class _Writer:
         # The same windows as before over the copied sentences, each counting its pieces.
         shift = first_id - first
         base = int(token_start[first])
-        for row in table.tolist():
-            _, paragraph, start, sentence, length = row
+        for _, paragraph, start, sentence, length in passage_rows(table).tolist():
             self.passages.append((article, paragraph, start, sentence + shift, length))
             a = int(token_start[sentence]) - base
             b = int(token_start[sentence + length]) - base
