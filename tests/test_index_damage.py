@@ -112,6 +112,12 @@ def lock_read_only(index: Path) -> None:
     path.chmod(0o444)
 
 
+def lock_fifo(index: Path) -> None:
+    path = generation(index).parent / "build.lock"
+    path.unlink(missing_ok=True)
+    os.mkfifo(path)
+
+
 def folder_read_only(index: Path) -> None:
     """Read-only, and without a lock file (a copy of the index made by another user)."""
     (generation(index).parent / "build.lock").unlink()
@@ -152,6 +158,7 @@ ODD: dict[str, Callable[[Path], None]] = {
     "current is a folder": pointer(None),
     "build.lock is a folder": lock_folder,
     "build.lock is read-only": lock_read_only,
+    "build.lock is a FIFO": lock_fifo,
     "the index folder is read-only": folder_read_only,
     "index is a file": index_a_file,
     "meta.json missing (an incomplete generation)": meta_missing,

@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 POINTER, LOCK = "current", "build.lock"
 GENERATION = re.compile(r"g-\d{1,20}")
 DAMAGED = "damaged-"
-_FLAGS = getattr(os, "O_CLOEXEC", 0)
+# Without blocking: a FIFO where the lock file should be must not hang the start.
+_FLAGS = getattr(os, "O_CLOEXEC", 0) | os.O_NONBLOCK
 
 
 class Generations:
