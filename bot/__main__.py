@@ -295,6 +295,10 @@ def _index(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig
         config, seeds_dir=args.seeds, build_progress=BuildReporter(sys.stderr)
     )
     report = retriever.report
+    if report.problem:  # the disk refused the update: the old index answers, but this failed
+        from bot.progress import IndexBuildError
+
+        raise IndexBuildError(report.problem)
     lines = [f"{'Index built' if report.rebuilt else 'Index up to date'}: {report.summary()}"]
     for label, names in (
         ("new", report.added),

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator
 
-from retrieval.files import FileLimitError, read_regular_file
+from retrieval.files import FileLimitError, os_problem, read_regular_file
 from retrieval.settings import RetrievalSettings, Strict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -164,13 +164,6 @@ def shown_path(path: Path | str) -> str:
     if len(text) <= 2 * SHOWN_VALUE_CHARS:
         return text
     return f"{text[:SHOWN_VALUE_CHARS]}… ({len(text):,} characters)"
-
-
-def os_problem(exc: BaseException) -> str:
-    """An OS error in plain words, without the path (the message names it already)."""
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror[0].lower() + exc.strerror[1:]
-    return str(exc) or type(exc).__name__
 
 
 # --------------------------------------------------------------------------- errors

@@ -25,10 +25,12 @@ class IndexBuildError(Exception):
 
     Nothing was swapped in: the index built before, if any, is still the one in use."""
 
-    def __init__(self, folder: Path, problem: str) -> None:
-        super().__init__(
-            f"cannot build the index in {folder}: {problem}; any index built before is kept"
-        )
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"{problem}; any index built before is kept")
+
+    @classmethod
+    def in_folder(cls, folder: Path, why: str) -> IndexBuildError:
+        return cls(f"cannot build the index in {folder}: {why}")
 
 
 def _duration(seconds: float) -> str:

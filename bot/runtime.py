@@ -20,7 +20,7 @@ from bot.config import AppConfig, ConfigError, PathSetting, os_problem, shown_va
 from bot.progress import IndexBuildError
 from retrieval.corpus import Article, load_corpus
 from retrieval.index.live import LiveRetriever, list_seeds
-from retrieval.index.local import BuildProgress, scan_seeds
+from retrieval.index.local import BuildProgress
 from retrieval.index.prune import hold
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model
 from retrieval.model.packages import PACKAGED_MODELS, ModelError, canonical_model
@@ -119,7 +119,7 @@ def open_retriever(
     seeds = check_folder(setting, "seeds folder")
     listing = list_seeds(seeds)
     if not listing:  # fail fast, before the model loads
-        scan_seeds(seeds, {}, {}, "raise")
+        load_corpus(seeds)
     settings = config.retrieval
     location = _model_location(config)
     model_name = canonical_model(settings.model) or DEFAULT_MODEL  # "MiniLM" caches as itself
@@ -155,7 +155,7 @@ def open_retriever(
             )
             hold(retriever.index.folder.parent)  # `newsbot index --prune` leaves it alone
         except OSError as exc:
-            raise IndexBuildError(index_root, os_problem(exc)) from None
+            raise IndexBuildError.in_folder(index_root, os_problem(exc)) from None
         return retriever
 
 
@@ -167,7 +167,7 @@ def _index_root(cache: Path | None) -> Path:
     try:
         folder = Path(tempfile.mkdtemp(prefix="newsbot-index-"))
     except OSError as exc:
-        raise IndexBuildError(Path(tempfile.gettempdir()), os_problem(exc)) from None
+        raise IndexBuildError.in_folder(Path(tempfile.gettempdir()), os_problem(exc)) from None
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return folder
 

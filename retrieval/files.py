@@ -53,3 +53,10 @@ def _file_kind(mode: int) -> str:
 
 def _size(count: int) -> str:
     return f"{count // (1024 * 1024)} MiB" if count % (1024 * 1024) == 0 else f"{count:,} bytes"
+
+
+def os_problem(exc: BaseException) -> str:
+    """An OS error in plain words, without the path (the message names it already)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[0].lower() + exc.strerror[1:]
+    return str(exc) or type(exc).__name__

@@ -119,10 +119,8 @@ def test_a_full_disk_while_indexing_is_an_indexing_problem(project):
     assert result.returncode == 1
     assert result.stdout == ""
     last = result.stderr.splitlines()[-1]
-    assert last == (
-        f"newsbot: error: cannot build the index in {root}: file too large;"
-        " any index built before is kept"
-    )
+    assert last.startswith(f"newsbot: error: cannot write the index in {key}")
+    assert last.endswith("(file too large); any index built before is kept")
     assert "Traceback" not in result.stderr
     assert (key / "current").read_text() == before
     assert run_bot("ask", "--config", str(config), "Who won the chess title?").returncode == 0

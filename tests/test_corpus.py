@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.corpus import SeedError, load_corpus, parse_article
+from retrieval.corpus import SeedError, list_seeds, load_corpus, parse_article, read_seeds
 from retrieval.text.passages import split_passages, split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,6 +153,28 @@ def test_missing_folder_is_an_error(tmp_path):
 
 
 # --- passages ---------------------------------------------------------------------------------
+
+
+def test_one_reader_lists_loads_and_says_what_changed(tmp_path, caplog):
+    """list_seeds (the watcher), load_corpus (a run without an index) and read_seeds (the
+    index) read the folder alike; a link to nowhere is a bad file, not silently left out."""
+    write(tmp_path, "a.txt", "date 2022-01-02 A\n\nFirst story.\n")
+    write(tmp_path, "b.txt", "date 2022-01-01 B\n\nSecond story.\n")
+    write(tmp_path, "notes.md", "not a seed")
+    (tmp_path / "gone.txt").symlink_to(tmp_path / "nowhere")
+    assert [s.name for s in list_seeds(tmp_path)] == ["a.txt", "b.txt", "gone.txt"]
+    with pytest.raises(SeedError, match="gone.txt: cannot read"):
+        load_corpus(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        first = read_seeds(tmp_path, on_bad="skip")
+    assert [a.source for a in first.articles] == ["b.txt", "a.txt"]  # oldest first
+    assert first.added == ("a.txt", "b.txt") and first.skipped == ("gone.txt",)
+    assert any("gone.txt: cannot read" in m for m in caplog.messages)
+    known = {a.source: (first.stamps[a.source], a) for a in first.articles}
+    write(tmp_path, "b.txt", "date 2022-01-01 B\n\nSecond story, edited.\n")
+    (tmp_path / "a.txt").unlink()
+    again = read_seeds(tmp_path, on_bad="skip", known=known)
+    assert (again.added, again.changed, again.removed) == ((), ("b.txt",), ("a.txt",))
 
 
 def test_abbreviation_does_not_split_a_sentence():

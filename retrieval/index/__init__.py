@@ -1,3 +1,9 @@
-"""The passage index: what retrieval asks of storage (search.PassageIndex), the local on-disk index, live updates.
+"""The passage index: what retrieval asks of storage (search.PassageIndex) and the index on this
+machine that answers it, kept in step with the seeds folder (local.sync_index).
+
+Its parts: layout (the files of a generation, saved and loaded side by side), check (whether a
+generation holds together; verify_index), reader (LocalIndex, a generation opened for
+questions), writer (build_generation), generations (which one is current, the build lock, the
+swap), local (sync and the public names). live follows the folder while the bot runs.
 
 May import retrieval.text, retrieval.dates, retrieval.model and retrieval.corpus; never retrieval.pipeline but for live."""

@@ -11,37 +11,17 @@ has settled.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from retrieval.corpus import SeedError
+from retrieval.corpus import SeedError, list_seeds
 from retrieval.index.local import BuildProgress, SyncReport, sync_index
 from retrieval.model.embeddings import Encoder
 from retrieval.pipeline import Retriever
 from retrieval.settings import RetrievalSettings
 
 log = logging.getLogger(__name__)
-
-Listing = dict[str, tuple[int, int]]  # file name -> (size, modification time)
-
-
-def list_seeds(seeds_dir: Path) -> Listing:
-    """The folder's seed files and their stamps: one scandir, about 10 ms for 10,000 files."""
-    found = {}
-    try:
-        with os.scandir(seeds_dir) as entries:
-            for entry in entries:
-                if entry.name.endswith(".txt"):
-                    try:
-                        stat = entry.stat()
-                    except OSError:
-                        continue
-                    found[entry.name] = (stat.st_size, stat.st_mtime_ns)
-    except OSError:
-        return {}
-    return found
 
 
 class LiveRetriever:

@@ -1,8 +1,8 @@
 """What retrieval asks of an index, and the scoring done on what it returns.
 
 `PassageIndex` is the one interface between the pipeline and where passages are stored:
-retrieval.index.local.LocalIndex (memory-mapped files on this machine) implements it, and so would a
-module over OpenSearch or Qdrant (docs/scaling.md). The pipeline asks an index for
+retrieval.index.reader.LocalIndex (memory-mapped files on this machine) implements it, and so
+would a module over OpenSearch or Qdrant (docs/scaling.md). The pipeline asks an index for
 - every passage's BM25 term frequencies (`term_frequency`, sparse) and its terms, to score BM25
   and term coverage over the whole corpus;
 - the sentences nearest to a vector (`nearest_sentences`, approximate), to pick candidates;
