@@ -17,8 +17,8 @@ from pathlib import Path
 
 from bot.config import AppConfig, ConfigError, PathSetting, os_problem, shown_value
 from retrieval.corpus import Article, load_corpus
-from retrieval.index.live import LiveRetriever, list_seeds
 from retrieval.index.local import BuildProgress, scan_seeds
+from retrieval.live import LiveRetriever, list_seeds
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model
 from retrieval.model.packages import PACKAGED_MODELS, ModelError
 

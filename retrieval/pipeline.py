@@ -114,7 +114,7 @@ def decide_answerable(scores: Scores, rules: NoAnswerSettings) -> bool:
 
 class Retriever:
     """Answers questions over one index. Immutable once made: an updated index is a new
-    Retriever (retrieval.index.live swaps them), so a question never sees half of an update."""
+    Retriever (retrieval.live swaps them), so a question never sees half of an update."""
 
     def __init__(
         self,

@@ -919,7 +919,7 @@ def test_webhook_mode_answers_and_rejects_a_wrong_secret(retriever, config, monk
 
 
 def test_admins_reload_the_articles_and_others_may_not(config, model, seeds_copy, tmp_path):
-    from retrieval.index.live import LiveRetriever
+    from retrieval.live import LiveRetriever
     from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
 
     encoder = Encoder(model, DEFAULT_MODEL, tmp_path / "cache")

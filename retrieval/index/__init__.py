@@ -1,3 +1,3 @@
-"""The passage index: what retrieval asks of storage (search.PassageIndex), the local on-disk index, live updates.
+"""The passage index: what retrieval asks of storage (search.PassageIndex), the local on-disk index.
 
-May import retrieval.text, retrieval.dates, retrieval.model and retrieval.corpus; never retrieval.pipeline but for live."""
+May import retrieval.text, retrieval.dates, retrieval.model and retrieval.corpus; never retrieval.pipeline (retrieval.live, above both, keeps an index in step with its folder)."""
