@@ -113,15 +113,16 @@ def run(argv: list[str] | None = None) -> int:
         return _index(args, config)
     if args.command == "sources":
         return _sources(args, config)
-    from bot.telegram_bot import run_telegram
+    from bot.telegram.app import run_telegram
 
     return run_telegram(config, seeds_dir=args.seeds)
 
 
 def _ask(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, imported lazily
-    from bot.answer_format import ANSI, PLAIN, answer_to_json, language_problem, render_answer
+    from bot.answer_format import ANSI, PLAIN, answer_to_json, render_answer
     from bot.runtime import open_retriever
     from retrieval.pipeline import Answer
+    from retrieval.question.checks import question_problem
     from retrieval.text.clean import clean_question
 
     if not 1 <= args.top_k <= 100:
@@ -151,7 +152,7 @@ def _ask(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, 
                 print(("\n" if number > 1 else "") + markup.dim(f"Q: (line {number})"))
                 print(f"No question: {problem}.", flush=True)
             continue
-        problem = language_problem(question)
+        problem = question_problem(question)
         if problem:
             answer = Answer(question, False, (), problem=problem)
         else:

@@ -16,17 +16,6 @@ from retrieval.pipeline import Answer, Hit, TimelineEvent
 
 NO_ANSWER = "I found nothing about that in the articles."
 NO_ANSWER_HINT = "Ask about something they cover; {sources} lists them with their dates."
-ENGLISH_ONLY = "I only understand questions in English."
-
-
-def language_problem(question: str) -> str | None:
-    """The reply to a question in a script the English model cannot read, else None."""
-    from retrieval.text.language import unreadable_script
-
-    script = unreadable_script(question)
-    if script is None:
-        return None
-    return f"{ENGLISH_ONLY[:-1]} (this one is written in {script}). Please ask in English."
 
 
 def _same(text: str) -> str:

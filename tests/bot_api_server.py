@@ -78,18 +78,57 @@ class ApiError(Exception):
 
 
 def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2  # a forged text may hold one
+
+
+_TAG = re.compile(r"<(/?)([a-zA-Z-]+)((?:\s+[a-zA-Z-]+=\"[^\"<>]*\")*)\s*>")
+_ENTITY = re.compile(r"&(#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]+);")
+
+
+def _parse_error(source: str, problem: str, at: int) -> ApiError:
+    offset = len(source[:at].encode("utf-8", "surrogatepass"))
+    return ApiError(400, f"Bad Request: can't parse entities: {problem} at byte offset {offset}")
+
+
+def _entity(source: str, i: int) -> tuple[str, int]:
+    """The character an HTML entity at i stands for, and where the entity ends."""
+    match = _ENTITY.match(source, i)
+    if not match:
+        raise _parse_error(source, "character '&' is not the start of an HTML entity", i)
+    ref = match[1]
+    if ref.startswith("#x"):
+        return chr(int(ref[2:], 16)), match.end()
+    if ref.startswith("#"):
+        return chr(int(ref[1:])), match.end()
+    if ref in ENTITY_NAMES:
+        return ENTITY_NAMES[ref], match.end()
+    raise _parse_error(source, f'unsupported HTML entity "&{ref};"', i)
+
+
+def _tag(source: str, i: int, length: int, stack: list, entities: list) -> int:
+    """Reads the tag at i: opens one on the stack, or closes one into an entity; its end."""
+    match = _TAG.match(source, i)
+    if not match:
+        raise _parse_error(source, "unexpected character '<' (not a tag)", i)
+    closing, name, attrs = match[1], match[2].lower(), match[3]
+    if name not in HTML_TAGS:
+        raise _parse_error(source, f'unsupported {"end" if closing else "start"} tag "{name}"', i)
+    if not closing:
+        href = re.search(r'href="([^"]*)"', attrs) if name == "a" else None
+        stack.append((name, length, {"url": href[1] if href else ""} if name == "a" else {}))
+        return match.end()
+    if not stack or stack[-1][0] != name:
+        raise _parse_error(source, f'unmatched end tag at "{name}", expected other', i)
+    _, start, extra = stack.pop()
+    if length > start:
+        entities.append(
+            {"type": HTML_TAGS[name], "offset": start, "length": length - start, **extra}
+        )
+    return match.end()
 
 
 def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
     """Telegram's HTML parse mode: (plain text, entities), or ApiError 400 like Telegram's."""
-
-    def fail(problem: str, at: int) -> ApiError:
-        offset = len(source[:at].encode())
-        return ApiError(
-            400, f"Bad Request: can't parse entities: {problem} at byte offset {offset}"
-        )
-
     plain: list[str] = []
     length = 0  # UTF-16 length of plain so far
     stack: list[tuple[str, int, dict[str, Any]]] = []
@@ -98,58 +137,15 @@ def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
     while i < len(source):
         char = source[i]
         if char == "<":
-            match = re.compile(r"<(/?)([a-zA-Z-]+)((?:\s+[a-zA-Z-]+=\"[^\"<>]*\")*)\s*>").match(
-                source, i
-            )
-            if not match:
-                raise fail("unexpected character '<' (not a tag)", i)
-            closing, name, attrs = match[1], match[2].lower(), match[3]
-            if name not in HTML_TAGS:
-                raise fail(f'unsupported {"end" if closing else "start"} tag "{name}"', i)
-            if closing:
-                if not stack or stack[-1][0] != name:
-                    raise fail(f'unmatched end tag at "{name}", expected other', i)
-                _, start, extra = stack.pop()
-                if length > start:
-                    entities.append(
-                        {
-                            "type": HTML_TAGS[name],
-                            "offset": start,
-                            "length": length - start,
-                            **extra,
-                        }
-                    )
-            else:
-                extra: dict[str, Any] = {}
-                if name == "a":
-                    href = re.search(r'href="([^"]*)"', attrs)
-                    extra = {"url": href[1] if href else ""}
-                stack.append((name, length, extra))
-            i = match.end()
-        elif char == "&":
-            match = re.compile(r"&(#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]+);").match(source, i)
-            if not match:
-                raise fail("character '&' is not the start of an HTML entity", i)
-            ref = match[1]
-            if ref.startswith("#x"):
-                text = chr(int(ref[2:], 16))
-            elif ref.startswith("#"):
-                text = chr(int(ref[1:]))
-            elif ref in ENTITY_NAMES:
-                text = ENTITY_NAMES[ref]
-            else:
-                raise fail(f'unsupported HTML entity "&{ref};"', i)
-            plain.append(text)
-            length += utf16_len(text)
-            i = match.end()
-        elif char == ">":
-            raise fail("unexpected character '>' outside a tag", i)
-        else:
-            plain.append(char)
-            length += utf16_len(char)
-            i += 1
+            i = _tag(source, i, length, stack, entities)
+            continue
+        if char == ">":
+            raise _parse_error(source, "unexpected character '>' outside a tag", i)
+        text, i = _entity(source, i) if char == "&" else (char, i + 1)
+        plain.append(text)
+        length += utf16_len(text)
     if stack:
-        raise fail(f'unclosed start tag "{stack[-1][0]}"', len(source))
+        raise _parse_error(source, f'unclosed start tag "{stack[-1][0]}"', len(source))
     entities.sort(key=lambda e: (e["offset"], -e["length"]))
     return "".join(plain), entities
 

@@ -165,7 +165,7 @@ def test_quit_commands(chat, line):
 
 def test_overlong_question_is_refused_politely(chat):
     reply = chat.reply("Who " * (MAX_QUESTION_CHARS // 2))
-    assert f"under {MAX_QUESTION_CHARS}" in reply
+    assert f"at most {MAX_QUESTION_CHARS} characters" in reply
     assert "**" not in reply
 
 

@@ -29,17 +29,12 @@ from telegram.error import InvalidToken
 import bot.runtime
 from bot.answer_format import NO_ANSWER
 from bot.config import AppConfig, ConfigError, WebhookSettings
-from bot.telegram_bot import (
-    ALREADY_SHOWN,
-    EXPIRED,
-    FAILURE,
-    NON_TEXT_HINT,
-    REFUSAL,
-    build_application,
-    run_telegram,
-    serve,
-)
-from bot.telegram_support import QuestionStore, read_token
+from bot.telegram.app import build_application, run_telegram, serve
+from bot.telegram.guards import REFUSAL
+from bot.telegram.handlers import FAILURE, NON_TEXT_HINT
+from bot.telegram.paging import ALREADY_SHOWN, EXPIRED
+from bot.telegram.secrets import read_token
+from bot.telegram.store import QuestionStore
 from retrieval.corpus import load_corpus
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
 from retrieval.pipeline import Retriever

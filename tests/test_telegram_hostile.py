@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 
 from bot.config import WebhookSettings
-from bot.telegram_bot import EXPIRED, FAILURE, REFUSAL, cut_html
-from bot.telegram_webhook import MAX_UPDATE_BYTES
+from bot.telegram.guards import REFUSAL
+from bot.telegram.handlers import FAILURE
+from bot.telegram.html import cut_html
+from bot.telegram.paging import EXPIRED
+from bot.telegram.webhook import MAX_UPDATE_BYTES
 from retrieval.cache import CACHE_FILE
 from retrieval.corpus import load_corpus
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
