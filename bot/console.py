@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import signal
 import sys
 import threading
 import time
@@ -238,29 +239,61 @@ def run_chat(
         retriever.listeners.append(chat.seeds_reloaded)
         retriever.watch(config.corpus.watch_seconds)
     try:
-        while True:
-            try:
-                line = reader.read()
-            except KeyboardInterrupt:  # Ctrl-C on a half-typed line: drop it, new prompt
-                print(file=stdout, flush=True)
-                continue
-            if line is None:
-                break
-            try:
-                reply = chat.reply(line)
-            except KeyboardInterrupt:  # Ctrl-C while answering: back to the prompt
-                say("(cancelled)\n")
-                continue
-            if reply is None:
-                break
-            if reply:
-                say(reply + "\n")
+        with _leave_on_sigterm():
+            _converse(chat, reader, say, stdout)
+    except _Terminated:
+        pass
     finally:
-        retriever.stop()
+        retriever.stop()  # waits for the watcher: no thread left inside the model at exit
         if save_history:
             save_history()
     print("Bye.", file=stdout, flush=True)
     return 0
+
+
+def _converse(
+    chat: ConsoleChat, reader: _LineReader, say: Callable[[str], None], stdout: TextIO
+) -> None:
+    """Read, reply, until Ctrl-D or /quit."""
+    while True:
+        try:
+            line = reader.read()
+        except KeyboardInterrupt:  # Ctrl-C on a half-typed line: drop it, new prompt
+            print(file=stdout, flush=True)
+            continue
+        if line is None:
+            return
+        try:
+            reply = chat.reply(line)
+        except KeyboardInterrupt:  # Ctrl-C while answering: back to the prompt
+            say("(cancelled)\n")
+            continue
+        if reply is None:
+            return
+        if reply:
+            say(reply + "\n")
+
+
+class _Terminated(Exception):
+    """SIGTERM came: the chat ends as with /quit."""
+
+
+@contextlib.contextmanager
+def _leave_on_sigterm() -> Iterator[None]:
+    """SIGTERM ends the chat as /quit does (the watcher stopped and waited for, the history
+    saved) instead of killing the process wherever it is, a reload included."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only (a test may run the chat in another)
+        return
+
+    def leave(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, leave)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _LineReader:

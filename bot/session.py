@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from bot.answer_format import (
     Markup,
@@ -37,6 +38,7 @@ TIMELINE_PAGE = 10  # events per page of a timeline
 GREETING_ARTICLES = 5  # articles named in the greeting; /sources lists them all
 SHOWN_TITLE = 300  # characters of a title in the greeting
 SHOWN_COMMAND = 50  # characters of an unknown command, echoed back
+Item = TypeVar("Item", Hit, TimelineEvent)
 
 
 @dataclass(frozen=True)
@@ -64,31 +66,26 @@ class Reply:
     """What a session says to one input."""
 
     text: str
-    pager: Pager | None = None  # set while /more (or a More button) has more to show
+    pager: PassagePager | TimelinePager | None = (
+        None  # set while /more (or a More button) has more to show
+    )
     answer: Answer | None = None  # when the reply answers a question
     shown: int = 0  # passages the reply shows
     end: bool = False  # the user leaves
 
 
-class Pager:
-    """The passages of an answer, or the events of a timeline, a page at a time."""
+class Pager(Generic[Item]):
+    """Items shown a page at a time, each page as many as fit in a message."""
 
-    def __init__(
-        self,
-        items: Sequence[Hit] | Sequence[TimelineEvent],
-        medium: Medium,
-        *,
-        heading: str,
-        shown: int = 0,
-        timeline: bool = False,
-    ) -> None:
+    timeline = False
+    unit = "item"
+
+    def __init__(self, items: Sequence[Item], medium: Medium, *, heading: str, shown: int = 0):
         self.items = items
         self.medium = medium
         self.heading = heading
         self.next_index = shown  # the first item not shown yet
-        self.timeline = timeline
-        self.unit = "event" if timeline else "passage"
-        self.size = TIMELINE_PAGE if timeline else medium.page_size
+        self.size = medium.page_size
 
     @property
     def remaining(self) -> int:
@@ -103,28 +100,56 @@ class Pager:
         return text, count
 
     def _fit(self, start: int) -> tuple[str, int]:
-        """As many of the page's items as fit in a message."""
         m, limit = self.medium.markup, self.medium.max_chars
         head = ""
         if self.medium.page_headings or start == 0:
-            head = m.dim(m.escape(shorten(self.heading, 200))) + ("\n" if self.timeline else "\n\n")
+            head = m.dim(m.escape(shorten(self.heading, 200))) + self.after_heading
         page = self.items[start : start + self.size]
         for count in range(len(page), 0, -1):
-            text = head + self._render(page[:count], start)
+            text = head + self.render(page[:count], start + 1)
             if limit is None or len(text) <= limit:
                 return text, count
-        if self.timeline:  # a line longer than a message: the front end cuts it
-            return head + self._render(page[:1], start), 1
-        prefix = head + f"{start + 1}. "
-        hit = page[0]
-        assert isinstance(hit, Hit)
-        return prefix + shortest_passage(hit, m, limit - len(prefix), 250), 1
+        return self.too_long(head, page[0], start + 1, limit or 0), 1
 
-    def _render(self, items: Sequence[Hit] | Sequence[TimelineEvent], start: int) -> str:
-        m = self.medium.markup
-        if self.timeline:
-            return render_timeline(items, m, first_number=start + 1)  # type: ignore[arg-type]
-        return render_more(items, m, first_number=start + 1)  # type: ignore[arg-type]
+    after_heading = "\n"
+
+    def render(self, items: Sequence[Item], first_number: int) -> str:
+        raise NotImplementedError
+
+    def too_long(self, head: str, item: Item, number: int, limit: int) -> str:
+        """One item that does not fit in a message on its own, as much of it as can go."""
+        raise NotImplementedError
+
+
+class PassagePager(Pager[Hit]):
+    """The passages of an answer after those it showed: /more, the More button."""
+
+    unit = "passage"
+    after_heading = "\n\n"
+
+    def render(self, items: Sequence[Hit], first_number: int) -> str:
+        return render_more(items, self.medium.markup, first_number=first_number)
+
+    def too_long(self, head: str, item: Hit, number: int, limit: int) -> str:
+        prefix = head + f"{number}. "
+        return prefix + shortest_passage(item, self.medium.markup, limit - len(prefix), 250)
+
+
+class TimelinePager(Pager[TimelineEvent]):
+    """The dated events of a timeline, TIMELINE_PAGE at a time."""
+
+    timeline = True
+    unit = "event"
+
+    def __init__(self, items: Sequence[TimelineEvent], medium: Medium, *, heading: str):
+        super().__init__(items, medium, heading=heading)
+        self.size = TIMELINE_PAGE
+
+    def render(self, items: Sequence[TimelineEvent], first_number: int) -> str:
+        return render_timeline(items, self.medium.markup, first_number=first_number)
+
+    def too_long(self, head: str, item: TimelineEvent, number: int, limit: int) -> str:
+        return head + self.render([item], number)  # a line is short; the front end cuts it
 
 
 @dataclass(frozen=True)
@@ -155,7 +180,9 @@ class ChatSession:
         self.medium = medium
         self._reload = reload
         self.conversation = Conversation()  # follow-ups are read with the last question
-        self._pager: Pager | None = None  # what /more pages: the last answer or timeline
+        self._pager: PassagePager | TimelinePager | None = (
+            None  # what /more pages: the last answer or timeline
+        )
         self._answered: bool | None = None  # whether the last question found passages
         self._updated: str | None = None  # what the seeds folder's watcher changed, untold
         self._lock = threading.Lock()  # Telegram answers in worker threads
@@ -220,7 +247,8 @@ class ChatSession:
             context=reading.note,
         )
         hits = answer.hits if answer.answered else ()
-        pager = Pager(hits, medium, heading=f"More for “{shorten(question, 100)}”:", shown=shown)
+        heading = f"More for “{shorten(question, 100)}”:"
+        pager = PassagePager(hits, medium, heading=heading, shown=shown)
         with self._lock:
             self._pager, self._answered = pager, answer.answered
         return Reply(text, pager=pager if pager.remaining else None, answer=answer, shown=shown)
@@ -261,7 +289,7 @@ class ChatSession:
             about = f" about “{m.escape(topic)}”" if topic else ""
             return Reply(f"I found no dated events{about} in the articles.")
         heading = f"Timeline{' of “' + topic + '”' if topic else ''}: {len(events)} dated events"
-        pager = Pager(events, self.medium, heading=heading, timeline=True)
+        pager = TimelinePager(events, self.medium, heading=heading)
         with self._lock:
             self._pager = pager
             text, _ = pager.turn()

@@ -21,6 +21,7 @@ import pytest
 from bot.answer_format import ANSI, PLAIN
 from bot.console import MAX_QUESTION_CHARS, ConsoleChat, run_chat
 from bot.terminal import visible_length
+from tests.test_telegram_shutdown import sigterm_during_reloads, watching
 
 TITLE = "Masimov was a loyalist of former President Nazabaryev. The purge has begun"
 ARREST = "Who did President Tokayev order to be arrested?"
@@ -541,3 +542,11 @@ def test_ctrl_c_while_loading_stops_without_a_success_tick(tmp_path):
     assert "✗ Loading " in terminal.seen and " stopped" in terminal.seen
     assert "✓" not in terminal.seen and "Ready:" not in terminal.seen
     assert "Traceback" not in terminal.seen
+
+
+@pytest.mark.timeout(400)
+def test_sigterm_to_the_console_while_the_watcher_reloads_leaves_as_quit_does(seeds_copy, tmp_path):
+    """The console stopped the watcher only when the chat ended; SIGTERM killed it anywhere."""
+    config = watching(tmp_path)
+    # Off a terminal, a reload that embeds says "  0/1 embedded, 8 s" (every 5 s at most).
+    sigterm_during_reloads("chat", config, seeds_copy, 3, "Ready: ", " embedded, ", "Bye.")

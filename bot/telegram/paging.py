@@ -11,7 +11,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.session import Pager, Reply
+from bot.session import PassagePager, Reply, TimelinePager
 from bot.telegram.html import chunks
 from bot.telegram.sending import answer_query, send
 from bot.telegram.services import services
@@ -23,7 +23,7 @@ EXPIRED = "This button has expired. Please ask the question again."
 ALREADY_SHOWN = "Those passages are already shown above."
 
 
-def more_button(key: str, pager: Pager) -> InlineKeyboardMarkup:
+def more_button(key: str, pager: PassagePager | TimelinePager) -> InlineKeyboardMarkup:
     left = pager.remaining
     label = f"More ({left} {pager.unit}{'s' if left != 1 else ''})"
     data = f"more:{key}:{pager.next_index}"

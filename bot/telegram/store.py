@@ -7,7 +7,7 @@ import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from bot.session import Pager
+from bot.session import PassagePager, TimelinePager
 
 
 @dataclass
@@ -15,7 +15,7 @@ class PendingQuestion:
     """What a "More" button needs: its chat, and the pages of its answer or timeline."""
 
     chat_id: int
-    pager: Pager
+    pager: PassagePager | TimelinePager
 
 
 class QuestionStore:
