@@ -1,4 +1,5 @@
-"""The bot's front ends: console chat, Telegram, the command line."""
+"""The bot's front ends: console chat, Telegram, the command line; a chat in either is a
+bot.session.ChatSession."""
 
 import os
 

@@ -141,7 +141,7 @@ def run(argv: list[str] | None = None) -> int:
         return _index(args, config)
     if args.command == "sources":
         return _sources(args, config)
-    from bot.telegram_bot import run_telegram
+    from bot.telegram.app import run_telegram
 
     return run_telegram(config, seeds_dir=args.seeds)
 
@@ -187,8 +187,9 @@ def _ask(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, 
 
 def _answer_text(retriever, config, args, line: Line, markup) -> str:  # noqa: ANN001 - lazy types
     """One input line's answer: a JSON line with --json, else the text shown."""
-    from bot.answer_format import answer_to_json, language_problem, render_answer
+    from bot.answer_format import answer_to_json, render_answer
     from retrieval.pipeline import Answer
+    from retrieval.question.checks import question_problem
 
     number, question, problem = line
     if problem or not question:
@@ -196,7 +197,7 @@ def _answer_text(retriever, config, args, line: Line, markup) -> str:  # noqa: A
         if args.json:
             return json.dumps({"question": question, "error": problem}, ensure_ascii=False)
         return markup.dim(f"Q: (line {number})") + f"\nNo question: {problem}."
-    refused = language_problem(question)
+    refused = question_problem(question)
     answer = Answer(question, False, (), problem=refused) if refused else retriever.ask(question)
     if args.json:
         return json.dumps(answer_to_json(answer, args.top_k), ensure_ascii=False)

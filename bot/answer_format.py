@@ -12,22 +12,12 @@ from typing import Any
 
 from retrieval.corpus import Article, SeedError
 from retrieval.dates.timex import Assumption, Impossible, ImpossibleDate, Reading, TimeExpression
+from retrieval.files import os_problem
 from retrieval.index.local import SyncReport
 from retrieval.pipeline import Answer, Hit, TimelineEvent
 
 NO_ANSWER = "I found nothing about that in the articles."
 NO_ANSWER_HINT = "Ask about something they cover; {sources} lists them with their dates."
-ENGLISH_ONLY = "I only understand questions in English."
-
-
-def language_problem(question: str) -> str | None:
-    """The reply to a question in a script the English model cannot read, else None."""
-    from retrieval.text.language import unreadable_script
-
-    script = unreadable_script(question)
-    if script is None:
-        return None
-    return f"{ENGLISH_ONLY[:-1]} (this one is written in {script}). Please ask in English."
 
 
 def _same(text: str) -> str:
@@ -360,9 +350,10 @@ def reload_message(reload: Callable[[], SyncReport]) -> str:
         report = reload()
     except SeedError as exc:  # every file gone or broken, the folder removed
         return f"Not reloaded: {exc}; the articles loaded before stay."
-    except OSError as exc:  # a full disk while indexing: not the front end's output failing
-        problem = exc.strerror or str(exc) or type(exc).__name__
-        return f"Not reloaded: cannot build the index ({problem}); the articles loaded before stay."
+    except OSError as exc:  # the index cannot be written anywhere: not the output failing
+        return f"Not reloaded: cannot build the index ({os_problem(exc)}); the articles loaded before stay."
+    if report.problem:  # a full disk while indexing: the index before answers on
+        return f"Not reloaded: {report.problem}; the articles loaded before stay."
     done = "Articles reloaded" if report.rebuilt else "The articles are up to date"
     return f"{done}: {report.summary()}"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import signal
 import sys
 import threading
 import time
@@ -16,180 +17,65 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-from bot.answer_format import (
-    ANSI,
-    PLAIN,
-    Markup,
-    example_questions,
-    human_date,
-    language_problem,
-    reload_message,
-    render_answer,
-    render_more,
-    render_sources,
-    render_timeline,
-)
+from bot.answer_format import ANSI, PLAIN, Markup
 from bot.config import AppConfig
 from bot.runtime import check_history_file, open_retriever
+from bot.session import ChatSession, Medium
 from bot.terminal import fit_line, terminal_width, wrap_text
 from retrieval.index.local import SyncReport
-from retrieval.pipeline import Answer, Retriever, TimelineEvent
-from retrieval.question.followup import Conversation
-from retrieval.text.clean import clean_question
+from retrieval.live import Answering, LiveRetriever
 
 MAX_QUESTION_CHARS = 1000
-TIMELINE_PAGE = 10
-GREETING_ARTICLES = 5  # articles named in the greeting; /sources lists them all
 PASTE_WAIT = 0.03  # s: a line that follows within this time was pasted with the one before
 PROGRESS_EVERY = 5.0  # s between progress lines when stderr is not a terminal
-HELP = """Ask a question about the articles in plain words, e.g. "Who was arrested?",
+COMMANDS = ("more", "timeline", "sources", "reload", "help", "quit")
+HELP_INTRO = f"""Ask a question about the articles in plain words, e.g. "Who was arrested?",
 "What happened on January 5?", "What is the latest news about Masimov?".
 A short follow-up ("why?", "and him?", "what about Abdymomunov?") is read with your last
-question. Pasted lines are one question.
-Commands:
-  /more             further passages (or timeline lines) for the last request
-  /timeline [topic] the dated events of the articles, or of those about a topic
-  /sources          the articles and their dates
-  /reload           pick up added, edited and deleted seed files now
-  /help             this help
-  /quit             leave (or Ctrl-D); Ctrl-C cancels the line or the answer"""
+question. Pasted lines are one question; at most {MAX_QUESTION_CHARS} characters.
+Commands:"""
 
 
 class ConsoleChat:
-    """What the chat says to each line typed; the loop that reads lines is run_chat's job."""
+    """The console's side of a ChatSession: a line in, the text to print out (None: leave).
+    Reading lines is run_chat's job."""
 
-    def __init__(self, retriever: Retriever, markup: Markup, *, shown: int, snippet_chars: int):
-        self.retriever = retriever
-        self.markup = markup
-        self.shown = shown
-        self.snippet_chars = snippet_chars
-        self._last: Answer | None = None
-        self._next_hit = 0  # first hit /more has not shown yet
-        self._timeline: list[TimelineEvent] | None = None  # set while /more pages a timeline
-        self.conversation = Conversation()  # follow-ups are read with the last question
-        self._updated: str | None = None  # what the seeds folder's watcher changed, untold
+    def __init__(
+        self, retriever: Answering, markup: Markup, *, shown: int, snippet_chars: int
+    ) -> None:
+        medium = Medium(
+            markup=markup,
+            shown=shown,
+            page_size=shown,
+            snippet_chars=snippet_chars,
+            max_question_chars=MAX_QUESTION_CHARS,
+            commands=COMMANDS,
+            welcome="Ready: {articles}:",
+            how_to_ask="Ask a question, e.g. {inline}; /help for more.",
+            help_intro=HELP_INTRO,
+            help_line="  {usage:<17} {summary}",
+        )
+        # The chat reloads the folder it follows; a Retriever of fixed articles has none.
+        reload = retriever.reload if isinstance(retriever, LiveRetriever) else None
+        self.session = ChatSession(retriever, medium, reload=reload)
 
     def seeds_reloaded(self, report: SyncReport) -> None:
-        """A LiveRetriever listener (the watcher's thread): said before the next reply, as a
-        line printed while the user types would garble the prompt."""
-        if not report.rebuilt:
-            return
-        changes = [
-            f"{len(names)} {label}" + (f" ({', '.join(names)})" if len(names) <= 3 else "")
-            for label, names in (
-                ("new", report.added),
-                ("changed", report.changed),
-                ("removed", report.removed),
-            )
-            if names
-        ]
-        n = report.articles
-        self._updated = (
-            f"The articles changed: {'; '.join(changes)}; {n:,} article{'s' if n != 1 else ''} now"
-        )
-
-    def reply(self, line: str) -> str | None:
-        """The reply to one input, after a line on articles that changed since the last one."""
-        text = self._reply(line)
-        note, self._updated = self._updated, None
-        if note and text is not None:
-            return self.markup.dim(f"({note})") + ("\n" + text if text else "")
-        return text
-
-    def _reply(self, line: str) -> str | None:
-        """The reply to one input (a line, or a pasted block of lines: one question);
-        None means the user wants to leave."""
-        text = clean_question(line)  # control characters, pasted line breaks: one spaced line
-        if not text:
-            return ""
-        if text.startswith("/"):
-            command, _, argument = text.partition(" ")
-            return self._command(command.lower(), argument.strip())
-        if len(text) > MAX_QUESTION_CHARS:
-            return (
-                f"That question is {len(text)} characters long;"
-                f" please keep it under {MAX_QUESTION_CHARS}."
-            )
-        problem = language_problem(text)
-        if problem:
-            return problem
-        reading = self.conversation.read(text)
-        answer = self.retriever.ask(reading.question)
-        self._last, self._next_hit = answer, min(self.shown, len(answer.hits))
-        self._timeline = None
-        return render_answer(
-            answer,
-            self.markup,
-            shown=self.shown,
-            snippet_chars=self.snippet_chars,
-            context=reading.note,
-        )
+        self.session.seeds_reloaded(report)
 
     def greeting(self) -> str:
-        """What the chat says first: the articles, and two questions to try."""
-        articles = sorted(self.retriever.articles, key=lambda a: (a.date, a.title), reverse=True)
-        n = len(articles)
-        lines = [f"Ready: {n} article{'s' if n != 1 else ''}:"]
-        for article in articles[:GREETING_ARTICLES]:
-            lines.append(f"• {self.markup.bold(human_date(article.date))} — {article.title}")
-        if n > GREETING_ARTICLES:
-            lines.append(f"… and {n - GREETING_ARTICLES} more: /sources")
-        examples = " or ".join(f"“{q}”" for q in example_questions(articles))
-        lines.append(f"Ask a question, e.g. {examples}; /help for more.")
-        return "\n".join(lines)
+        return self.session.greeting()
 
-    def _command(self, command: str, argument: str) -> str | None:
-        if command in ("/quit", "/exit", "/q"):
+    def reply(self, line: str) -> str | None:
+        """The reply to one input; None means the user wants to leave."""
+        reply = self.session.reply(line)
+        if reply.end:
             return None
-        if command == "/help":
-            return HELP
-        if command == "/sources":
-            return render_sources(self.retriever.articles, self.markup)
-        if command == "/more":
-            return self._more_timeline() if self._timeline is not None else self._more()
-        if command == "/timeline":
-            return self._start_timeline(argument)
-        if command == "/reload" and hasattr(self.retriever, "reload"):
-            try:
-                return reload_message(self.retriever.reload)
-            finally:
-                self._updated = None  # this reply says it
-        return f"Unknown command {command}. Type /help for the commands."
-
-    def _start_timeline(self, topic: str) -> str:
-        events = self.retriever.timeline(topic or None)
-        if not events:
-            about = f" about “{topic}”" if topic else ""
-            return f"I found no dated events{about} in the articles."
-        self._timeline, self._next_hit = events, 0
-        heading = f"Timeline{' of “' + topic + '”' if topic else ''}: {len(events)} dated events"
-        return self.markup.dim(heading) + "\n" + self._more_timeline()
-
-    def _more_timeline(self) -> str:
-        assert self._timeline is not None
-        page = self._timeline[self._next_hit : self._next_hit + TIMELINE_PAGE]
-        if not page:
-            return "No more events on that timeline."
-        text = render_timeline(page, self.markup, first_number=self._next_hit + 1)
-        self._next_hit += len(page)
-        left = len(self._timeline) - self._next_hit
-        if left:
-            text += "\n" + self.markup.dim(
-                f"/more for the next {min(left, TIMELINE_PAGE)} of {left}"
-            )
-        return text
-
-    def _more(self) -> str:
-        if self._last is None:
-            return "Ask a question first; /more then shows further passages for it."
-        if not self._last.answered:
-            return "There was nothing about the last question in the articles."
-        page = self._last.hits[self._next_hit : self._next_hit + self.shown]
-        if not page:
-            return "No more passages for that question."
-        text = render_more(page, self.markup, first_number=self._next_hit + 1)
-        self._next_hit += len(page)
-        return text
+        if reply.pager is None:
+            return reply.text
+        left, size = reply.pager.remaining, reply.pager.size
+        unit = reply.pager.unit + ("s" if left != 1 else "")
+        more = f"/more for the next {min(left, size)} of {left} {unit}"
+        return reply.text + "\n" + self.session.medium.markup.dim(more)
 
 
 @contextlib.contextmanager
@@ -203,87 +89,96 @@ def progress(
     line every few seconds says how far it is. announce=False: off a terminal, say nothing
     unless there is something to embed.
     """
+    if not stream.isatty():
+        with _progress_lines(message, stream, announce) as log:
+            yield log
+        return
+    spinner = _Spinner(message, stream)
+    threading.Thread(target=spinner.spin, daemon=True).start()
+    ending = ("✗", " stopped")
+    try:
+        yield spinner.report
+        embedded = spinner.counts[1]
+        ending = ("✓", f", embedded {embedded:,} new paragraphs" if embedded else "")
+    finally:
+        spinner.stop(*ending)
+
+
+@contextlib.contextmanager
+def _progress_lines(
+    message: str, stream: TextIO, announce: bool
+) -> Iterator[Callable[[int, int], None]]:
+    """progress() off a terminal: a line to start with, then one every PROGRESS_EVERY s."""
     start = time.monotonic()
     counts = [0, 0]
-    counting = [0.0, 0]  # when the count started, and from what
-    if not stream.isatty():
-        if announce:
-            print(message, file=stream, flush=True)
-        said = [0.0]
+    if announce:
+        print(message, file=stream, flush=True)
+    said = [0.0]
 
-        def log(done: int, total: int) -> None:
-            now = time.monotonic()
-            if counts[1] == 0:
-                print(f"Embedding {total:,} new paragraphs…", file=stream, flush=True)
-                said[0] = now
-            elif now - said[0] >= PROGRESS_EVERY and done < total:
-                print(
-                    f"  {done:,}/{total:,} embedded, {now - start:.0f} s", file=stream, flush=True
-                )
-                said[0] = now
-            counts[:] = done, total
+    def log(done: int, total: int) -> None:
+        now = time.monotonic()
+        if counts[1] == 0:
+            print(f"Embedding {total:,} new paragraphs…", file=stream, flush=True)
+            said[0] = now
+        elif now - said[0] >= PROGRESS_EVERY and done < total:
+            print(f"  {done:,}/{total:,} embedded, {now - start:.0f} s", file=stream, flush=True)
+            said[0] = now
+        counts[:] = done, total
 
-        yield log
-        if counts[1]:
-            print(
-                f"Embedded {counts[1]:,} new paragraphs in {time.monotonic() - start:.1f} s.",
-                file=stream,
-                flush=True,
-            )
-        return
+    yield log
+    if counts[1]:
+        seconds = time.monotonic() - start
+        print(f"Embedded {counts[1]:,} new paragraphs in {seconds:.1f} s.", file=stream, flush=True)
 
-    def report(done: int, total: int) -> None:
-        if not counts[1]:
-            counting[:] = time.monotonic(), done
-        counts[:] = done, total  # drawn by the spinner thread only: one writer, no garbling
 
-    done = threading.Event()
+class _Spinner:
+    """progress() on a terminal: one status line, redrawn in place by a thread of its own."""
 
-    def line(prefix: str, ending: str = "") -> str:
+    def __init__(self, message: str, stream: TextIO) -> None:
+        self.message, self.stream = message, stream
+        self.start = time.monotonic()
+        self.counts = [0, 0]
+        self.counting = [0.0, 0]  # when the count started, and from what
+        self.done = threading.Event()
+        self.stopped = threading.Event()
+
+    def report(self, done: int, total: int) -> None:
+        if not self.counts[1]:
+            self.counting[:] = time.monotonic(), done
+        self.counts[:] = done, total  # drawn by the spinner thread only: one writer, no garbling
+
+    def line(self, prefix: str, ending: str = "") -> str:
         """The status line, cut to the terminal's width so that "\r" redraws it in place."""
-        status = f" {time.monotonic() - start:.1f}s"
-        finished, total = counts
+        status = f" {time.monotonic() - self.start:.1f}s"
+        finished, total = self.counts
         if total and not ending:
             filled = round(10 * finished / total)
             status += f" [{'#' * filled}{'.' * (10 - filled)}] {finished:,}/{total:,} embedded"
-            seconds = time.monotonic() - counting[0]
-            rate = (finished - counting[1]) / seconds if seconds > 0 else 0.0
+            seconds = time.monotonic() - self.counting[0]
+            rate = (finished - self.counting[1]) / seconds if seconds > 0 else 0.0
             if rate > 0 and finished < total:
                 left = (total - finished) / rate
                 status += f", {left:.0f} s left" if left < 120 else f", {left / 60:.0f} min left"
         status += ending
-        width = (terminal_width(stream) or 80) - 1  # the last column would wrap the cursor
+        width = (terminal_width(self.stream) or 80) - 1  # the last column would wrap the cursor
         room = max(10, width - len(prefix) - 1 - len(status))
-        return "\r" + fit_line(f"{prefix} {fit_line(message, room)}{status}", width) + "\033[K"
+        text = f"{prefix} {fit_line(self.message, room)}{status}"
+        return "\r" + fit_line(text, width) + "\033[K"
 
-    def spin() -> None:
+    def spin(self) -> None:
         frames = "|/-\\"
         n = 0
-        while not done.wait(0.1):
-            stream.write(line(frames[n % 4]))
-            stream.flush()
+        while not self.done.wait(0.1):
+            self.stream.write(self.line(frames[n % 4]))
+            self.stream.flush()
             n += 1
+        self.stopped.set()
 
-    spinner = threading.Thread(target=spin, daemon=True)
-    spinner.start()
-    outcome = "✓"
-    try:
-        yield report
-    except KeyboardInterrupt:
-        outcome = "✗"
-        raise
-    except BaseException:
-        outcome = "✗"
-        raise
-    finally:
-        done.set()
-        spinner.join()
-        if outcome == "✓":
-            embedded = f", embedded {counts[1]:,} new paragraphs" if counts[1] else ""
-            stream.write(line("✓", embedded) + "\n")
-        else:
-            stream.write(line("✗", " stopped") + "\n")
-        stream.flush()
+    def stop(self, prefix: str, ending: str) -> None:
+        self.done.set()
+        self.stopped.wait()
+        self.stream.write(self.line(prefix, ending) + "\n")
+        self.stream.flush()
 
 
 def _enable_line_editing(history_file: Path | None) -> Callable[[], None]:
@@ -344,29 +239,61 @@ def run_chat(
         retriever.listeners.append(chat.seeds_reloaded)
         retriever.watch(config.corpus.watch_seconds)
     try:
-        while True:
-            try:
-                line = reader.read()
-            except KeyboardInterrupt:  # Ctrl-C on a half-typed line: drop it, new prompt
-                print(file=stdout, flush=True)
-                continue
-            if line is None:
-                break
-            try:
-                reply = chat.reply(line)
-            except KeyboardInterrupt:  # Ctrl-C while answering: back to the prompt
-                say("(cancelled)\n")
-                continue
-            if reply is None:
-                break
-            if reply:
-                say(reply + "\n")
+        with _leave_on_sigterm():
+            _converse(chat, reader, say, stdout)
+    except _Terminated:
+        pass
     finally:
-        retriever.stop()
+        retriever.stop()  # waits for the watcher: no thread left inside the model at exit
         if save_history:
             save_history()
     print("Bye.", file=stdout, flush=True)
     return 0
+
+
+def _converse(
+    chat: ConsoleChat, reader: _LineReader, say: Callable[[str], None], stdout: TextIO
+) -> None:
+    """Read, reply, until Ctrl-D or /quit."""
+    while True:
+        try:
+            line = reader.read()
+        except KeyboardInterrupt:  # Ctrl-C on a half-typed line: drop it, new prompt
+            print(file=stdout, flush=True)
+            continue
+        if line is None:
+            return
+        try:
+            reply = chat.reply(line)
+        except KeyboardInterrupt:  # Ctrl-C while answering: back to the prompt
+            say("(cancelled)\n")
+            continue
+        if reply is None:
+            return
+        if reply:
+            say(reply + "\n")
+
+
+class _Terminated(Exception):
+    """SIGTERM came: the chat ends as with /quit."""
+
+
+@contextlib.contextmanager
+def _leave_on_sigterm() -> Iterator[None]:
+    """SIGTERM ends the chat as /quit does (the watcher stopped and waited for, the history
+    saved) instead of killing the process wherever it is, a reload included."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only (a test may run the chat in another)
+        return
+
+    def leave(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, leave)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _LineReader:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from bot.config import AppConfig, ConfigError, PathSetting, os_problem, shown_value
 from bot.progress import IndexBuildError
-from retrieval.corpus import Article, load_corpus
-from retrieval.index.live import LiveRetriever, list_seeds
+from retrieval.corpus import Article, list_seeds, load_corpus
 from retrieval.index.local import BuildProgress
 from retrieval.index.prune import hold
+from retrieval.live import LiveRetriever
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model
 from retrieval.model.packages import PACKAGED_MODELS, ModelError, canonical_model
 

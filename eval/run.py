@@ -40,7 +40,7 @@ from eval.dates import (
 )
 from eval.dates import reuters_rows as reuters_rows_dates
 from retrieval.corpus import Article
-from retrieval.index.live import LiveRetriever
+from retrieval.live import LiveRetriever
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model
 from retrieval.model.onnx_model import PRECISIONS
 from retrieval.model.packages import PACKAGED_MODELS, ModelError

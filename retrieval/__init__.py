@@ -1,6 +1,8 @@
 """Retrieval, the library under every front end: articles in, ranked passages with dates out.
 
-Packages, bottom up: text, dates, model, question, index, ranking; pipeline.py coordinates them.
+Packages, bottom up: text, dates, model, question, index, ranking; pipeline.py coordinates them;
+live.py sits on top: what the front ends ask of retrieval (Answering), and a retriever that
+follows its seeds folder.
 Nothing here imports bot/ or eval/."""
 
 import os

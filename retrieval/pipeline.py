@@ -54,7 +54,7 @@ class Answer:
 
 class Retriever:
     """Answers questions over one index. Immutable once made: an updated index is a new
-    Retriever (retrieval.index.live swaps them), so a question never sees half of an update."""
+    Retriever (retrieval.live swaps them), so a question never sees half of an update."""
 
     def __init__(self, index: PassageIndex, settings: RetrievalSettings, encoder: Encoder) -> None:
         self.index = index

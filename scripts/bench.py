@@ -221,7 +221,7 @@ def peers(args: argparse.Namespace, questions: list[str]) -> dict[str, dict]:
 def seeds_bench(args: argparse.Namespace) -> int:
     """The bot over a folder of articles, with the index in the project's cache."""
     from eval.run import REUTERS_QUESTIONS
-    from retrieval.index.live import LiveRetriever
+    from retrieval.live import LiveRetriever
 
     seeds = args.seeds.resolve()
     names = {p.name for p in seeds.glob("*.txt")}

@@ -94,7 +94,7 @@ def bot_settings(config: AppConfig, server: FakeBotApi, args: argparse.Namespace
 @contextlib.asynccontextmanager
 async def bot_in_process(config: AppConfig, server: FakeBotApi):
     from bot.runtime import open_retriever
-    from bot.telegram_bot import build_application, serve
+    from bot.telegram.app import build_application, serve
 
     retriever = open_retriever(config)
     app = build_application(config, retriever, TOKEN)

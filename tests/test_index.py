@@ -16,8 +16,8 @@ from rank_bm25 import BM25Okapi
 from bot.answer_format import PLAIN
 from bot.console import ConsoleChat
 from bot.progress import BuildReporter
-from retrieval.index.live import LiveRetriever
 from retrieval.index.search import Bm25
+from retrieval.live import LiveRetriever
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
 from retrieval.pipeline import Retriever
 from tests.test_retrieval import ANSWERABLE, assert_well_formed

@@ -5,6 +5,7 @@ longer than a message, and seeds or caches damaged while the bot runs."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import os
@@ -12,12 +13,17 @@ import time
 from pathlib import Path
 
 import pytest
+from telegram import Update
 
 from bot.config import WebhookSettings
-from bot.telegram_bot import EXPIRED, FAILURE, REFUSAL, cut_html
-from bot.telegram_webhook import MAX_UPDATE_BYTES
+from bot.telegram.guards import REFUSAL
+from bot.telegram.handlers import FAILURE
+from bot.telegram.html import cut_html
+from bot.telegram.paging import EXPIRED
+from bot.telegram.webhook import MAX_UPDATE_BYTES
 from retrieval.cache import CACHE_FILE
 from retrieval.corpus import load_corpus
+from retrieval.live import LiveRetriever
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
 from retrieval.pipeline import Retriever
 from tests.bot_api_server import parse_html
@@ -258,3 +264,125 @@ def test_a_bad_seed_or_damaged_cache_while_running_does_not_stop_the_bot(model, 
             no_failure(bot.server)
 
     run(scenario())
+
+
+# --- issue 20: edited commands, long timelines and topics, surrogates, encoded tokens ----------
+
+
+def test_an_edited_reload_is_answered_not_a_crash(config, model, seeds_copy, tmp_path, caplog):
+    """update.message is None for an edited message: /reload read it and failed."""
+    encoder = Encoder(model, DEFAULT_MODEL, tmp_path / "cache")
+    live = LiveRetriever(seeds_copy, config.retrieval, encoder, index_root=tmp_path / "index")
+
+    async def scenario() -> None:
+        async with running_bot(live, config, admin_user_ids=[7]) as bot:
+            server = bot.server
+            user, chat = bot.private(7)
+            message = server.send_text(chat, user, "/help")
+            await server.wait_reply(message)
+            edited = {**message, "text": "/reload", "edit_date": message["date"] + 5}
+            edited["entities"] = [{"type": "bot_command", "offset": 0, "length": 7}]
+            update = Update.de_json({"update_id": 99999, "edited_message": edited}, bot.app.bot)
+            await bot.app.process_update(update)
+            (_, reply) = await server.wait_sent(chat["id"], 2)
+            assert reply.text.startswith("The articles are up to date: 1 article")
+            no_failure(server)
+
+    run(scenario())
+    assert "failed" not in caplog.text
+
+
+@pytest.fixture(scope="module")
+def market_days(model, config, tmp_path_factory) -> Retriever:
+    """One article of 1,050 dated events: more than a three-digit page number."""
+    seeds = tmp_path_factory.mktemp("market-days")
+    day, paragraphs = dt.date(2001, 1, 1), []
+    for _ in range(21):
+        dates = [f"{(day + dt.timedelta(days=n)):%-d %B %Y}" for n in range(50)]
+        day += dt.timedelta(days=50)
+        paragraphs.append("The market was open on " + ", on ".join(dates) + ".")
+    (seeds / "001.txt").write_text(
+        "date 2020-05-05 Market days\n\n" + "\n\n".join(paragraphs) + "\n", encoding="utf-8"
+    )
+    encoder = Encoder(model, DEFAULT_MODEL, tmp_path_factory.mktemp("market-days-cache"))
+    return Retriever.over_articles(load_corpus(seeds), config.retrieval, encoder)
+
+
+def test_a_timeline_pages_past_event_1000(market_days, config):
+    """The More button's data held the next event in at most three digits: page 101 expired."""
+    total = len(market_days.timeline())
+    assert total > 1010
+
+    async def scenario() -> None:
+        async with running_bot(market_days, config, rate_limit_count=1000) as bot:
+            server = bot.server
+            user, chat = bot.private(5)
+            page = await bot.ask("/timeline", user_id=5)
+            for n in range(2, 102):  # pages 2 to 101
+                server.press(page, page.buttons[0]["callback_data"], user)
+                page = (await server.wait_sent(chat["id"], n))[-1]
+            assert "\n1001. " in page.text and "\n1010. " in page.text
+            assert [b["text"] for b in page.buttons] == [f"More ({total - 1010} events)"]
+            no_failure(server)
+
+    run(scenario(), timeout=200)
+
+
+def test_a_timeline_topic_longer_than_a_question_is_refused(retriever, config):
+    """The topic was echoed in the heading whatever its length: "message is too long"."""
+
+    async def scenario() -> None:
+        async with running_bot(retriever, config) as bot:
+            reply = await bot.ask("/timeline " + "riots " * 679)  # 4,076 characters in all
+            assert "characters long" in reply.text and "at most 500" in reply.text
+            no_failure(bot.server)
+
+    run(scenario())
+
+
+SURROGATE_MESSAGES = [
+    "/timeline \udcff riots",
+    "/ask Who was \udcff arrested?",
+    "/ask@NewsTestBot \udcff",
+    "/sources \udcff",
+]
+
+
+def test_lone_surrogates_in_commands_and_mentions_are_answered(retriever, config):
+    """Cutting a command or a mention off the text encoded it as UTF-16: UnicodeEncodeError."""
+
+    async def scenario() -> None:
+        async with running_bot(retriever, config, rate_limit_count=100) as bot:
+            server = bot.server
+            for n, text in enumerate(SURROGATE_MESSAGES):
+                reply = await bot.ask(text, user_id=800 + n)
+                assert reply.text and reply.text != FAILURE, text
+            group, ann = server.group_chat(-100900), server.user(900, "Ann")
+            mention = server.send_text(group, ann, "\udcff @NewsTestBot who was arrested?")
+            assert "Masimov" in (await server.wait_reply(mention)).text
+            no_failure(server)
+
+    run(scenario())
+
+
+def test_a_url_encoded_token_in_an_error_never_reaches_the_logs(retriever, config, caplog):
+    """httpx quotes the colon of a token in a URL: "/bot987654321%3AAAH…" was logged as it was."""
+    caplog.set_level(logging.DEBUG)
+    encoded = TOKEN.replace(":", "%3A")
+    foreign = "123456789%3aZZfaketoken-of_another_bot_0123456789xy"
+
+    async def scenario() -> None:
+        async with running_bot(retriever, config) as bot:
+            bot.server.fail(
+                "sendMessage",
+                status=400,
+                description=f"Bad Request: wrong file path /bot{encoded}/sendMessage",
+            )
+            assert (await bot.ask(ARREST)).text == FAILURE
+            logging.getLogger("bot.telegram").warning("seen %s", foreign)
+
+    run(scenario())
+    logged = caplog.text + "".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "/sendmessage" in logged.lower()  # the error was logged, its token not
+    for secret in (SECRET_PART, foreign.split("%3a")[1]):
+        assert secret.lower() not in logged.lower()

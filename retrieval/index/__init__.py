@@ -4,6 +4,6 @@ machine that answers it, kept in step with the seeds folder (local.sync_index).
 Its parts: layout (the files of a generation, saved and loaded side by side), check (whether a
 generation holds together; verify_index), reader (LocalIndex, a generation opened for
 questions), writer (build_generation), generations (which one is current, the build lock, the
-swap), local (sync and the public names). live follows the folder while the bot runs.
+swap), local (sync and the public names).
 
-May import retrieval.text, retrieval.dates, retrieval.model and retrieval.corpus; never retrieval.pipeline but for live."""
+May import retrieval.text, retrieval.dates, retrieval.model and retrieval.corpus; never retrieval.pipeline (retrieval.live, above both, keeps an index in step with its folder)."""

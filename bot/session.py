@@ -1,0 +1,407 @@
+"""One chat, whatever holds it: what the bot does with each line a user sends.
+
+A ChatSession (one per console, one per Telegram chat) cleans and checks a question, reads a
+follow-up with the last question, asks, pages with /more through the passages of an answer or
+the events of a timeline, reloads, greets and helps. The console (bot.console) and Telegram
+(bot.telegram) only turn keystrokes or updates into these calls, and Replies into their medium;
+a Medium says what differs between them (markup, sizes, a few words). A command is added once,
+in COMMANDS, and both offer it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from bot.answer_format import (
+    Markup,
+    example_questions,
+    fit_answer,
+    human_date,
+    reload_message,
+    render_more,
+    render_sources,
+    render_timeline,
+    shorten,
+    shortest_passage,
+)
+from retrieval.index.local import SyncReport
+from retrieval.live import Answering
+from retrieval.pipeline import Answer, Hit, TimelineEvent
+from retrieval.question.checks import question_problem
+from retrieval.question.followup import Conversation
+from retrieval.text.clean import clean_question
+
+TIMELINE_PAGE = 10  # events per page of a timeline
+GREETING_ARTICLES = 5  # articles named in the greeting; /sources lists them all
+SHOWN_TITLE = 300  # characters of a title in the greeting
+SHOWN_COMMAND = 50  # characters of an unknown command, echoed back
+Item = TypeVar("Item", Hit, TimelineEvent)
+
+
+@dataclass(frozen=True)
+class Medium:
+    """What differs between front ends: markup, sizes, and the words that name their ways."""
+
+    markup: Markup
+    shown: int  # passages in an answer: the best in full, the others shortened
+    page_size: int  # passages per /more page
+    snippet_chars: int
+    max_question_chars: int
+    commands: tuple[str, ...]  # the COMMANDS it offers, by name
+    welcome: str  # the greeting's first line; {articles}: "3 articles"
+    how_to_ask: str  # its last; {inline}: the examples in a line, {listed}: one a line
+    help_intro: str  # /help before the commands; {example}: a question to try
+    help_line: str  # one command in /help; {usage}, {summary}
+    max_chars: int | None = None  # longest message; None: no limit
+    page_headings: bool = False  # each page says what it continues (a message of its own)
+    admins_only: bool = False  # Command.admin ones are for admins: not in /help
+    examples: tuple[str, ...] = ()  # questions to suggest; none: made from the articles
+
+
+@dataclass
+class Reply:
+    """What a session says to one input."""
+
+    text: str
+    pager: PassagePager | TimelinePager | None = (
+        None  # set while /more (or a More button) has more to show
+    )
+    answer: Answer | None = None  # when the reply answers a question
+    shown: int = 0  # passages the reply shows
+    end: bool = False  # the user leaves
+
+
+class Pager(Generic[Item]):
+    """Items shown a page at a time, each page as many as fit in a message."""
+
+    timeline = False
+    unit = "item"
+
+    def __init__(self, items: Sequence[Item], medium: Medium, *, heading: str, shown: int = 0):
+        self.items = items
+        self.medium = medium
+        self.heading = heading
+        self.next_index = shown  # the first item not shown yet
+        self.size = medium.page_size
+
+    @property
+    def remaining(self) -> int:
+        return len(self.items) - self.next_index
+
+    def turn(self) -> tuple[str, int]:
+        """The next page and how many items it holds (none at the end); moves on past them."""
+        if not self.remaining:
+            return "", 0
+        text, count = self._fit(self.next_index)
+        self.next_index += count
+        return text, count
+
+    def _fit(self, start: int) -> tuple[str, int]:
+        m, limit = self.medium.markup, self.medium.max_chars
+        head = ""
+        if self.medium.page_headings or start == 0:
+            head = m.dim(m.escape(shorten(self.heading, 200))) + self.after_heading
+        page = self.items[start : start + self.size]
+        for count in range(len(page), 0, -1):
+            text = head + self.render(page[:count], start + 1)
+            if limit is None or len(text) <= limit:
+                return text, count
+        return self.too_long(head, page[0], start + 1, limit or 0), 1
+
+    after_heading = "\n"
+
+    def render(self, items: Sequence[Item], first_number: int) -> str:
+        raise NotImplementedError
+
+    def too_long(self, head: str, item: Item, number: int, limit: int) -> str:
+        """One item that does not fit in a message on its own, as much of it as can go."""
+        raise NotImplementedError
+
+
+class PassagePager(Pager[Hit]):
+    """The passages of an answer after those it showed: /more, the More button."""
+
+    unit = "passage"
+    after_heading = "\n\n"
+
+    def render(self, items: Sequence[Hit], first_number: int) -> str:
+        return render_more(items, self.medium.markup, first_number=first_number)
+
+    def too_long(self, head: str, item: Hit, number: int, limit: int) -> str:
+        prefix = head + f"{number}. "
+        return prefix + shortest_passage(item, self.medium.markup, limit - len(prefix), 250)
+
+
+class TimelinePager(Pager[TimelineEvent]):
+    """The dated events of a timeline, TIMELINE_PAGE at a time."""
+
+    timeline = True
+    unit = "event"
+
+    def __init__(self, items: Sequence[TimelineEvent], medium: Medium, *, heading: str):
+        super().__init__(items, medium, heading=heading)
+        self.size = TIMELINE_PAGE
+
+    def render(self, items: Sequence[TimelineEvent], first_number: int) -> str:
+        return render_timeline(items, self.medium.markup, first_number=first_number)
+
+    def too_long(self, head: str, item: TimelineEvent, number: int, limit: int) -> str:
+        return head + self.render([item], number)  # a line is short; the front end cuts it
+
+
+@dataclass(frozen=True)
+class Command:
+    """A slash command: what it does, and how /help (and Telegram's menu) describe it."""
+
+    name: str
+    summary: str
+    run: Callable[[ChatSession, str], Reply]
+    usage: str = ""  # its argument, as /help shows it
+    aliases: tuple[str, ...] = ()
+    slow: bool = False  # it asks the retriever or reads the folder: off an event loop
+    menu: bool = True  # offered in Telegram's command menu
+    admin: bool = False  # on Telegram only for telegram.admin_user_ids
+
+
+class ChatSession:
+    """One chat: its last question, what /more shows next, and a note of reloads untold."""
+
+    def __init__(
+        self,
+        retriever: Answering,
+        medium: Medium,
+        *,
+        reload: Callable[[], SyncReport] | None = None,
+    ) -> None:
+        self.retriever = retriever
+        self.medium = medium
+        self._reload = reload
+        self.conversation = Conversation()  # follow-ups are read with the last question
+        self._pager: PassagePager | TimelinePager | None = (
+            None  # what /more pages: the last answer or timeline
+        )
+        self._answered: bool | None = None  # whether the last question found passages
+        self._updated: str | None = None  # what the seeds folder's watcher changed, untold
+        self._lock = threading.Lock()  # Telegram answers in worker threads
+        self.commands = {
+            alias: command
+            for command in COMMANDS
+            if command.name in medium.commands
+            for alias in (command.name, *command.aliases)
+        }
+
+    # ------------------------------------------------------------------ lines and questions
+
+    def reply(self, line: str) -> Reply:
+        """The reply to one line typed (a pasted block of lines is one question), after a note
+        on articles that changed since the last reply."""
+        text = clean_question(line)  # control characters, pasted line breaks: one spaced line
+        if not text:
+            return Reply("")
+        if text.startswith("/"):
+            name, _, argument = text.partition(" ")
+            reply = self.command(name, argument)
+        else:
+            reply = self.ask(text)
+        with self._lock:
+            note, self._updated = self._updated, None
+        if note and not reply.end:
+            m = self.medium.markup
+            reply.text = m.dim(f"({m.escape(note)})") + ("\n" + reply.text if reply.text else "")
+        return reply
+
+    def ask(self, question: str, *, via: str = "") -> Reply:
+        question, refusal = self.check(question, via=via)
+        return refusal or self.answer(question)
+
+    def check(self, question: str, *, via: str = "") -> tuple[str, Reply | None]:
+        """The question cleaned, and the reply refusing it (empty, too long, not English, no
+        words), or None. via: the command it came after ("/ask"), for the hint."""
+        m = self.medium.markup
+        question = clean_question(question)
+        if not question:
+            example = m.escape(self.examples()[0])
+            if via:
+                return question, Reply(
+                    f"Please put your question after {via}, e.g. {m.dim(f'{via} {example}')}"
+                )
+            return question, Reply(f"Please type a question, e.g. {m.dim(example)}")
+        problem = question_problem(question, self.medium.max_question_chars)
+        return question, Reply(m.escape(problem)) if problem else None
+
+    def answer(self, question: str) -> Reply:
+        """Retrieval for a checked question, read with the last one if it follows on from it."""
+        medium = self.medium
+        with self._lock:
+            reading = self.conversation.read(question)
+        answer = self.retriever.ask(reading.question)
+        text, shown = fit_answer(
+            answer,
+            medium.markup,
+            shown=medium.shown,
+            snippet_chars=medium.snippet_chars,
+            max_chars=medium.max_chars,
+            context=reading.note,
+        )
+        hits = answer.hits if answer.answered else ()
+        heading = f"More for “{shorten(question, 100)}”:"
+        pager = PassagePager(hits, medium, heading=heading, shown=shown)
+        with self._lock:
+            self._pager, self._answered = pager, answer.answered
+        return Reply(text, pager=pager if pager.remaining else None, answer=answer, shown=shown)
+
+    # ------------------------------------------------------------------ commands
+
+    def command(self, name: str, argument: str = "") -> Reply:
+        command = self.commands.get(name.lower().removeprefix("/"))
+        if command is None:
+            shown = self.medium.markup.escape(shorten(name, SHOWN_COMMAND))
+            return Reply(f"Unknown command {shown}. Type /help for the commands.")
+        return command.run(self, argument.strip())
+
+    def more(self) -> Reply:
+        """The next page of the last answer's passages, or of the last timeline."""
+        with self._lock:
+            pager, answered = self._pager, self._answered
+            if pager is None:
+                return Reply("Ask a question first; /more then shows further passages for it.")
+            if not pager.timeline and not answered:
+                return Reply("There was nothing about the last question in the articles.")
+            text, _ = pager.turn()
+        if not text:
+            if pager.timeline:
+                return Reply("No more events on that timeline.")
+            return Reply("No more passages for that question.")
+        return Reply(text, pager=pager if pager.remaining else None)
+
+    def timeline(self, topic: str) -> Reply:
+        """The dated events, of every article or of those about a topic, a page at a time."""
+        m = self.medium.markup
+        topic = clean_question(topic)
+        problem = topic and question_problem(topic, self.medium.max_question_chars)
+        if problem:
+            return Reply(m.escape(problem))
+        events = self.retriever.timeline(topic or None)
+        if not events:
+            about = f" about “{m.escape(topic)}”" if topic else ""
+            return Reply(f"I found no dated events{about} in the articles.")
+        heading = f"Timeline{' of “' + topic + '”' if topic else ''}: {len(events)} dated events"
+        pager = TimelinePager(events, self.medium, heading=heading)
+        with self._lock:
+            self._pager = pager
+            text, _ = pager.turn()
+        return Reply(text, pager=pager if pager.remaining else None)
+
+    def reload(self) -> Reply:
+        """Brings the articles in step with the seeds folder now, and says how it went."""
+        if self._reload is None:
+            return Reply("The articles cannot be reloaded here.")
+        try:
+            return Reply(self.medium.markup.escape(reload_message(self._reload)))
+        finally:
+            with self._lock:
+                self._updated = None  # this reply says it
+
+    def seeds_reloaded(self, report: SyncReport) -> None:
+        """A LiveRetriever listener (the watcher's thread): said before the next reply, as a
+        line printed while the user types would garble the prompt."""
+        if not report.rebuilt:
+            return
+        changes = [
+            f"{len(names)} {label}" + (f" ({', '.join(names)})" if len(names) <= 3 else "")
+            for label, names in (
+                ("new", report.added),
+                ("changed", report.changed),
+                ("removed", report.removed),
+            )
+            if names
+        ]
+        n = report.articles
+        note = (
+            f"The articles changed: {'; '.join(changes)}; {n:,} article{'s' if n != 1 else ''} now"
+        )
+        with self._lock:
+            self._updated = note
+
+    # ------------------------------------------------------------------ texts
+
+    def examples(self) -> list[str]:
+        return example_questions(self.retriever.articles, self.medium.examples)
+
+    def greeting(self) -> str:
+        """What the chat says first: the newest articles, and two questions to try."""
+        m = self.medium.markup
+        articles = sorted(self.retriever.articles, key=lambda a: (a.date, a.title), reverse=True)
+        n = len(articles)
+        lines = [self.medium.welcome.format(articles=f"{n} article{'s' if n != 1 else ''}")]
+        for article in articles[:GREETING_ARTICLES]:
+            title = m.escape(shorten(article.title, SHOWN_TITLE))
+            lines.append(f"• {m.bold(human_date(article.date))} — {title}")
+        if n > GREETING_ARTICLES:
+            lines.append(f"… and {n - GREETING_ARTICLES} more: /sources")
+        examples = [m.escape(q) for q in self.examples()]
+        lines.append(
+            self.medium.how_to_ask.format(
+                inline=" or ".join(f"“{q}”" for q in examples),
+                listed="\n".join(f"• {m.dim(q)}" for q in examples),
+            )
+        )
+        return "\n".join(lines)
+
+    def help(self) -> str:
+        example = self.medium.markup.escape(self.examples()[0])
+        lines = [self.medium.help_intro.format(example=example)]
+        for command in COMMANDS:
+            if command.name in self.medium.commands and not (
+                command.admin and self.medium.admins_only
+            ):
+                usage = f"/{command.name}" + (f" {command.usage}" if command.usage else "")
+                lines.append(self.medium.help_line.format(usage=usage, summary=command.summary))
+        return "\n".join(lines)
+
+    def sources(self) -> str:
+        return render_sources(self.retriever.articles, self.medium.markup)
+
+
+def _ask(session: ChatSession, argument: str) -> Reply:
+    return session.ask(argument, via="/ask")
+
+
+# In this order in every /help and in Telegram's menu.
+COMMANDS = (
+    Command("ask", "ask a question", _ask, usage="question", slow=True),
+    Command(
+        "more",
+        "further passages (or timeline lines) for the last request",
+        lambda s, _: s.more(),
+        menu=False,
+    ),
+    Command(
+        "timeline",
+        "the dated events of the articles, or of those about a topic",
+        ChatSession.timeline,
+        usage="[topic]",
+        slow=True,
+    ),
+    Command("sources", "the articles and their dates", lambda s, _: Reply(s.sources())),
+    Command(
+        "reload",
+        "pick up added, edited and deleted seed files now",
+        lambda s, _: s.reload(),
+        slow=True,
+        menu=False,
+        admin=True,
+    ),
+    Command("help", "this help", lambda s, _: Reply(s.help())),
+    Command("start", "greeting and example questions", lambda s, _: Reply(s.greeting())),
+    Command(
+        "quit",
+        "leave (or Ctrl-D); Ctrl-C cancels the line or the answer",
+        lambda s, _: Reply("", end=True),
+        aliases=("exit", "q"),
+        menu=False,
+    ),
+)

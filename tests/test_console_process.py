@@ -1,0 +1,177 @@
+"""The console chat as its own process (`python -m bot chat`): on a pseudo-terminal (Ctrl-C,
+Ctrl-D, pasting), and stopped by SIGTERM while its seeds watcher reloads."""
+
+from __future__ import annotations
+
+import codecs
+import fcntl
+import os
+import select
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_console import set_size
+from tests.test_telegram_shutdown import sigterm_during_reloads, watching
+
+# --- the chat as its own process on a terminal: Ctrl-C, Ctrl-D, pasting -------------------------
+
+
+class TerminalProcess:
+    """`python -m bot chat` with a pseudo-terminal of 80 columns as its controlling terminal,
+    so that Ctrl-C typed there is a SIGINT, as in a real terminal."""
+
+    def __init__(self, config_path: Path) -> None:
+        self.master, slave = os.openpty()
+        set_size(slave)
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TERM": "xterm"}
+        env.pop("NO_COLOR", None)
+        env.pop("COLUMNS", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "chat", "--config", str(config_path)],
+            cwd=Path(__file__).resolve().parent.parent,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        )
+        os.close(slave)
+        self.seen = ""
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def _read(self, wait: float) -> bool:
+        """Reads what the terminal shows within wait seconds; False once it is closed."""
+        ready, _, _ = select.select([self.master], [], [], wait)
+        if ready:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:  # EIO: the process is gone and the terminal closed
+                return False
+            if not data:
+                return False
+            self.seen += self.decoder.decode(data)
+        return True
+
+    def expect(self, text: str, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        while text not in self.seen:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._read(min(left, 0.2)):
+                pytest.fail(f"{text!r} did not appear; the terminal shows {self.seen[-800:]!r}")
+        return self.seen
+
+    def prompts(self, count: int, timeout: float = 60.0) -> None:
+        """Wait for the count-th prompt: the answer before it is complete."""
+        deadline = time.monotonic() + timeout
+        while self.seen.count("› ") < count:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._read(min(left, 0.2)):
+                pytest.fail(f"prompt {count} did not come; the terminal shows {self.seen[-800:]!r}")
+
+    def settle(self, quiet: float = 0.5) -> None:
+        """Wait until the terminal has been quiet a while: readline is waiting for a key.
+        (A SIGINT that comes while readline is busy with the previous key is only seen at
+        the next key: CPython's readline checks for signals when its select() is interrupted.)"""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            before = len(self.seen)
+            self._read(quiet)
+            if len(self.seen) == before:
+                return
+
+    def type(self, text: str) -> None:
+        os.write(self.master, text.encode("utf-8"))
+
+    def finish(self, timeout: float = 30) -> int:
+        try:
+            code = self.proc.wait(timeout=timeout)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and self._read(0.2):
+                pass  # what it wrote last
+            return code
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            os.close(self.master)
+
+
+@pytest.fixture(scope="module")
+def process_cache(tmp_path_factory) -> Path:
+    """An embedding cache the chat processes of this module share."""
+    return tmp_path_factory.mktemp("console-process-cache")
+
+
+@pytest.fixture
+def chat_process_config(tmp_path, process_cache) -> Path:
+    path = tmp_path / "chat.yaml"
+    path.write_text(
+        f"corpus:\n  cache_dir: {process_cache}\nchat:\n  history_file: {tmp_path / 'history'}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_ctrl_c_cancels_the_line_and_ctrl_d_leaves(chat_process_config):
+    terminal = TerminalProcess(chat_process_config)
+    terminal.prompts(1)
+    terminal.type("What is the capital of Fra")
+    terminal.expect("Fra")
+    terminal.settle()
+    terminal.type("\x03")  # Ctrl-C: the half-typed line goes, the chat stays
+    terminal.prompts(2)
+    terminal.type("Who is Karim Masimov?\r")
+    terminal.expect("— Masimov was a loyalist")
+    terminal.prompts(3)
+    terminal.type("What is he accused of?\r")
+    terminal.expect("(taking “Karim Masimov” from your last question)")
+    terminal.expect("accusation")
+    terminal.prompts(4)
+    terminal.type("\x04")  # Ctrl-D leaves
+    terminal.expect("Bye.")
+    assert terminal.finish() == 0
+    assert "I found nothing" not in terminal.seen  # the cancelled line was never asked
+    assert "Traceback" not in terminal.seen
+
+
+def test_a_pasted_block_of_lines_is_one_question(chat_process_config):
+    terminal = TerminalProcess(chat_process_config)
+    terminal.prompts(1)
+    # What a terminal sends for a paste when the program asked for bracketed paste.
+    terminal.type("\033[200~Who did President Tokayev\norder to be arrested?\033[201~\r")
+    terminal.expect("— Masimov was a loyalist")
+    terminal.prompts(2)
+    terminal.type("\x04")
+    terminal.expect("Bye.")
+    assert terminal.finish() == 0
+    after = terminal.seen.split("arrested?", 1)[1]
+    assert after.count("— Masimov was a loyalist") == 1  # one answer, not two
+    assert "I found nothing" not in after
+
+
+def test_ctrl_c_while_loading_stops_without_a_success_tick(tmp_path):
+    path = tmp_path / "chat.yaml"  # an empty cache: indexing takes a while
+    path.write_text(
+        f"corpus:\n  cache_dir: {tmp_path / 'cache'}\nchat:\n  history_file: null\n",
+        encoding="utf-8",
+    )
+    terminal = TerminalProcess(path)
+    terminal.expect(" embedded")
+    terminal.type("\x03")  # no readline here: the signal interrupts the indexing at once
+    assert terminal.finish() == 130
+    assert "✗ Loading " in terminal.seen and " stopped" in terminal.seen
+    assert "✓" not in terminal.seen and "Ready:" not in terminal.seen
+    assert "Traceback" not in terminal.seen
+
+
+@pytest.mark.timeout(400)
+def test_sigterm_to_the_console_while_the_watcher_reloads_leaves_as_quit_does(seeds_copy, tmp_path):
+    """The console stopped the watcher only when the chat ended; SIGTERM killed it anywhere."""
+    config = watching(tmp_path)
+    # Off a terminal, a reload that embeds says "  0/1 embedded, 8 s" (every 5 s at most).
+    sigterm_during_reloads("chat", config, seeds_copy, 3, "Ready: ", " embedded, ", "Bye.")
