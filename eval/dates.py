@@ -27,7 +27,7 @@ DATE_QUESTIONS = ROOT / "eval" / "date_questions.json"
 REUTERS_DEV = ROOT / "data" / "reuters" / "1000"
 REUTERS_HINT = (
     "make it with ../shared/tools/make_news_corpus.py --out data/reuters --sizes 100,1000"
-    " (see README, Dates)"
+    " (see docs/dates.md)"
 )
 
 

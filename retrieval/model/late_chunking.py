@@ -4,7 +4,7 @@ sentences and passage windows take their vectors from slices of that one pass.
 Before this, every overlapping window and every sentence was a forward pass of its own: each
 word went through the model about four times. Here each word goes through once, and sees its
 whole paragraph as context (Günther et al. 2024, "Late Chunking"). Measured with
-all-mpnet-base-v2 (README, "Embed less"): the same article hit@1 and SQuAD +0.014.
+all-mpnet-base-v2 (docs/model.md, "Embed less"): the same article hit@1 and SQuAD +0.014.
 
 What is kept per paragraph, enough to build any window of its sentences:
 - per sentence, the mean of its pieces' states and how many pieces it has, so a window's pooled

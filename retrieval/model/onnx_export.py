@@ -11,7 +11,7 @@ For each model and precision it writes, into a scratch folder renamed into place
   (MatMulNBits, accuracy level 4: activations are quantized per block at run time, so the
   outlier features of these models do not wreck whole rows, as per-tensor dynamic quantization
   does: pooled cosine to torch 0.78 against 0.999 here). Blocks of 64 keep every article and
-  SQuAD hit of fp32; 32 and 128 each lose one article question (see README, The model).
+  SQuAD hit of fp32; 32 and 128 each lose one article question (see docs/model.md).
 - tokenizer.json, and manifest.json (written last) with sizes, times and SHA-256 of the files.
 
 Every export is checked against the torch model on real sentences before it is kept.
