@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from retrieval.answer.doubt import Doubt, doubt
+from retrieval.answer.short_answer import ShortAnswer, lead_with_values, short_answer
 from retrieval.corpus import Article
 from retrieval.dates.event_dates import EventDates
 from retrieval.dates.timex import ImpossibleDate, Period, QuestionTime, TimeExpression
@@ -64,6 +66,8 @@ class Answer:
     notes: tuple[str, ...] = ()  # what was assumed or could not be met, in plain words
     when: TimeExpression | None = None  # for "When ...?": the date that answers, in hits[0]
     problem: str | None = None  # why the question cannot be answered as asked ("no 30 February")
+    short_answer: ShortAnswer | None = None  # the value asked for, in the best sentence
+    doubtful: Doubt | None = None  # the passages are about the topic but may lack the fact
 
 
 @dataclass(frozen=True)
@@ -322,6 +326,8 @@ class Retriever:
         hits = tuple(
             self._hit(i, float(ranking[position[i]]), scores, intent, weights) for i in order
         )
+        unsure = doubt(question, hits, self.analyzer.terms, scores.corrections)
+        hits = lead_with_values(question, hits)  # a passage holding the value asked for first
         return Answer(
             question,
             True,
@@ -330,6 +336,8 @@ class Retriever:
             time=intent.time,
             notes=tuple(notes),
             when=self._when(hits[0]) if intent.when and hits else None,
+            short_answer=None if unsure else short_answer(question, hits),
+            doubtful=unsure,
         )
 
     def date_ranking(self, scores: Scores, intent: Intent) -> np.ndarray:
