@@ -11,7 +11,6 @@ from typing import Protocol
 from retrieval.answer.answer_type import AskedType, ValueType, asked_type
 from retrieval.answer.values import Value, values_of
 from retrieval.dates.timex import Period, TimeExpression
-from retrieval.question.followup import names
 from retrieval.text.analyzer import STOP_WORDS, words
 from retrieval.text.passages import Passage
 
@@ -22,6 +21,12 @@ WINDOW = 3
 # "With Masimov, last Thursday, ..." answers "When was Masimov arrested?" before "Masimov has
 # to answer for the security blackout last Wednesday".
 NEAR = 40
+# The short answer's sentence holds at least this share of the question's words.
+MIN_SHARE = 0.5
+# Words that say what type of value is asked for, not what about.
+TYPE_WORDS = frozenset(
+    ["many", "much", "old", "long", "year", "years", "date", "day", "month", "century"]
+)
 
 
 class HitLike(Protocol):
@@ -54,13 +59,14 @@ def sentence_values(
     sentence = passage.sentences[hit.highlight]
     dates = [d.shifted(-at) for d in hit.dates if at <= d.start and d.end <= at + len(sentence)]
     asked_words = {w for w in words(question) if w not in STOP_WORDS}
-    # A value naming what the question names is its subject, not its answer ("Tokayev" in
-    # "Kassym Jomart Tokayev" for "Who did President Tokayev order to be arrested?").
-    asked_names = set(words(" ".join(names(question)))) or asked_words
+    # A value sharing a word with the question is its subject, not its answer ("Tokayev" in
+    # "Kassym Jomart Tokayev" for "Who did President Tokayev order to be arrested?", "High
+    # Court" for "Who agreed to end the High Court proceedings?", "six" for "How many of the
+    # six packages ...?").
     found = [
         v
         for v in values_of(asked, sentence, dates, loose=loose)
-        if not set(words(v.text)) & asked_names
+        if not set(words(v.text)) & asked_words
     ]
     anchors = _anchors(sentence, asked_words)
 
@@ -69,6 +75,13 @@ def sentence_values(
 
     found.sort(key=distance)
     return [Value(v.text, v.kind, v.start + at, v.end + at, distance(v) <= NEAR) for v in found]
+
+
+def _share_held(question: str, sentence: str) -> float:
+    """The share of the question's words (by their first five letters) in the sentence."""
+    asked = {w[:5] for w in words(question) if w not in STOP_WORDS and w not in TYPE_WORDS}
+    have = {w[:5] for w in words(sentence)}
+    return len(asked & have) / len(asked) if asked else 1.0
 
 
 def _anchors(sentence: str, asked: set[str]) -> list[int]:
@@ -103,12 +116,18 @@ def lead_with_values(question: str, hits: Sequence[HitLike]) -> tuple[HitLike, .
 
 
 def short_answer(question: str, hits: Sequence[HitLike]) -> ShortAnswer | None:
-    """The value in the first hit's best sentence, when the question asks for one."""
+    """The value in the first hit's best sentence, when the question asks for one, the
+    sentence is about the question (it holds at least half of its words) and the value is the
+    only one of its type there: with two ("In 1066, Duke William ... killing King Harold") the
+    nearest is as often wrong as right, and a wrong short answer is worse than none."""
     asked = asked_type(question)
     if asked is None or not hits:
         return None
-    found = sentence_values(asked, hits[0], question)
-    if not found:
+    hit = hits[0]
+    if _share_held(question, hit.passage.sentences[hit.highlight]) < MIN_SHARE:
+        return None
+    found = sentence_values(asked, hit, question)
+    if len(found) != 1:
         return None
     value = found[0]
     period = next(

@@ -49,8 +49,8 @@ _AGE = re.compile(
 )
 # A name is a run of capitalised words, with "of", "de", "al-" and the like inside it.
 _NAME = re.compile(
-    r"(?:[A-Z][\w'’.-]*[\w.]|[A-Z])(?:\s+(?:(?:of|de|la|van|von|al|bin|del|the|and|for)\s+)?"
-    r"(?:[A-Z][\w'’.-]*[\w]|[A-Z]\.))*"
+    r"(?:[A-Z][\w'’.-]*[\w.]|[A-Z])(?:\s+(?:(?:of|de|la|van|von|al|bin|del|the|for)\s+)?"
+    r"(?:[A-Z][\w'’.-]*[\w]|[A-Z]\.|[IVX]+\b))*"
 )
 _ORG_WORDS = frozenset(
     """inc corp corporation co ltd llc plc ag sa nv group bank committee service services ministry
@@ -76,9 +76,7 @@ _BEFORE_PERSON = re.compile(
     r"president|chairman|founder|premier|by)\s*,?\s+$",
     re.I,
 )
-_AFTER_PERSON = re.compile(
-    r"^(?:,\s*(?:who|whose|the|a|an|\d{2})\b|\s+(?:said|says|told|added)\b)", re.I
-)
+_AFTER_PERSON = re.compile(r"^(?:,\s*(?:who|whose|\d{2})\b|\s+(?:said|says|told|added)\b)", re.I)
 _NOT_NAMES = frozenset(
     """the a an this that these those it its he she they we i in on at of and but or so if
     when while after before as for with by from to officially however because also yet
@@ -131,9 +129,13 @@ def _kind(sentence: str, text: str, start: int, end: int) -> str:
         return "person"
     if _BEFORE_PLACE.search(before):
         return "place"
+    if len(folded) > 1 and before.rstrip().endswith(",") and not after.strip(" .;:!?\"”’'"):
+        return "person"  # a name closing the sentence after a comma: "..., Karim Masimov."
     return "name"
 
 
+_SCALED = re.compile(rf"{_SCALE}\b|%", re.I)
+_DEICTIC = re.compile(r"(?:today|now|currently|at present|nowadays|this time)$", re.I)
 _YEARS = re.compile(
     r"\b(?:(?:1[0-9]|20)\d{2}s?|\d{1,2}(?:st|nd|rd|th)(?:\s+(?:and|or|to)\s+\d{1,2}(?:st|nd|rd|th))?"
     r"\s+centur(?:y|ies))\b"
@@ -149,7 +151,8 @@ def values_of(
     dates = list(dates)
     kind = asked.kind
     if kind == "date":
-        found = [Value(d.text, "date", d.start, d.end) for d in dates]
+        # "today" and "now" say when the article was written, not when something happened.
+        found = [Value(d.text, "date", d.start, d.end) for d in dates if not _DEICTIC.match(d.text)]
         # Years and centuries the resolver leaves alone ("in 1169", "the 10th century").
         found += [
             Value(m.group(0), "date", m.start(), m.end())
@@ -165,16 +168,17 @@ def values_of(
             if m[g]
         ]
     if kind == "amount":
-        return [v for v in quantities(sentence, dates) if v.kind == "amount" or loose]
+        # "Net loss 31.2 mln" is an amount though it names no currency (Reuters' tables).
+        return [
+            v
+            for v in quantities(sentence, dates)
+            if v.kind == "amount" or loose or _SCALED.search(v.text)
+        ]
     if kind == "count":
         return [v for v in quantities(sentence, dates) if _counts(v, sentence, asked.counted)]
     # A run of two or more capitalised words that is neither a place nor an organisation is
     # most often a person's name ("Sergei Lavrov"); one word alone may be anything ("Russian").
-    return [
-        v
-        for v in names(sentence)
-        if loose or v.kind == kind or (kind == "person" and v.kind == "name" and " " in v.text)
-    ]
+    return [v for v in names(sentence) if loose or v.kind == kind]
 
 
 def _counts(value: Value, sentence: str, counted: tuple[str, ...]) -> bool:
