@@ -65,7 +65,7 @@ def test_answerable_questions_are_not_flagged(retriever, question):
 
 
 def test_the_subject_of_the_question_is_not_its_answer(retriever):
-    """"Kassym Jomart Tokayev" is in the best sentence too, but the question names him."""
+    """The best sentence names "Kassym Jomart Tokayev" too, but the question names him."""
     answer = retriever.ask("Who did President Tokayev order to be arrested?")
     assert answer.short_answer is not None and answer.short_answer.text == "Karim Masimov"
 
