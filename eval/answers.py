@@ -117,7 +117,9 @@ def new_items(path: Path, bundled_sources: set[str]) -> list[Item]:
 
 
 def typed(items: Iterable[Item]) -> list[Item]:
-    return [i for i in items if i.answers and asked_type(i.question) is not None]
+    """The answerable questions that ask for a value ("Who is X?" asks for a description)."""
+    kinds = [(i, asked_type(i.question)) for i in items if i.answers]
+    return [i for i, kind in kinds if kind is not None and kind.kind != "description"]
 
 
 def short_row(name: str, counts: Tally) -> str:

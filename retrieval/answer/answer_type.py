@@ -1,6 +1,6 @@
 """What type of value a question asks for: a date, a count, an amount, an age, a person, a place
 or an organisation, read from its question words by rules ("How many soldiers ...?" -> a count
-of soldiers). None when the answer is not one value ("Why ...?", "Who is X?")."""
+of soldiers); a description for "Who is X?". None when the answer is not a value ("Why ...?")."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from typing import Literal
 
 from retrieval.text.analyzer import STOP_WORDS, words
 
-ValueType = Literal["date", "count", "amount", "age", "person", "place", "organisation"]
+ValueType = Literal[
+    "date", "count", "amount", "age", "person", "place", "organisation", "description"
+]
 
 _PLACE_NOUNS = (
     r"(?:city|town|country|countries|state|province|region|village|capital|port|island|nation)"
@@ -19,6 +21,7 @@ _ORG_NOUNS = (
     r"(?:company|companies|firm|bank|group|agency|organi[sz]ation|party|newspaper|airline|"
     r"exchange|union|alliance|unit|subsidiary|government|ministry|court)"
 )
+_BE_THE = r"(?:(?:is|was|are|were)\s+the\s+)?"
 _UNIT = r"(?:year|month|day|date|decade|century)"
 # Order matters: the first pattern that matches the question's opening wins.
 _RULES: tuple[tuple[ValueType, re.Pattern[str]], ...] = tuple(
@@ -27,14 +30,17 @@ _RULES: tuple[tuple[ValueType, re.Pattern[str]], ...] = tuple(
         ("date", rf"^\s*(?:when\b|since\s+when\b|(?:in|on|by|until)\s+(?:what|which)\s+{_UNIT}\b|"
                  rf"(?:what|which)\s+{_UNIT}\b)"),
         ("age", r"^\s*how\s+old\b"),
-        ("amount", r"^\s*how\s+much\b|^\s*(?:what|which)\s+(?:price|amount|sum|value|rate)\b"),
-        ("count", r"^\s*how\s+many\b"),
+        ("amount", rf"^\s*how\s+much\b|^\s*(?:what|which)\s+{_BE_THE}(?:price|amount|sum|value|"
+                   r"rate|cost)\b"),
+        ("count", rf"^\s*how\s+many\b|^\s*what\s+{_BE_THE}(?:population|number)\b"),
         ("place", rf"^\s*(?:where\b|(?:in|to|from|at)\s+(?:what|which)\s+{_PLACE_NOUNS}\b|"
                   rf"(?:what|which)\s+{_PLACE_NOUNS}\b)"),
         ("organisation", rf"^\s*(?:(?:what|which)\s+{_ORG_NOUNS}\b|"
                          rf"(?:by|from|with)\s+(?:what|which)\s+{_ORG_NOUNS}\b)"),
-        # "Who is Tokayev?" asks for a description, not a name: no single value answers it.
-        ("person", r"^\s*(?:who|whom|whose)\b(?!\s+(?:is|was|are|were)\s+(?:(?-i:[A-Z])[^\s?]*\s*)+\??\s*$)"),
+        # "Who is Tokayev?" asks for a description, not a name: no single value answers it,
+        # but the passages that describe him ("son of a writer") answer before the others.
+        ("description", r"^\s*who\s+(?:is|was|are|were)\s+(?:(?-i:[A-Z])[^\s?]*\s*)+\??\s*$"),
+        ("person", r"^\s*(?:who|whom|whose)\b"),
     )
 )  # fmt: skip
 _YEAR = re.compile(r"^\s*(?:(?:in|by|until)\s+)?(?:what|which)\s+year\b", re.I)

@@ -63,7 +63,7 @@ def doubt(
         (held if any(t in have for t in found) else missing).append(word)
     asked = asked_type(question)
     kind = asked.kind if asked else None
-    if asked is not None and not any(
+    if kind not in (None, "description") and not any(
         sentence_values(asked, h, question, loose=True) for h in hits[:WINDOW]
     ):
         return Doubt("no_value", kind, tuple(held), tuple(missing))

@@ -121,7 +121,7 @@ def short_answer(question: str, hits: Sequence[HitLike]) -> ShortAnswer | None:
     only one of its type there: with two ("In 1066, Duke William ... killing King Harold") the
     nearest is as often wrong as right, and a wrong short answer is worse than none."""
     asked = asked_type(question)
-    if asked is None or not hits:
+    if asked is None or asked.kind == "description" or not hits:
         return None
     hit = hits[0]
     if _share_held(question, hit.passage.sentences[hit.highlight]) < MIN_SHARE:

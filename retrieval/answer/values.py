@@ -134,6 +134,15 @@ def _kind(sentence: str, text: str, start: int, end: int) -> str:
     return "name"
 
 
+# Words that say who someone is: family, career, origin (an age alone does not: "at 68,
+# Tokayev is cutting the umbilical cord" is no background).
+_DESCRIBES = re.compile(
+    r"\b(?:(?:son|daughter|wife|husband|brother|sister|widow|father|mother|native)\s+of|born|"
+    r"career|former|languages|studied|graduated|educated|veteran|deputy|founder|"
+    r"(?:is|was)\s+(?:a|an|the)\b)",
+    re.I,
+)
+_TIME_UNITS = frozenset(["years", "months", "weeks", "days", "hours", "decades", "centuries"])
 _SCALED = re.compile(rf"{_SCALE}\b|%", re.I)
 _DEICTIC = re.compile(r"(?:today|now|currently|at present|nowadays|this time)$", re.I)
 _YEARS = re.compile(
@@ -146,7 +155,7 @@ def values_of(
     asked: AskedType, sentence: str, dates: Iterable[TimeExpression], *, loose: bool = False
 ) -> list[Value]:
     """The values in sentence that could answer a question asking for asked.kind. loose: any
-    name for a person, place or organisation (could it be there at all?), rather than those
+    name for a person, place or organisation (could one be there at all?), rather than those
     the words around them say are of that kind (is this the answer?)."""
     dates = list(dates)
     kind = asked.kind
@@ -167,15 +176,17 @@ def values_of(
             for g in ("a", "b", "c")
             if m[g]
         ]
+    if kind == "description":
+        return [Value(m.group(0), kind, m.start(), m.end()) for m in _DESCRIBES.finditer(sentence)]
     if kind == "amount":
         # "Net loss 31.2 mln" is an amount though it names no currency (Reuters' tables).
         return [
-            v
-            for v in quantities(sentence, dates)
-            if v.kind == "amount" or loose or _SCALED.search(v.text)
+            v for v in quantities(sentence, dates) if v.kind == "amount" or _SCALED.search(v.text)
         ]
     if kind == "count":
-        return [v for v in quantities(sentence, dates) if _counts(v, sentence, asked.counted)]
+        # "six years ago" is a date and the answer to "How many years ago ...?".
+        in_dates = () if set(asked.counted) & _TIME_UNITS else dates
+        return [v for v in quantities(sentence, in_dates) if _counts(v, sentence, asked.counted)]
     # A run of two or more capitalised words that is neither a place nor an organisation is
     # most often a person's name ("Sergei Lavrov"); one word alone may be anything ("Russian").
     return [v for v in names(sentence) if loose or v.kind == kind]
