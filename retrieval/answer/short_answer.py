@@ -11,6 +11,7 @@ from typing import Protocol
 from retrieval.answer.answer_type import AskedType, ValueType, asked_type
 from retrieval.answer.values import Value, values_of
 from retrieval.dates.timex import Period, TimeExpression
+from retrieval.question.followup import names
 from retrieval.text.analyzer import STOP_WORDS, words
 from retrieval.text.passages import Passage
 
@@ -58,7 +59,7 @@ def sentence_values(
     at = passage.sentence_offsets[hit.highlight]
     sentence = passage.sentences[hit.highlight]
     dates = [d.shifted(-at) for d in hit.dates if at <= d.start and d.end <= at + len(sentence)]
-    asked_words = {w for w in words(question) if w not in STOP_WORDS}
+    asked_words = {w for w in words(question) if w not in STOP_WORDS and w not in TYPE_WORDS}
     # A value sharing a word with the question is its subject, not its answer ("Tokayev" in
     # "Kassym Jomart Tokayev" for "Who did President Tokayev order to be arrested?", "High
     # Court" for "Who agreed to end the High Court proceedings?", "six" for "How many of the
@@ -75,6 +76,14 @@ def sentence_values(
 
     found.sort(key=distance)
     return [Value(v.text, v.kind, v.start + at, v.end + at, distance(v) <= NEAR) for v in found]
+
+
+def attached(value: Value, text: str, question: str) -> bool:
+    """A word of the question (not one saying the type) among the three on either side."""
+    asked = {w[:5] for w in words(question) if w not in STOP_WORDS and w not in TYPE_WORDS}
+    around = [w for w in words(text[: value.start]) if w not in STOP_WORDS][-3:]
+    around += [w for w in words(text[value.end :]) if w not in STOP_WORDS][:3]
+    return any(w[:5] in asked for w in around)
 
 
 def _share_held(question: str, sentence: str) -> float:
@@ -118,15 +127,25 @@ def lead_with_values(question: str, hits: Sequence[HitLike]) -> tuple[HitLike, .
 def short_answer(question: str, hits: Sequence[HitLike]) -> ShortAnswer | None:
     """The value in the first hit's best sentence, when the question asks for one, the
     sentence is about the question (it holds at least half of its words) and the value is the
-    only one of its type there: with two ("In 1066, Duke William ... killing King Harold") the
-    nearest is as often wrong as right, and a wrong short answer is worse than none."""
+    only one of its type there, or the only one beside a word of the question: of two
+    otherwise ("In 1066, Duke William ... killing King Harold") the nearest is as often wrong
+    as right, and a wrong short answer is worse than none."""
     asked = asked_type(question)
     if asked is None or asked.kind == "description" or not hits:
         return None
     hit = hits[0]
     if _share_held(question, hit.passage.sentences[hit.highlight]) < MIN_SHARE:
         return None
+    # Of another company or person than the question names: "George Wimpey's 1986 pretax
+    # profit" is not in "Pantherella will show a 1986 pretax profit of about 690,000 stg".
+    # One of its names will do ("ECU" may be "European Currency Unit" in the passage).
+    held = {w[:4] for w in words(hit.passage.text)}
+    named = [words(n) for n in names(question)]
+    if named and not any(w[:4] in held for n in named for w in n):
+        return None
     found = sentence_values(asked, hit, question)
+    if len(found) > 1:  # "placed 1.04 billion dlrs of loans" for "How much in loans ...?"
+        found = [v for v in found if attached(v, hit.passage.text, question)]
     if len(found) != 1:
         return None
     value = found[0]

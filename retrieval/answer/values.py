@@ -29,7 +29,7 @@ _SPELLED = (
     "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
     "hundred hundreds thousand thousands dozen dozens"
 )
-_SCALE = r"(?:mln|million|millions|bln|billion|billions|trillion|thousand|hundred|pct|per\s?cent|percent|%)"
+_SCALE = r"(?:bn|m|k|mln|million|millions|bln|billion|billions|trillion|thousand|hundred|pct|per\s?cent|percent|%)"
 _CURRENCY_AFTER = (
     r"(?:dlrs|dollars?|cts|cents|stg|sterling|pounds?|yen|marks|francs|lire|guilders|pesos|"
     r"rupees|roubles|rubles|tenge|euros?|yuan|crowns|shillings|riyals|dinars|rand|won|pct|"
@@ -58,7 +58,7 @@ _ORG_WORDS = frozenset(
     reserve organisation organization university institute airlines motors oil petroleum
     industries holdings international securities trust partners capital financial brothers
     foods chemical steel electric systems airways times post journal news press army navy
-    government court parliament congress senate opec gatt nato""".split()  # noqa: SIM905
+    government court parliament congress senate opec gatt nato federation""".split()  # noqa: SIM905
 )
 _PLACE_WORDS = frozenset(
     """city county province state island islands river republic kingdom sea gulf valley port
@@ -76,7 +76,13 @@ _BEFORE_PERSON = re.compile(
     r"president|chairman|founder|premier|by)\s*,?\s+$",
     re.I,
 )
-_AFTER_PERSON = re.compile(r"^(?:,\s*(?:who|whose|\d{2})\b|\s+(?:said|says|told|added)\b)", re.I)
+_AFTER_PERSON = re.compile(
+    r"^(?:,\s*(?:who|whose|\d{2})\b|\s+(?:said|says|told|added|resigned|retired|died|"
+    r"(?:has\s+been|was|were|will\s+be)\s+(?:elected|named|appointed))\b|"
+    r",?\s+(?:as\s+)?(?:its\s+|the\s+)?(?:new\s+)?(?:chairman|president|chief|director|"
+    r"spokesman|spokeswoman|minister|secretary|manager|governor)\b)",
+    re.I,
+)
 _NOT_NAMES = frozenset(
     """the a an this that these those it its he she they we i in on at of and but or so if
     when while after before as for with by from to officially however because also yet
