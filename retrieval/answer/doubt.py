@@ -5,8 +5,10 @@ words it for users.
 
 Three rules, each measured to flag almost no answerable question (eval.answers):
 - no_value: the question asks for a value of a type (a count, a date, a name...) and none of the
-  first passages' best sentences holds one;
-- missing_number: a number of the question ("in 2009", "3,222,000") is not in the best passage;
+  first passages' best sentences holds one (a number must stand beside a word of the question:
+  "at 68, Tokayev" does not say how old Nazarbayev is);
+- missing_number: a number of the question ("3,222,000", "the 10th century") is not in the best
+  passage (years, days of a month and numbers in names do not count);
 - negation: the question asks what did not happen ("never", "not", "no longer") and the best
   sentence says nothing of the kind.
 Tried and left out: the share of the question's rarer terms the best passage holds, and the
@@ -89,7 +91,7 @@ def doubt(
 
 
 def _numbers(question: str) -> list[str]:
-    """The question's numbers, but years and days of a month (folded words)."""
+    """The question's numbers but years, days of a month and numbers in names (folded)."""
     return [w for w in words(_NOT_COUNTED.sub(" ", question)) if any(c.isdigit() for c in w)]
 
 
