@@ -255,6 +255,39 @@ def when_line(answer: Answer, m: Markup) -> str | None:
     )
 
 
+# What a doubt says is missing, by the type of value asked for (retrieval.answer.doubt).
+_ASKED = {"count": "how many", "amount": "how much", "age": "how old", "date": "when",
+          "person": "who", "place": "where", "organisation": "which organisation"}  # fmt: skip
+_TYPE_WORDS = {"many", "much", "old"}
+
+
+def doubt_line(answer: Answer, m: Markup) -> str | None:
+    """The passages are about the topic but may not say what was asked: said before them."""
+    doubt = answer.doubtful
+    if doubt is None:
+        return None
+    about = " ".join(doubt.held) or "this"
+    if doubt.reason == "no_value" and doubt.asked in _ASKED:
+        lacking = " ".join(w for w in doubt.missing if w.casefold() not in _TYPE_WORDS)
+        said = f"The articles mention {about} but not {_ASKED[doubt.asked]} {lacking}".rstrip()
+    elif doubt.reason == "missing_number":
+        said = f"The articles mention {about} but not {', '.join(doubt.missing)}"
+    else:  # negation: the question asks what did not happen; the passages do not say so
+        said = f"The articles mention {about} but may not say what you asked"
+    return m.dim(m.escape(said + "; these are the closest passages."))
+
+
+def short_answer_line(answer: Answer, m: Markup) -> str | None:
+    """The value asked for ("2,500"), above the passage it comes from; a date the when line
+    gives already is not said twice."""
+    short = answer.short_answer
+    if short is None or (short.type == "date" and answer.when is not None):
+        return None
+    if short.period is not None:
+        return m.bold(short.period.label()) + m.dim(f" (“{m.escape(short.text)}”)")
+    return m.bold(m.escape(short.text))
+
+
 def shortest_passage(hit: Hit, m: Markup, budget: int, snippet_chars: int = 200) -> str:
     """A passage too long for budget: its best sentence with the byline, cut shorter until it
     fits, then without the byline. Escaping can lengthen text, so rendered length is checked."""
@@ -280,9 +313,10 @@ def by_article(hits: Sequence[Hit]) -> list[list[Hit]]:
 
 def _answer_text(answer: Answer, m: Markup, count: int, snippet_chars: int) -> str:
     lines = [m.dim(m.escape(note)) for note in answer_notes(answer)]
-    when = when_line(answer, m)
-    if when:
-        lines.append(when)
+    lines += [line for line in (doubt_line(answer, m), when_line(answer, m)) if line]
+    short = short_answer_line(answer, m)
+    if short:
+        lines.append(short)
     top = answer.hits[0]
     lines.append(full_passage(top, m))
     number = 2

@@ -40,6 +40,7 @@ from eval.dates import (
 )
 from eval.dates import reuters_rows as reuters_rows_dates
 from retrieval.corpus import Article
+from retrieval.index.search import PassageIndex
 from retrieval.live import LiveRetriever
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model
 from retrieval.model.onnx_model import PRECISIONS
@@ -257,15 +258,12 @@ def main(argv: list[str] | None = None) -> int:
         f"model={model_name} format={encoder.model.format} fusion={base.fusion}"
         f" lexical_weight={base.lexical_weight} search={','.join(searches)}"
     )
-    indexes: dict[Path, object] = {}
+    indexes: dict[Path, PassageIndex] = {}
 
     def over_folder(folder: Path, settings: RetrievalSettings) -> Retriever:
         """A folder's index is built once (in .cache/index) and shared by every setting."""
         if folder not in indexes:
-            print(f"Indexing {folder}…", file=sys.stderr, flush=True)
-            indexes[folder] = LiveRetriever(
-                folder, settings, encoder, index_root=ROOT / ".cache" / "index", progress=progress
-            ).index
+            indexes[folder] = folder_index(folder, settings, encoder, progress)
         return Retriever(indexes[folder], settings, encoder)
 
     for search in searches:
@@ -358,6 +356,19 @@ def _chat_and_date_sets(args, sets, settings, over_folder) -> None:  # noqa: ANN
                 with_dates, without, questions["reuters-dev"]
             ):
                 print(f"| {kind} | {split} | {n} | {hit:.3f} | {ignored:.3f} |")
+
+
+def folder_index(
+    folder: Path,
+    settings: RetrievalSettings,
+    encoder: Encoder,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> PassageIndex:
+    """The index of a folder of articles, as the bot keeps it (built in .cache/index once)."""
+    print(f"Indexing {folder}…", file=sys.stderr, flush=True)
+    return LiveRetriever(
+        folder, settings, encoder, index_root=ROOT / ".cache" / "index", progress=progress
+    ).index
 
 
 def _log_progress(every: float = 5.0) -> Callable[[str, int, int], None]:

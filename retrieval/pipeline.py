@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from retrieval.answer.doubt import Doubt, doubt
+from retrieval.answer.short_answer import ShortAnswer, lead_with_values, short_answer
 from retrieval.corpus import Article
 from retrieval.dates.timex import ImpossibleDate, QuestionTime, TimeExpression
 from retrieval.index.local import BuildProgress, build_transient
@@ -50,6 +52,8 @@ class Answer:
     when: TimeExpression | None = None  # for "When ...?": the date that answers, in hits[0]
     problem: str | None = None  # why the question cannot be answered as asked, in plain words
     impossible_date: ImpossibleDate | None = None  # a date no calendar has ("February 30")
+    short_answer: ShortAnswer | None = None  # the value asked for, in the best sentence
+    doubtful: Doubt | None = None  # the passages are about the topic but may lack the fact
 
 
 class Retriever:
@@ -111,6 +115,8 @@ class Retriever:
         ranking = self.ranker.with_dates(scores, intent)
         order = self.ranker.order(ranking, scores, intent)
         hits = self.highlighter.hits(order, ranking, scores, intent)
+        unsure = doubt(question, hits, self.analyzer.terms, scores.corrections)
+        hits = lead_with_values(question, hits)  # a passage holding the value asked for first
         return Answer(
             question,
             True,
@@ -119,6 +125,8 @@ class Retriever:
             time=intent.time,
             notes=self.ranker.notes(order, intent),
             when=self.highlighter.when(hits, intent),
+            short_answer=None if unsure else short_answer(question, hits),
+            doubtful=unsure,
         )
 
     def score(self, question: str, intent: Intent | None = None) -> Scores:

@@ -286,9 +286,10 @@ def test_answer_to_json_unanswered():
 def test_real_answer_renders_with_highlight_and_byline(retriever):
     answer = retriever.ask("How many Russian soldiers arrived in Kazakhstan?")
     text = render_answer(answer, PLAIN, shown=3)
-    first = text.split("\n")[0]
+    short, first, byline = text.split("\n")[:3]
+    assert short == "**2,500**"  # the short answer line (retrieval.answer) leads
     assert "**The arrival of the 2,500 Russian soldiers" in first
-    assert text.split("\n")[1] == (
+    assert byline == (
         "— Masimov was a loyalist of former President Nazabaryev. The purge has begun,"
         " 8 January 2022"
     )

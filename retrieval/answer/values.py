@@ -1,0 +1,210 @@
+"""Values of a type in a sentence, by rules: numbers with their units, capitalised names sorted
+into people, places and organisations by the words around them, and the dates the resolver
+found. No named-entity model: spaCy's English models are not on PyPI from their authors, and
+spaCy is a dependency weight the project dropped."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from retrieval.answer.answer_type import AskedType
+from retrieval.dates.timex import TimeExpression
+from retrieval.question.followup import TITLES
+from retrieval.text.analyzer import fold, words
+
+
+@dataclass(frozen=True)
+class Value:
+    text: str
+    kind: str  # a ValueType, or "number" for a bare number
+    start: int  # offsets into the sentence
+    end: int
+    near: bool = False  # close to the question's words in its sentence (set by short_answer)
+
+
+_SPELLED = (
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
+    "hundred hundreds thousand thousands dozen dozens"
+)
+_SCALE = r"(?:bn|m|k|mln|million|millions|bln|billion|billions|trillion|thousand|hundred|pct|per\s?cent|percent|%)"
+_CURRENCY_AFTER = (
+    r"(?:dlrs|dollars?|cts|cents|stg|sterling|pounds?|yen|marks|francs|lire|guilders|pesos|"
+    r"rupees|roubles|rubles|tenge|euros?|yuan|crowns|shillings|riyals|dinars|rand|won|pct|"
+    r"per\s?cent|percent|%|tonnes|tons|barrels|bpd|ounces|bushels|points|shares)"
+)
+_CURRENCY_BEFORE = r"(?:US\$|C\$|A\$|\$|£|€|¥|(?:U\.S\.|Canadian|Australian)\s+dlrs)"
+_NUMBER = rf"(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?(?:/\d+)?|(?:{'|'.join(_SPELLED.split())})"
+_QUANTITY = re.compile(
+    rf"(?<![\w.,/-])(?P<cur>{_CURRENCY_BEFORE}\s*)?(?P<num>(?:a\s+)?(?:{_NUMBER})"
+    rf"(?:[\s-]+(?:{_NUMBER}))?)(?P<scale>\s*-?{_SCALE}\b|%)?"
+    rf"(?P<unit>\s+(?:of\s+)?(?:[A-Za-z.]+\s+)?{_CURRENCY_AFTER}\b)?(?![\w])",
+    re.I,
+)
+_AGE = re.compile(
+    r"\b(?:(?:at|aged|age)\s+(?P<a>\d{1,3})\b|(?P<b>\d{1,3})[\s-]years?[\s-]old\b|"
+    r",\s*(?P<c>\d{2}),)"
+)
+# A name is a run of capitalised words, with "of", "de", "al-" and the like inside it.
+_NAME = re.compile(
+    r"(?:[A-Z][\w'’.-]*[\w.]|[A-Z])(?:\s+(?:(?:of|de|la|van|von|al|bin|del|the|for)\s+)?"
+    r"(?:[A-Z][\w'’.-]*[\w]|[A-Z]\.|[IVX]+\b))*"
+)
+_ORG_WORDS = frozenset(
+    """inc corp corporation co ltd llc plc ag sa nv group bank committee service services ministry
+    department company association council union agency party commission exchange board fund
+    reserve organisation organization university institute airlines motors oil petroleum
+    industries holdings international securities trust partners capital financial brothers
+    foods chemical steel electric systems airways times post journal news press army navy
+    government court parliament congress senate opec gatt nato federation""".split()  # noqa: SIM905
+)
+_PLACE_WORDS = frozenset(
+    """city county province state island islands river republic kingdom sea gulf valley port
+    street bay mountains north south east west""".split()  # noqa: SIM905
+)
+# Words before a capitalised run that make it a place, a person, an organisation.
+_BEFORE_PLACE = re.compile(
+    r"\b(?:in|at|near|from|outside|across|into|towards?|"
+    r"(?:north|south|east|west|outskirts|city|town|province|capital|region|state)\s+of)\s+(?:the\s+)?$",
+    re.I,
+)
+_BEFORE_PERSON = re.compile(
+    rf"\b(?:{'|'.join(TITLES)}|mr\.?|mrs\.?|ms\.?|dr\.?|colleague|deputy|spokesman|spokeswoman|"
+    r"director|officer|executive|chief|governor|ambassador|senator|judge|analyst|economist|"
+    r"president|chairman|founder|premier|by)\s*,?\s+$",
+    re.I,
+)
+_AFTER_PERSON = re.compile(
+    r"^(?:,\s*(?:who|whose|\d{2})\b|\s+(?:said|says|told|added|resigned|retired|died|"
+    r"(?:has\s+been|was|were|will\s+be)\s+(?:elected|named|appointed))\b|"
+    r",?\s+(?:as\s+)?(?:its\s+|the\s+)?(?:new\s+)?(?:chairman|president|chief|director|"
+    r"spokesman|spokeswoman|minister|secretary|manager|governor)\b)",
+    re.I,
+)
+_NOT_NAMES = frozenset(
+    """the a an this that these those it its he she they we i in on at of and but or so if
+    when while after before as for with by from to officially however because also yet
+    monday tuesday wednesday thursday friday saturday sunday january february march april may
+    june july august september october november december""".split()  # noqa: SIM905
+)
+
+
+def quantities(sentence: str, dates: Iterable[TimeExpression] = ()) -> list[Value]:
+    """Numbers with their units ("31.2 mln dlrs", "2,500", "five"), outside the dates."""
+    taken = [(d.start, d.end) for d in dates]
+    found = []
+    for m in _QUANTITY.finditer(sentence):
+        start, end = m.start(), m.end()
+        if any(s < end and start < e for s, e in taken):
+            continue
+        # "11 million" is a count, "31.2 mln dlrs" and "5 pct" are amounts.
+        scale = (m["scale"] or "").strip().casefold()
+        money = bool(m["cur"] or m["unit"] or scale in ("pct", "percent", "per cent", "%"))
+        found.append(Value(m.group(0).strip(), "amount" if money else "number", start, end))
+    return found
+
+
+def names(sentence: str) -> list[Value]:
+    """Capitalised runs, each sorted as a person, a place or an organisation where the words
+    around it tell; "name" where they do not."""
+    found = []
+    for m in _NAME.finditer(sentence):
+        text, start = m.group(0).rstrip(".'’"), m.start()
+        parts = text.split()
+        while parts and (fold(parts[0]) in _NOT_NAMES or fold(parts[0]) in TITLES):
+            start = sentence.index(parts[1], start) if len(parts) > 1 else start
+            parts = parts[1:]
+        if not parts:
+            continue
+        text = " ".join(parts)
+        end = start + len(text)
+        found.append(Value(text, _kind(sentence, text, start, end), start, end))
+    return found
+
+
+def _kind(sentence: str, text: str, start: int, end: int) -> str:
+    folded = words(text)
+    before, after = sentence[:start], sentence[end:]
+    if any(w in _ORG_WORDS for w in folded) or (text.isupper() and len(text) > 1):
+        return "organisation"
+    if any(w in _PLACE_WORDS for w in folded[-1:]):
+        return "place"
+    if _BEFORE_PERSON.search(before) or _AFTER_PERSON.search(after):
+        return "person"
+    if _BEFORE_PLACE.search(before):
+        return "place"
+    if len(folded) > 1 and before.rstrip().endswith(",") and not after.strip(" .;:!?\"”’'"):
+        return "person"  # a name closing the sentence after a comma: "..., Karim Masimov."
+    return "name"
+
+
+# Words that say who someone is: family, career, origin (an age alone does not: "at 68,
+# Tokayev is cutting the umbilical cord" is no background).
+_DESCRIBES = re.compile(
+    r"\b(?:(?:son|daughter|wife|husband|brother|sister|widow|father|mother|native)\s+of|born|"
+    r"career|former|languages|studied|graduated|educated|veteran|deputy|founder|"
+    r"(?:is|was)\s+(?:a|an|the)\b)",
+    re.I,
+)
+_TIME_UNITS = frozenset(["years", "months", "weeks", "days", "hours", "decades", "centuries"])
+_SCALED = re.compile(rf"{_SCALE}\b|%", re.I)
+_DEICTIC = re.compile(r"(?:today|now|currently|at present|nowadays|this time)$", re.I)
+_YEARS = re.compile(
+    r"\b(?:(?:1[0-9]|20)\d{2}s?|\d{1,2}(?:st|nd|rd|th)(?:\s+(?:and|or|to)\s+\d{1,2}(?:st|nd|rd|th))?"
+    r"\s+centur(?:y|ies))\b"
+)
+
+
+def values_of(
+    asked: AskedType, sentence: str, dates: Iterable[TimeExpression], *, loose: bool = False
+) -> list[Value]:
+    """The values in sentence that could answer a question asking for asked.kind. loose: any
+    name for a person, place or organisation (could one be there at all?), rather than those
+    the words around them say are of that kind (is this the answer?)."""
+    dates = list(dates)
+    kind = asked.kind
+    if kind == "date":
+        # "today" and "now" say when the article was written, not when something happened.
+        found = [Value(d.text, "date", d.start, d.end) for d in dates if not _DEICTIC.match(d.text)]
+        # Years and centuries the resolver leaves alone ("in 1169", "the 10th century").
+        found += [
+            Value(m.group(0), "date", m.start(), m.end())
+            for m in _YEARS.finditer(sentence)
+            if not any(v.start <= m.start() < v.end for v in found)
+        ]
+        return [v for v in found if _YEARS.search(v.text)] if asked.year else found
+    if kind == "age":
+        return [
+            Value(m[g], "age", m.start(g), m.end(g))
+            for m in _AGE.finditer(sentence)
+            for g in ("a", "b", "c")
+            if m[g]
+        ]
+    if kind == "description":
+        return [Value(m.group(0), kind, m.start(), m.end()) for m in _DESCRIBES.finditer(sentence)]
+    if kind == "amount":
+        # "Net loss 31.2 mln" is an amount though it names no currency (Reuters' tables).
+        return [
+            v for v in quantities(sentence, dates) if v.kind == "amount" or _SCALED.search(v.text)
+        ]
+    if kind == "count":
+        # "six years ago" is a date and the answer to "How many years ago ...?".
+        in_dates = () if set(asked.counted) & _TIME_UNITS else dates
+        return [v for v in quantities(sentence, in_dates) if _counts(v, sentence, asked.counted)]
+    # A run of two or more capitalised words that is neither a place nor an organisation is
+    # most often a person's name ("Sergei Lavrov"); one word alone may be anything ("Russian").
+    return [v for v in names(sentence) if loose or v.kind == kind]
+
+
+def _counts(value: Value, sentence: str, counted: tuple[str, ...]) -> bool:
+    """A count goes with the word counted ("2,500 Russian soldiers" for "how many soldiers"):
+    that word within the next four, matched on its first five letters."""
+    if value.kind == "amount" and "%" not in value.text and "pct" not in value.text:
+        return False
+    if not counted:
+        return True
+    following = words(sentence[value.end :])[:4]
+    stems = {w[:5] for w in counted}
+    return any(w[:5] in stems for w in following)

@@ -1,0 +1,107 @@
+"""Leading with the answer and saying when the articles may not hold it (retrieval.answer),
+over the bundled article with the real model and index (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bot.answer_format import PLAIN, render_answer
+from retrieval.answer.answer_type import asked_type
+from retrieval.answer.values import values_of
+
+
+def test_when_question_leads_with_the_date_of_the_arrest(retriever):
+    """The arrest sentence says no date; "With Masimov, last Thursday, ..." (passage 3 before)
+    does, and comes first now, its date as the short answer."""
+    answer = retriever.ask("When was Masimov arrested?")
+    short = answer.short_answer
+    assert short is not None and short.type == "date"
+    assert short.period is not None and short.period.start == dt.date(2022, 1, 6)
+    hit = answer.hits[short.passage]
+    assert hit.passage.text[short.start : short.end] == short.text == "last Thursday"
+    assert "last Thursday" in hit.passage.sentences[short.sentence]
+    text = render_answer(answer, PLAIN)
+    assert text.index("6 January 2022") < text.index("Asamat Abdymomunov")
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("How many Russian soldiers arrived in Kazakhstan?", "2,500"),
+        ("Who replied to Anthony Blinken's remark?", "Sergei Lavrov"),
+        ("How old is Tokayev?", "68"),
+        ("Where did the first riots over the price of LPG begin?", "Zhanaozen"),
+    ],
+)
+def test_short_answer_is_the_value_asked_for(retriever, question, expected):
+    answer = retriever.ask(question)
+    assert answer.doubtful is None
+    assert answer.short_answer is not None and answer.short_answer.text == expected
+    assert render_answer(answer, PLAIN).splitlines()[0] == PLAIN.bold(expected)
+
+
+def test_near_topic_question_without_the_fact_is_flagged_and_still_shows_passages(retriever):
+    answer = retriever.ask("How many people died in the Almaty riots?")
+    assert answer.answered and answer.hits  # the passages about the riots are still there
+    assert answer.doubtful is not None and answer.doubtful.reason == "no_value"
+    assert answer.short_answer is None
+    first = render_answer(answer, PLAIN).splitlines()[0]
+    assert "mention Almaty riots but not how many people died" in first
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who did President Tokayev order to be arrested?",
+        "When did Nazarbayev last appear in public?",
+        "What is Karim Masimov accused of?",
+        "How many languages does Tokayev speak fluently?",
+    ],
+)
+def test_answerable_questions_are_not_flagged(retriever, question):
+    assert retriever.ask(question).doubtful is None
+
+
+def test_the_subject_of_the_question_is_not_its_answer(retriever):
+    """The best sentence names "Kassym Jomart Tokayev" too, but the question names him."""
+    answer = retriever.ask("Who did President Tokayev order to be arrested?")
+    assert answer.short_answer is not None and answer.short_answer.text == "Karim Masimov"
+
+
+def test_who_is_puts_the_background_first(retriever):
+    """His age ("at 68, Tokayev is cutting the umbilical cord") does not say who he is."""
+    answer = retriever.ask("Who is Tokayev?")
+    assert "son of a writer" in answer.hits[0].passage.text
+    assert answer.short_answer is None and answer.doubtful is None
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("When was Masimov arrested?", "date"),
+        ("In which year did Nazarbayev first become president?", "date"),
+        ("How much did Valero lose?", "amount"),
+        ("How many people died?", "count"),
+        ("How old is Tokayev?", "age"),
+        ("Where did the riots begin?", "place"),
+        ("Which company bought Warner?", "organisation"),
+        ("Who replaced Karim Masimov as head of the KNB?", "person"),
+        ("Who is the new prime minister of Kazakhstan?", "person"),
+        ("Who is Asamat Abdymomunov?", "description"),
+        ("Why was Masimov arrested?", None),
+    ],
+)
+def test_asked_type(question, kind):
+    found = asked_type(question)
+    assert (found.kind if found else None) == kind
+
+
+def test_amounts_and_counts_in_reuters_style_text():
+    how_much = asked_type("How much did Valero lose?")
+    found = values_of(how_much, "Net loss 31.2 mln vs loss 42.6 mln", [])
+    assert [v.text for v in found] == ["31.2 mln", "42.6 mln"]
+    how_many = asked_type("How many Russian soldiers arrived?")
+    sentence = "The arrival of the 2,500 Russian soldiers, along with another 2,500 divided"
+    assert [v.text for v in values_of(how_many, sentence, [])] == ["2,500"]
