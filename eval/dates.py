@@ -7,6 +7,9 @@
   passage holds a gold phrase) and whether the right resolved date is shown in the top 3.
 - Date questions over reuters-dev (the same file, "reuters-dev"): hit@1 = an article of the asked
   time about the asked topic first; with dates used and with dates ignored.
+- "Latest" questions over reuters-dev written apart from the project's own
+  (eval/new/latest_questions.json, when present): hit@1 = a story about the topic from the
+  topic's newest date first, not a later one that mentions it in passing.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from retrieval.pipeline import Answer, Retriever
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = ROOT / "eval" / "time_expressions.json"
 DATE_QUESTIONS = ROOT / "eval" / "date_questions.json"
+LATEST_QUESTIONS = ROOT / "eval" / "new" / "latest_questions.json"
 REUTERS_DEV = ROOT / "data" / "reuters" / "1000"
 REUTERS_HINT = (
     "make it with ../shared/tools/make_news_corpus.py --out data/reuters --sizes 100,1000"
@@ -185,6 +189,26 @@ def reuters_rows(
     return [
         (kind, split, len(r), sum(a for a, _ in r) / len(r), sum(b for _, b in r) / len(r))
         for (kind, split), r in sorted(groups.items(), key=lambda kv: (kv[0][0] == "all", kv[0]))
+    ]
+
+
+def latest_rows(retriever: Retriever, path: Path = LATEST_QUESTIONS) -> list[tuple]:
+    """(split, questions, hit@1, hit@3) per split and for all: hit@k = a gold story among the
+    first k answers."""
+    by_split = defaultdict(list)
+    for q in json.loads(path.read_text(encoding="utf-8"))["questions"]:
+        sources = [h.passage.article.source for h in retriever.ask(q["question"]).hits]
+        first = next((n for n, s in enumerate(sources, 1) if s in q["gold_sources"]), None)
+        for split in (q["split"], "all"):
+            by_split[split].append(first)
+    return [
+        (
+            split,
+            len(ranks),
+            sum(r == 1 for r in ranks) / len(ranks),
+            sum(r is not None and r <= 3 for r in ranks) / len(ranks),
+        )
+        for split, ranks in sorted(by_split.items(), key=lambda item: item[0] == "all")
     ]
 
 

@@ -31,11 +31,13 @@ from eval.chat import (
 )
 from eval.dates import (
     LABELS,
+    LATEST_QUESTIONS,
     REUTERS_DEV,
     REUTERS_HINT,
     bundled_date_rows,
     date_questions,
     format_timex_table,
+    latest_rows,
     score_time_expressions,
 )
 from eval.dates import reuters_rows as reuters_rows_dates
@@ -55,7 +57,7 @@ REUTERS_QUESTIONS = ROOT / "eval" / "reuters_questions.json"
 REUTERS_ALL = ROOT / "data" / "reuters-all" / "10000"
 SQUAD_SAMPLE = ROOT.parent / "shared" / "data" / "squad2-dev-sample.json"
 RANKERS = ("lexical", "dense", "fused")
-SETS = ("article", "squad", "reuters", "timex", "dates", "followup", "highlight")
+SETS = ("article", "squad", "reuters", "timex", "dates", "latest", "followup", "highlight")
 SEARCHES = ("two_stage", "exhaustive")
 RANKER_NAMES = {"lexical": "BM25", "dense": "embeddings", "fused": "fused"}
 
@@ -209,6 +211,12 @@ def _parser() -> argparse.ArgumentParser:
         "--reuters", type=Path, default=REUTERS_DEV, help="reuters-dev folder (1,000 stories)"
     )
     parser.add_argument(
+        "--latest",
+        type=Path,
+        default=LATEST_QUESTIONS,
+        help='"latest" questions over reuters-dev (skipped when the file is missing)',
+    )
+    parser.add_argument(
         "--sets",
         default=",".join(SETS),
         help=f"comma-separated subset of {','.join(SETS)} (default: all)",
@@ -286,6 +294,20 @@ def _encoder(model_name: str, precision: str, backend: str) -> Encoder:
 def _run_sets(args, sets, settings, encoder, over_folder) -> None:  # noqa: ANN001
     _retrieval_sets(args, sets, settings, encoder, over_folder)
     _chat_and_date_sets(args, sets, settings, over_folder)
+    if "latest" in sets:
+        _latest_set(args, settings, over_folder)
+
+
+def _latest_set(args, settings, over_folder) -> None:  # noqa: ANN001
+    if not args.latest.exists():
+        print(f"\n{args.latest}: not found, latest rows skipped")
+        return
+    if not (args.reuters.is_dir() and any(args.reuters.glob("*.txt"))):
+        return  # said once already, with the date rows
+    print(f"\nLatest news about a topic over reuters-dev ({args.latest.name}):")
+    print("| split | questions | hit@1 | hit@3 |\n|---|---:|---:|---:|")
+    for split, n, hit, top3 in latest_rows(over_folder(args.reuters, settings), args.latest):
+        print(f"| {split} | {n} | {hit:.3f} | {top3:.3f} |")
 
 
 def _retrieval_sets(args, sets, settings, encoder, over_folder) -> None:  # noqa: ANN001
@@ -322,7 +344,7 @@ def _chat_and_date_sets(args, sets, settings, over_folder) -> None:  # noqa: ANN
     """Time expressions, follow-ups, highlights and date questions, by what ask() answers."""
     bundled = over_folder(ROOT / "seeds", settings)
     reuters_present = args.reuters.is_dir() and any(args.reuters.glob("*.txt"))
-    if not reuters_present and sets & {"timex", "dates"}:
+    if not reuters_present and sets & {"timex", "dates", "latest"}:
         print(f"\n{args.reuters}: not found, reuters-dev rows skipped; {REUTERS_HINT}")
     if "timex" in sets:
         folders = {"bundled": ROOT / "seeds"}

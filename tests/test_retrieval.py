@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.corpus import load_corpus
+from retrieval.corpus import Article, load_corpus
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
 from retrieval.pipeline import Answer, Retriever
 
@@ -248,3 +248,27 @@ def test_no_import_circle_and_no_upward_import():
         elif module.startswith("retrieval.index") and module != "retrieval.index.live":
             upward = {d for d in deps if d.startswith(("retrieval.ranking", "retrieval.pipeline"))}
         assert not upward, f"{module} imports {upward}"
+
+
+def test_latest_puts_the_newest_article_about_the_topic_before_a_passing_mention(
+    config, shared_encoder
+):
+    def article(name: str, title: str, day: int, *paragraphs: str) -> Article:
+        return Article(title, dt.date(1987, 6, day), name, paragraphs)
+
+    articles = [
+        article("ghana.txt", "Drought threatens cocoa crop in Ghana", 1,
+                "Ghana's cocoa crop is threatened by drought, growers said on Monday.",
+                "The main cocoa harvest could fall by a fifth, the cocoa board said."),
+        article("berisford.txt", "Berisford profit rises six pct", 18,
+                "S and W Berisford said pre-tax profit rose six pct on higher sugar sales.",
+                "Its sugar refining arm had a good year and margins improved.",
+                "Dividends rise to 9.5 pence from 9.0 pence, the company said.",
+                "Cocoa trading also helped, as cocoa prices rose on the Ghana cocoa crop."),
+        article("steel.txt", "Steel output falls", 10,
+                "Steel output fell in May as car makers cut orders, the industry said."),
+    ]  # fmt: skip
+    latest = Retriever.over_articles(articles, config.retrieval, shared_encoder)
+    for question in ("latest cocoa news", "any recent news about cocoa?"):
+        sources = [h.passage.article.source for h in latest.ask(question).hits]
+        assert sources[0] == "ghana.txt", (question, sources)

@@ -21,9 +21,13 @@ OVERVIEW_WORDS = frozenset(
     events event""".split()  # noqa: SIM905
 )
 _LATEST = re.compile(
-    r"\b(?:latest|newest|most\s+recent|most\s+recently|last\s+news|recent\s+news|up[-\s]to[-\s]date)\b",
+    r"\b(?:latest|newest|most\s+recent|most\s+recently|last\s+news|recent\s+news|up[-\s]to[-\s]date|"
+    r"any\s+recent|anything\s+new|what'?s\s+new)\b",
     re.I,
 )
+# What a "latest" question asks for besides its topic: ranked by these, the newest article that
+# says "news" or "story" would be about the topic.
+_NEWS_WORDS = re.compile(r"\b(?:news|stor(?:y|ies)|reports?|updates?|headlines?)\b", re.I)
 _WHEN = re.compile(r"^\s*(?:when\b|on\s+what\s+(?:date|day)\b|what\s+(?:date|day|year|month)\b|"
                    r"which\s+(?:date|day|year|month)\b|since\s+when\b|how\s+long\s+ago\b)", re.I)  # fmt: skip
 # Asking what was reported that day: the article's date counts before the events' dates.
@@ -55,7 +59,7 @@ def read_intent(
     """Raises timex.ImpossibleDate for a date no calendar has ("February 30")."""
     time = question_time(question, article_dates) if use_dates else QuestionTime((), question)
     latest = use_dates and bool(_LATEST.search(question))
-    topic = _LATEST.sub(" ", time.remainder) if latest else time.remainder
+    topic = _NEWS_WORDS.sub(" ", _LATEST.sub(" ", time.remainder)) if latest else time.remainder
     topic = " ".join(topic.split())
     asked = [w for w in words(topic) if w not in STOP_WORDS]
     content = [w for w in asked if w not in OVERVIEW_WORDS]

@@ -4,4 +4,5 @@ place a passage's score is put together, with fusion), order (no-answer, dates, 
 newest first), highlight, and the overview and timeline; indexed holds what they all read.
 
 May import retrieval.text, retrieval.dates, retrieval.model, retrieval.question,
-retrieval.settings and retrieval.index.search (never index.local, nor retrieval.pipeline)."""
+retrieval.settings, retrieval.corpus and retrieval.index.search (never index.local, nor
+retrieval.pipeline)."""

@@ -53,6 +53,9 @@ class CandidateFinder:
             if intent is not None and intent.latest:
                 found.extend(self._newest(coverage, vector))
         ids = np.unique(np.concatenate(found)).astype(np.int64)
+        if intent is not None and intent.latest and not self.exhaustive:
+            # whether an article is about the topic is read from its lead (order.newest_first)
+            ids = np.union1d(ids, self.indexed.lead_of[ids])
         in_sample = np.isin(ids, self.sample, assume_unique=True)
         return Candidates(ids, in_sample, lexical, coverage)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from retrieval.corpus import Article
 from retrieval.dates.event_dates import EventDates
 from retrieval.dates.timex import Period
 from retrieval.index.search import Bm25, PassageIndex
@@ -24,6 +25,20 @@ class Indexed:
             self.passages, index.sentence_expressions, index.meta.get("dates_resolved", 0)
         )
         self.dates = index.passage_dates  # per passage: its article's date, as an ordinal
+        first: dict[str, int] = {}  # article source -> index of its first passage
+        for i, p in enumerate(self.passages):
+            first.setdefault(p.article.source, i)
+        self.leads = first
+        # per passage: its article's first passage, where news puts what the story is about
+        self.lead_of = np.array([first[p.article.source] for p in self.passages], np.int64)
+        self._title_terms: dict[str, set[str]] = {}
+
+    def title_terms(self, article: Article) -> set[str]:
+        """The BM25 terms of an article's title, read once."""
+        terms = self._title_terms.get(article.source)
+        if terms is None:
+            terms = self._title_terms[article.source] = set(self.analyzer.terms(article.title))
+        return terms
 
     def dated_within(self, period: Period) -> np.ndarray:
         """Per passage: is its article of that period."""

@@ -19,9 +19,7 @@ class Overview:
         self.indexed = indexed
         self.passages = indexed.passages
         self.max_results = max_results
-        self._leads: dict[str, int] = {}  # article source -> index of its first passage
-        for i, p in enumerate(self.passages):
-            self._leads.setdefault(p.article.source, i)
+        self._leads = indexed.leads
 
     def order(self, intent: Intent) -> list[int]:
         """The passages that answer, first shown first."""
