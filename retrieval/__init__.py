@@ -1,6 +1,7 @@
 """Retrieval, the library under every front end: articles in, ranked passages with dates out.
 
-Packages, bottom up: text, dates, model, question, index, ranking; pipeline.py coordinates them;
+Layers, bottom up (tests/test_retrieval.py checks no module imports a layer above its own):
+text; corpus, cache; passages, dates, model; question; index, answer; ranking; pipeline; live.
 live.py sits on top: what the front ends ask of retrieval (Answering), and a retriever that
 follows its seeds folder.
 Nothing here imports bot/ or eval/."""

@@ -22,9 +22,9 @@ from typing import Protocol
 from retrieval.corpus import Article, SeedError, list_seeds
 from retrieval.index.local import BuildProgress, LocalIndex, SyncReport, sync_index
 from retrieval.model.embeddings import Encoder
+from retrieval.passages import Passage
 from retrieval.pipeline import Answer, Retriever, TimelineEvent
 from retrieval.settings import RetrievalSettings
-from retrieval.text.passages import Passage
 
 log = logging.getLogger(__name__)
 

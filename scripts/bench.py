@@ -32,9 +32,9 @@ from eval.run import article_questions, squad_corpus  # noqa: E402
 from retrieval.corpus import load_corpus  # noqa: E402
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model  # noqa: E402
 from retrieval.model.packages import MINILM, ModelError  # noqa: E402
+from retrieval.passages import split_passages  # noqa: E402
 from retrieval.pipeline import Retriever  # noqa: E402
 from retrieval.settings import RetrievalSettings  # noqa: E402
-from retrieval.text.passages import split_passages  # noqa: E402
 
 PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
 COLD_QUESTION = "Who did President Tokayev order to be arrested?"

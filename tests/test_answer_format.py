@@ -21,8 +21,8 @@ from bot.answer_format import (
     shorten,
 )
 from retrieval.corpus import Article
+from retrieval.passages import Passage
 from retrieval.pipeline import Answer, Hit
-from retrieval.text.passages import Passage
 
 HOSTILE_TITLE = '<script>alert("x")</script> Tom & Jerry\'s <b>news</b>'
 HOSTILE_SENTENCES = (

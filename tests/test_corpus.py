@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.corpus import SeedError, list_seeds, load_corpus, parse_article, read_seeds
-from retrieval.text.passages import split_passages, split_sentences
+from retrieval.passages import split_passages, split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "seeds" / "000_bf7e3f6dcec9099b.txt"

@@ -17,7 +17,7 @@ from retrieval.corpus import load_corpus
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model
 from retrieval.model.onnx_model import OnnxModel, onnx_dir
 from retrieval.model.packages import MINILM, MPNET, ModelError
-from retrieval.text.passages import split_passages
+from retrieval.passages import split_passages
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = [

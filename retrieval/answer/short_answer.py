@@ -11,9 +11,9 @@ from typing import Protocol
 from retrieval.answer.answer_type import AskedType, ValueType, asked_type
 from retrieval.answer.values import Value, values_of
 from retrieval.dates.timex import Period, TimeExpression
+from retrieval.passages import Passage
 from retrieval.question.followup import names
 from retrieval.text.analyzer import STOP_WORDS, words
-from retrieval.text.passages import Passage
 
 # Only the first few passages are looked at again: further down is another topic, and the
 # front ends show about that many anyway.

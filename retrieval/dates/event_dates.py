@@ -15,7 +15,7 @@ import numpy as np
 
 from retrieval.cache import CacheFile
 from retrieval.dates.timex import RESOLVER_VERSION, Period, TimeExpression, find_time_expressions
-from retrieval.text.passages import Passage, split_sentences
+from retrieval.passages import Passage, split_sentences
 
 log = logging.getLogger(__name__)
 # In the same SQLite file as the embeddings (retrieval.cache): one cache to manage.

@@ -6,4 +6,6 @@ generation holds together; verify_index), reader (LocalIndex, a generation opene
 questions), writer (build_generation), generations (which one is current, the build lock, the
 swap), local (sync and the public names).
 
-May import retrieval.text, retrieval.dates, retrieval.model and retrieval.corpus; never retrieval.pipeline (retrieval.live, above both, keeps an index in step with its folder)."""
+May import retrieval.text, retrieval.dates, retrieval.model, retrieval.corpus and
+retrieval.passages; never ranking or the pipeline (retrieval.live, above both, keeps an index in
+step with its folder)."""

@@ -35,7 +35,7 @@ from retrieval.index.layout import (
 )
 from retrieval.index.search import SentenceBlock, offsets, ranges
 from retrieval.model.vectors import unit
-from retrieval.text.passages import Passage
+from retrieval.passages import Passage
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from scipy import sparse
 from retrieval.corpus import Article
 from retrieval.dates.timex import TimeExpression
 from retrieval.model.embeddings import Embedding
-from retrieval.text.passages import Passage
+from retrieval.passages import Passage
 
 # rank-bm25's BM25Okapi defaults: the scores are the same as that library's (tests check it).
 K1, B, EPSILON = 1.5, 0.75, 0.25

@@ -39,8 +39,8 @@ from retrieval.index.layout import (
 from retrieval.index.reader import LocalIndex
 from retrieval.model.late_chunking import ParagraphStore, quantize
 from retrieval.model.vectors import unit
+from retrieval.passages import window_starts
 from retrieval.text.analyzer import Analyzer
-from retrieval.text.passages import window_starts
 
 # Index build progress: (stage, done, total). Stages: "embedding" (paragraphs), "dates"
 # (sentences), "writing" (articles), "graph" (sentence vectors).

@@ -27,7 +27,7 @@ import numpy as np
 
 from retrieval.cache import CacheFile
 from retrieval.model.vectors import EmbeddingModel, content_piece, unit
-from retrieval.text.passages import split_sentences
+from retrieval.passages import split_sentences
 
 log = logging.getLogger(__name__)
 

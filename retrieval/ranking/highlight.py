@@ -8,13 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.dates.timex import TimeExpression
+from retrieval.passages import Passage
 from retrieval.question.followup import names
 from retrieval.question.intent import Intent
 from retrieval.ranking.indexed import Indexed
 from retrieval.ranking.scoring import Scores, closeness
 from retrieval.settings import RetrievalSettings
 from retrieval.text.analyzer import words
-from retrieval.text.passages import Passage
 
 
 @dataclass(frozen=True)

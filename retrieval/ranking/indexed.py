@@ -9,9 +9,9 @@ from retrieval.corpus import Article
 from retrieval.dates.event_dates import EventDates
 from retrieval.dates.timex import Period
 from retrieval.index.search import Bm25, PassageIndex
+from retrieval.passages import Passage
 from retrieval.settings import RetrievalSettings
 from retrieval.text.analyzer import Analyzer
-from retrieval.text.passages import Passage
 
 
 class Indexed:

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from retrieval.dates.timex import Period, TimeExpression
+from retrieval.passages import Passage
 from retrieval.ranking.indexed import Indexed
-from retrieval.text.passages import Passage
 
 
 @dataclass(frozen=True)

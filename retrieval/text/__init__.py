@@ -1,3 +1,3 @@
-"""Text analysis: cleaning, sentences and passages, BM25 terms, the script of a question.
+"""Text analysis: cleaning, BM25 terms (analyzer), the script of a question.
 
-Imports nothing else of retrieval (it is the bottom layer)."""
+The bottom layer: imports nothing else of retrieval."""
