@@ -21,7 +21,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 USAGE_ERROR = 2
 OUTPUT_ERROR = 1  # the output could not be written (full disk, closed pipe)
-INDEX_ERROR = 1  # the index could not be built (full disk)
+INDEX_ERROR = 1  # the index could not be built (full disk), or --verify found it damaged
 # Every error starts so, however the program was started (make, python -m bot, newsbot).
 ERROR = "newsbot: error:"
 # Errors of writing the output rather than of anything the bot does: one line, exit 1.
@@ -112,6 +112,11 @@ def _parser() -> argparse.ArgumentParser:
         "--prune",
         action="store_true",
         help="then remove the index folders of other configurations that no running bot uses",
+    )
+    index.add_argument(
+        "--verify",
+        action="store_true",
+        help="then read every file of the index whole (the check at start samples large ones)",
     )
     return parser
 
@@ -312,6 +317,21 @@ def _index(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig
     key_folder = retriever.index.folder.parent
     lines += _prune(key_folder) if args.prune else _others(key_folder)
     print(wrap("\n".join(lines), output_width(sys.stdout)))
+    return _verify(retriever.index.folder) if args.verify else 0
+
+
+def _verify(folder: Path) -> int:
+    """Every file of the index in use read whole: a line saying so, or one per problem (exit 1)."""
+    from retrieval.index.check import verify_generation
+
+    problems = verify_generation(folder)
+    for problem in problems:
+        print(f"newsbot: index damaged: {problem}", file=sys.stderr)
+    if problems:
+        return INDEX_ERROR
+    files = [f for f in folder.iterdir() if f.is_file()]
+    size = sum(f.stat().st_size for f in files) / 2**20
+    print(f"Index verified: {len(files)} files, {size:,.1f} MiB")
     return 0
 
 

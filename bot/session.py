@@ -308,8 +308,6 @@ class ChatSession:
     def seeds_reloaded(self, report: SyncReport) -> None:
         """A LiveRetriever listener (the watcher's thread): said before the next reply, as a
         line printed while the user types would garble the prompt."""
-        if not report.rebuilt:
-            return
         changes = [
             f"{len(names)} {label}" + (f" ({', '.join(names)})" if len(names) <= 3 else "")
             for label, names in (
@@ -320,9 +318,13 @@ class ChatSession:
             if names
         ]
         n = report.articles
-        note = (
-            f"The articles changed: {'; '.join(changes)}; {n:,} article{'s' if n != 1 else ''} now"
-        )
+        now = f"{n:,} article{'s' if n != 1 else ''} now"
+        if report.replaced is not None:
+            note = f"The seeds folder was replaced: {now} (was {report.replaced:,})"
+        elif report.rebuilt and changes:  # not a damaged index rebuilt as it was
+            note = f"The articles changed: {'; '.join(changes)}; {now}"
+        else:
+            return
         with self._lock:
             self._updated = note
 

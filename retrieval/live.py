@@ -5,26 +5,32 @@ reload() brings the index in step with the folder (embedding only new paragraphs
 in a new Retriever in one assignment: a question holds the Retriever it started with, so it
 never sees half of an update. A broken or half-written file keeps its last good version (or
 stays out); it never takes the index down. watch() polls the folder and reloads once a change
-has settled; stop() ends the watcher and waits for it (a reload it is in stops at its next
-step), so no thread is left inside the model when the process exits.
+has settled, or when the folder itself was replaced (a symlink turned to another folder): the
+report says so. A mapped file of the index found short while answering starts a rebuild in a
+thread of its own; questions are answered from what is safe meanwhile. stop() ends both threads
+and waits for them (a reload under way stops at its next step), so no thread is left inside
+the model when the process exits.
 
 Above retrieval.pipeline and retrieval.index: it imports both, nothing under retrieval imports it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from retrieval.corpus import Article, SeedError, list_seeds
+from retrieval.corpus import Article, SeedError, SeedFile, list_seeds
+from retrieval.files import os_problem
 from retrieval.index.local import BuildProgress, LocalIndex, SyncReport, sync_index
 from retrieval.model.embeddings import Encoder
-from retrieval.passages import Passage
 from retrieval.pipeline import Answer, Retriever, TimelineEvent
 from retrieval.settings import RetrievalSettings
+from retrieval.text.passages import Passage
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +48,19 @@ class Answering(Protocol):
 
 class ReloadStopped(Exception):
     """A reload given up half-way because the retriever is stopping; the index stays as it was."""
+
+
+FolderIdentity = tuple[str, int, int] | None  # where the folder resolves to, device, inode
+
+
+def folder_identity(folder: Path) -> FolderIdentity:
+    """Which folder a path names now: a symlink turned elsewhere, or a folder moved away and
+    another made in its place, give another identity. None when it cannot be seen."""
+    try:
+        stat = os.stat(folder)
+        return str(folder.resolve()), stat.st_dev, stat.st_ino
+    except (OSError, RuntimeError):
+        return None
 
 
 class LiveRetriever:
@@ -64,8 +83,10 @@ class LiveRetriever:
         self.progress = progress
         self._reloading = threading.Lock()
         self._watcher: threading.Thread | None = None
+        self._repair: threading.Thread | None = None
         self._stop = threading.Event()
         self.listeners: list[Callable[[SyncReport], None]] = []
+        self._folder = folder_identity(seeds_dir)
         listing = list_seeds(seeds_dir)
         index, self.report = sync_index(
             seeds_dir,
@@ -78,8 +99,13 @@ class LiveRetriever:
             progress=progress,
         )
         self._listing = listing
+        self._use(index)
+
+    def _use(self, index: LocalIndex) -> None:
+        """Answer from this index from now on (one assignment), and rebuild it if it breaks."""
+        index.on_damage.append(self._damaged)
         self._index = index
-        self.current = Retriever(index, settings, encoder)
+        self.current = Retriever(index, self.settings, self.encoder)
 
     @property
     def articles(self) -> list[Article]:
@@ -110,6 +136,7 @@ class LiveRetriever:
         """Bring the index in step with the folder; only one reload runs at a time. Raises
         ReloadStopped if stop() is called while it runs."""
         with self._reloading:
+            before, folder = len(self.current.articles), folder_identity(self.seeds_dir)
             listing = list_seeds(self.seeds_dir)
             index, report = sync_index(
                 self.seeds_dir,
@@ -122,12 +149,13 @@ class LiveRetriever:
                 current=self._index,
                 progress=self._step,
             )
-            self._listing = listing
+            if None not in (folder, self._folder) and folder != self._folder:
+                report = dataclasses.replace(report, replaced=before)
+            self._listing, self._folder = listing, folder
             if index is not self._index:
-                self._index = index
-                self.current = Retriever(index, self.settings, self.encoder)
+                self._use(index)
             self.report = report
-        if report.rebuilt:
+        if report.rebuilt or report.replaced is not None:
             log.info("seeds reloaded: %s", report.summary())
         for listener in self.listeners:
             listener(report)
@@ -141,32 +169,56 @@ class LiveRetriever:
             return
 
         def loop() -> None:
-            seen = self._listing
+            seen = self._seen()
             while not self._stop.wait(interval):
-                now = list_seeds(self.seeds_dir)
-                if now == self._listing:
+                now = self._seen()
+                if now == (self._folder, self._listing):
                     seen = now
                     continue
                 if now != seen:  # still changing: look again next time
                     seen = now
                     continue
-                try:
-                    self.reload()
-                except ReloadStopped:
+                if not self._reload_safely():
                     return
-                except SeedError as exc:  # every file gone or broken, the folder removed
-                    log.warning("seeds not reloaded: %s; the articles loaded before stay", exc)
-                    self._listing = now
-                except Exception:  # a failed reload keeps the index that works
-                    log.exception("reloading the seeds failed; the previous index stays")
-                    self._listing = now  # do not retry the same state in a loop
+                # A failed reload is not tried again on the same state, in a loop.
+                self._folder, self._listing = now
 
         self._watcher = threading.Thread(target=loop, name="seeds-watcher", daemon=True)
         self._watcher.start()
 
+    def _seen(self) -> tuple[FolderIdentity, tuple[SeedFile, ...]]:
+        return folder_identity(self.seeds_dir), list_seeds(self.seeds_dir)
+
+    def _reload_safely(self) -> bool:
+        """reload() in a background thread: what goes wrong is one warning line, and the index
+        that works stays. False when the retriever is stopping."""
+        try:
+            self.reload()
+        except ReloadStopped:
+            return False
+        except SeedError as exc:  # every file gone or broken, the folder removed
+            log.warning("seeds not reloaded: %s; the articles loaded before stay", exc)
+        except Exception as exc:  # a full disk, an index folder made read-only
+            log.warning(
+                "reloading the seeds failed (%s); the previous index stays", os_problem(exc)
+            )
+        return True
+
+    def _damaged(self, _reason: str) -> None:
+        """An index's on_damage listener (the thread of the question that found the damage,
+        which goes on): rebuild in a thread of its own; the index said why already."""
+        if self._stop.is_set() or (self._repair is not None and self._repair.is_alive()):
+            return
+        self._repair = threading.Thread(
+            target=self._reload_safely, name="index-repair", daemon=True
+        )
+        self._repair.start()
+
     def stop(self) -> None:
-        """End the watcher and wait for it: a reload under way stops at its next step."""
+        """End the watcher and a rebuild under way, and wait for them: a reload stops at its
+        next step."""
         self._stop.set()
-        if self._watcher is not None:
-            self._watcher.join()
-            self._watcher = None
+        for thread in (self._watcher, self._repair):
+            if thread is not None:
+                thread.join()
+        self._watcher = self._repair = None

@@ -145,3 +145,35 @@ def test_a_full_disk_during_a_reload_keeps_the_chat_going(project):
     assert "(file too large); the articles loaded before stay." in out
     assert "Karim Masimov" in out.split("Not reloaded")[1]
     assert "Traceback" not in err
+
+
+def test_verify_reads_what_the_check_at_start_only_samples(tmp_path):
+    """A flipped byte in a large mapped file, where the sampled check at every start does not
+    read: `index` opens it as it is; `index --verify` reads it whole and says so, exit 1."""
+    from retrieval.index.layout import FULL_CHECK_BYTES, SAMPLE_BYTES, SAMPLES, TOKENS
+
+    seeds = tmp_path / "seeds"
+    shutil.copytree(ROOT / "data" / "reuters" / "100", seeds)
+    config = tmp_path / "bot.yaml"
+    config.write_text(f"corpus:\n  seeds_dir: {seeds}\n  cache_dir: {tmp_path / 'cache'}\n")
+    first = run_bot("index", "--verify", "--config", str(config), timeout=600)
+    assert first.returncode == 0, first.stderr
+    assert re.search(r"^Index verified: \d+ files, [\d.]+ MiB$", first.stdout, re.M), first.stdout
+    (generation,) = (tmp_path / "cache" / "index").glob("*/g-*")
+    tokens = generation / TOKENS
+    last = tokens.stat().st_size - SAMPLE_BYTES
+    at = last // (SAMPLES - 1) // 2  # between the first two sampled blocks
+    assert tokens.stat().st_size > FULL_CHECK_BYTES, "too small a file: read whole at start"
+    assert SAMPLE_BYTES < at < last // (SAMPLES - 1)
+    with tokens.open("r+b") as file:
+        file.seek(at)
+        byte = file.read(1)
+        file.seek(at)
+        file.write(bytes([byte[0] ^ 0xFF]))
+    assert run_bot("index", "--config", str(config)).returncode == 0  # the sample misses it
+    checked = run_bot("index", "--verify", "--config", str(config))
+    assert checked.returncode == 1
+    (line,) = checked.stderr.splitlines()
+    assert line == (
+        f"newsbot: index damaged: {generation}: {TOKENS}: its bytes differ from those written"
+    )

@@ -3,8 +3,8 @@ recorded digest: counts agree across files, and every number that indexes into a
 is in range, so that a generation written wrong (or damaged with its record) is refused with
 one line instead of crashing a question (scipy, numpy and usearch do not check indices).
 
-verify_index runs them on every generation of an index folder with the mapped files hashed
-whole (`newsbot index --verify`).
+verify_generation runs them with the mapped files hashed whole (`newsbot index --verify`),
+verify_index on every generation of an index folder.
 """
 
 from __future__ import annotations
@@ -142,17 +142,32 @@ def check_generation(folder: Path, dimension: int | None = None, *, whole: bool 
     return stored
 
 
-def verify_index(index_root: Path) -> list[str]:
-    """Every generation under an index folder checked in full, mapped files hashed whole: one
-    line per problem, [] when all is well (or there is no index yet)."""
+def verify_generation(folder: Path) -> list[str]:
+    """A generation with every file read whole (the mapped ones too, which the check at open
+    only samples when large): one line per problem, [] when all is well."""
+    try:
+        stored = load_stored(folder)
+    except (Damaged, OSError) as exc:  # without its record, nothing else can be checked
+        return [f"{folder}: {exc}"]
     problems = []
-    generations = sorted(index_root.glob("*/g-*")) if index_root.is_dir() else []
-    for folder in generations:
-        try:
-            check_generation(folder, whole=True)
-        except Damaged as exc:
-            problems.append(f"{folder}: {exc}")
+    try:
+        check_stored(stored, stored.count("dimension"))
+    except Damaged as exc:
+        problems.append(f"{folder}: {exc}")
+    for name in MAPPED:
+        if name != ANN or stored.count("sentences"):
+            try:
+                check_mapped(folder, stored.meta, name, whole=True)
+            except Damaged as exc:
+                problems.append(f"{folder}: {exc}")
     return problems
 
 
-__all__ = ["check_generation", "check_stored", "verify_index"]
+def verify_index(index_root: Path) -> list[str]:
+    """Every generation under an index folder checked in full: one line per problem, [] when
+    all is well (or there is no index yet)."""
+    generations = sorted(index_root.glob("*/g-*")) if index_root.is_dir() else []
+    return [problem for folder in generations for problem in verify_generation(folder)]
+
+
+__all__ = ["check_generation", "check_stored", "verify_generation", "verify_index"]

@@ -54,6 +54,7 @@ class SyncReport:
     bytes: int  # size of the generation on disk
     rebuilt: bool  # False when nothing changed and the index was only opened
     problem: str = ""  # why the changes found could not be written (the old index is in use)
+    replaced: int | None = None  # the articles before, when the seeds folder itself was replaced
 
     def summary(self) -> str:
         return (
@@ -63,7 +64,9 @@ class SyncReport:
             + f"; {_count(self.embedded, 'paragraph')} embedded; {self.seconds:.1f} s;"
             f" index {self.bytes / 2**20:,.0f} MiB"
             + (f"; not updated: {self.problem}" if self.problem else "")
-        )
+            + (f"; the seeds folder was replaced ({self.replaced:,} before)"
+               if self.replaced is not None else "")
+        )  # fmt: skip
 
 
 def _count(number: int, noun: str) -> str:
@@ -112,7 +115,10 @@ def sync_index(
     build = _Build(store, cache_dir, max_sentences, stride, progress)
     with generations.lock() as locked:
         index = _open(generations, store.model.dimension, current, locked)
-        known = {a.source: (index.stamps.get(a.source), a) for a in index.articles} if index else {}
+        # A generation found damaged while in use is rebuilt whole; what changed is told
+        # against what was answered from, not against nothing.
+        same_folder = current is not None and current.folder.parent == generations.folder
+        known = _known(index or (current if same_folder else None))
         scan = read_seeds(seeds_dir, on_bad=on_bad, known=known)
         if index is not None and not scan.changes:
             if locked:
@@ -132,6 +138,10 @@ def sync_index(
     return built, _report(scan, built, started, embedded, rebuilt=True)
 
 
+def _known(index: LocalIndex | None) -> dict:
+    return {a.source: (index.stamps.get(a.source), a) for a in index.articles} if index else {}
+
+
 def _open(generations: Generations, dimension: int, current: LocalIndex | None, locked: bool):  # noqa: ANN202
     """The index in use, if still the one to use; else the first complete generation that
     passes its checks (those that fail are set aside); None when there is none."""
@@ -144,7 +154,10 @@ def _open(generations: Generations, dimension: int, current: LocalIndex | None, 
         except (Damaged, OSError, ValueError, RuntimeError) as exc:
             # RuntimeError: usearch refusing its file. Damaged: any other check.
             aside = " setting it aside;" if locked else ""
-            log.warning("index %s is damaged (%s);%s it is rebuilt", path, exc, aside)
+            # Damage found while answering was said then: once is enough.
+            said = current is not None and current.damaged and path == current.folder
+            log.log(logging.INFO if said else logging.WARNING,
+                    "index %s is damaged (%s);%s it is rebuilt", path, exc, aside)  # fmt: skip
             if locked:
                 generations.set_aside(path)
     return None
