@@ -3,6 +3,8 @@ their articles and the dates they mention, BM25, and the analyzer with the index
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from retrieval.dates.event_dates import EventDates
@@ -24,6 +26,40 @@ class Indexed:
             self.passages, index.sentence_expressions, index.meta.get("dates_resolved", 0)
         )
         self.dates = index.passage_dates  # per passage: its article's date, as an ordinal
+        # Per passage: the first passage of its article (its lead), and per article its
+        # title's terms, made when first asked for.
+        first: dict[str, int] = {}
+        self.lead = np.array(
+            [first.setdefault(p.article.source, i) for i, p in enumerate(self.passages)],
+            dtype=np.int64,
+        )
+        self._title_terms: dict[str, frozenset[str]] = {}
+
+    def headline_coverage(self, terms: Sequence[str], ids: np.ndarray) -> np.ndarray:
+        """Per passage of ids: the share of the terms' weight (IDF) that its article's title
+        or lead holds. A story about Japan names Japan there; one that mentions Japan in
+        passing does not."""
+        weights = {t: self.bm25.weight(t) for t in set(terms)}
+        total = sum(weights.values())
+        if total <= 0 or not len(ids):
+            return np.zeros(len(ids))
+        leads = self.lead[ids]
+        share = np.zeros(len(ids))
+        for term, weight in weights.items():
+            if weight <= 0:
+                continue
+            in_lead = self.bm25.coverage([term])[leads] > 0
+            in_title = np.array([_names(self._title(int(i)), term) for i in ids])
+            share += (in_lead | in_title) * (weight / total)
+        return share
+
+    def _title(self, i: int) -> frozenset[str]:
+        article = self.passages[i].article
+        terms = self._title_terms.get(article.source)
+        if terms is None:
+            terms = frozenset(self.analyzer.terms(article.title))
+            self._title_terms[article.source] = terms
+        return terms
 
     def dated_within(self, period: Period) -> np.ndarray:
         """Per passage: is its article of that period."""
@@ -42,3 +78,9 @@ class Indexed:
             for n in range(len(passage.sentences))
             if any(e.period.falls_in(period) for e in self.event_dates.in_sentence(passage, n))
         ]
+
+
+def _names(title: frozenset[str], term: str) -> bool:
+    """Does a title hold the term, or a word made from it: "Iranians" names Iran, "Japanese"
+    Japan, "S. African" South Africa (stems of four letters or more)."""
+    return term in title or (len(term) >= 4 and any(t.startswith(term) for t in title))
