@@ -1,7 +1,8 @@
 """Date questions with a short topic (issue 16): words about the asking ("news", "reported") are
-no topic, and of the day asked the story about the topic (named in its title or lead) comes
+no topic, "reported" leans to the stories of the day over a later one recalling it, and of
+the day asked the story about the topic (named in its title or lead) comes
 before one that mentions it in passing; when no story of that day is about the topic, a note
-says so and what is shown instead. Real model, real index, four articles written here."""
+says so and what is shown instead. Real model, real index, five articles written here."""
 
 from __future__ import annotations
 
@@ -48,6 +49,15 @@ ARTICLES = [
         ),
     ),
     Article(
+        "Cocoa gives back part of its rally",
+        dt.date(2023, 5, 15),
+        "cocoa-rally-fades.txt",
+        (
+            "Cocoa futures eased in London on Monday, giving back part of the rally of last"
+            " Wednesday, May 10, when prices climbed on West African supply worries.",
+        ),
+    ),
+    Article(
         "Iran raises oil exports to Asia",
         dt.date(2023, 5, 15),
         "iran-oil-exports.txt",
@@ -79,5 +89,19 @@ def test_no_story_of_that_day_about_the_topic_gets_a_note(stories):
     answer = stories.ask("What was reported about Iran on May 10, 2023?")
     assert answer.answered
     assert any("10 May 2023" in note and "shown instead" in note for note in answer.notes), (
+        answer.notes
+    )
+
+
+def test_a_weeks_overview_shows_that_weeks_stories_and_says_which_days(stories):
+    answer = stories.ask("What happened in the week of May 8, 2023?")
+    assert answer.answered
+    days = [h.passage.article.date for h in answer.hits]
+    assert set(days[:2]) == {MAY_10, dt.date(2023, 5, 12)}, days
+    # A later story recalling that week comes after that week's own stories.
+    assert days.index(dt.date(2023, 5, 15)) > max(
+        days.index(MAY_10), days.index(dt.date(2023, 5, 12))
+    )
+    assert "From articles of 10 May 2023, 12 May 2023 and 15 May 2023." in answer.notes, (
         answer.notes
     )

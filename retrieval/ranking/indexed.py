@@ -40,6 +40,8 @@ class Indexed:
         or lead holds. A story about Japan names Japan there; one that mentions Japan in
         passing does not."""
         weights = {t: self.bm25.weight(t) for t in set(terms)}
+        if sum(weights.values()) <= 0:  # terms in most passages of a small corpus: all alike
+            weights = {t: 1.0 for t in weights if t in self.bm25.terms}
         total = sum(weights.values())
         if total <= 0 or not len(ids):
             return np.zeros(len(ids))
