@@ -10,6 +10,7 @@
 - "Latest" questions over reuters-dev written apart from the project's own
   (eval/new/latest_questions.json, when present): hit@1 = a story about the topic from the
   topic's newest date first, not a later one that mentions it in passing.
+- The same over an unseen set (eval/new/date_questions.json), written after the ranking was.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 LABELS = ROOT / "eval" / "time_expressions.json"
 DATE_QUESTIONS = ROOT / "eval" / "date_questions.json"
 LATEST_QUESTIONS = ROOT / "eval" / "new" / "latest_questions.json"
+# Date questions over reuters-dev written after the date ranking was built (issue 16): tune on
+# dev only; test measures how the ranking generalises.
+UNSEEN_DATE_QUESTIONS = ROOT / "eval" / "new" / "date_questions.json"
 REUTERS_DEV = ROOT / "data" / "reuters" / "1000"
 REUTERS_HINT = (
     "make it with ../shared/tools/make_news_corpus.py --out data/reuters --sizes 100,1000"

@@ -34,6 +34,7 @@ from eval.dates import (
     LATEST_QUESTIONS,
     REUTERS_DEV,
     REUTERS_HINT,
+    UNSEEN_DATE_QUESTIONS,
     bundled_date_rows,
     date_questions,
     format_timex_table,
@@ -369,15 +370,19 @@ def _chat_and_date_sets(args, sets, settings, over_folder) -> None:  # noqa: ANN
         if reuters_present:
             with_dates = over_folder(args.reuters, settings)
             without = over_folder(args.reuters, settings.model_copy(update={"dates": False}))
-            print(
-                "\nDate questions over reuters-dev (hit: an article of that time and topic first):"
+            tables = (
+                ("Date questions over reuters-dev", questions["reuters-dev"]),
+                (
+                    "Date questions, unseen set (eval/new/date_questions.json)",
+                    date_questions(UNSEEN_DATE_QUESTIONS)["questions"],
+                ),
             )
-            print("| kind | split | questions | hit@1 | hit@1, dates ignored |")
-            print("|---|---|---:|---:|---:|")
-            for kind, split, n, hit, ignored in reuters_rows_dates(
-                with_dates, without, questions["reuters-dev"]
-            ):
-                print(f"| {kind} | {split} | {n} | {hit:.3f} | {ignored:.3f} |")
+            for title, asked in tables:
+                print(f"\n{title} (hit: an article of that time and topic first):")
+                print("| kind | split | questions | hit@1 | hit@1, dates ignored |")
+                print("|---|---|---:|---:|---:|")
+                for kind, split, n, hit, ignored in reuters_rows_dates(with_dates, without, asked):
+                    print(f"| {kind} | {split} | {n} | {hit:.3f} | {ignored:.3f} |")
 
 
 def folder_index(

@@ -28,9 +28,9 @@ from retrieval.corpus import Article, SeedError, SeedFile, list_seeds
 from retrieval.files import os_problem
 from retrieval.index.local import BuildProgress, LocalIndex, SyncReport, sync_index
 from retrieval.model.embeddings import Encoder
+from retrieval.passages import Passage
 from retrieval.pipeline import Answer, Retriever, TimelineEvent
 from retrieval.settings import RetrievalSettings
-from retrieval.text.passages import Passage
 
 log = logging.getLogger(__name__)
 

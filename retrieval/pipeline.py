@@ -30,7 +30,7 @@ from retrieval.question.intent import Intent, read_intent
 from retrieval.ranking.candidates import CandidateFinder
 from retrieval.ranking.highlight import Highlighter, Hit
 from retrieval.ranking.indexed import Indexed
-from retrieval.ranking.order import Ranker, decide_answerable
+from retrieval.ranking.order import Ranker, article_days, decide_answerable
 from retrieval.ranking.overview import Overview, nothing_then
 from retrieval.ranking.query import read_query
 from retrieval.ranking.scoring import Scorer, Scores
@@ -123,7 +123,7 @@ class Retriever:
             hits,
             scores.corrections,
             time=intent.time,
-            notes=self.ranker.notes(order, intent),
+            notes=self.ranker.notes(order, intent, scores),
             when=self.highlighter.when(hits, intent),
             short_answer=None if unsure else short_answer(question, hits),
             doubtful=unsure,
@@ -154,4 +154,6 @@ class Retriever:
         hits = tuple(
             self.highlighter.hit(i, float(len(order) - n), intent) for n, i in enumerate(order)
         )
+        if intent.period is not None and not intent.period.is_single:
+            notes = (*notes, f"From articles of {article_days(self.passages, order)}.")
         return Answer(intent.question, True, hits, time=intent.time, notes=tuple(notes))

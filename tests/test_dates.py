@@ -147,7 +147,9 @@ def test_a_reversed_range_is_read_in_order_and_the_answer_says_so(dated):
         "taking “between January 12 and January 5” as 5–12 January 2022: the later date came first"
     )
     assert render_answer(answer, PLAIN).startswith(note)
-    assert answer_to_json(answer, 3)["notes"] == [note]
+    notes = answer_to_json(answer, 3)["notes"]
+    assert notes[0] == note  # then which days' articles the overview took
+    assert notes[1:] == ["From articles of 8 January 2022 and 12 January 2022."]
 
 
 def test_a_time_with_no_articles_says_what_the_articles_cover(dated):

@@ -37,6 +37,17 @@ _REPORTED = re.compile(
     re.I,
 )
 
+# Words about the asking, not the topic ("Japan news from March 27", "what did Reuters say about
+# the dollar on April 27", "anything on coffee on 9 March?"): with a time asked about they are
+# left out of the topic, so a passage saying "the news concerns its subsidiary" gains nothing.
+# "What happened" stays: it asks for events, and matches the passages that tell them.
+_ASKING = re.compile(
+    r"\b(?:what\s+(?:did|does|do)\s+(?:reuters|the\s+(?:news|press|papers?))\s+(?:say|report|write)|"
+    r"reuters|news|reported|reports?|reporting|stor(?:y|ies)|articles?|coverage|anything|"
+    r"(?:was|is)\s+there|headlines?)\b",
+    re.I,
+)
+
 
 @dataclass(frozen=True)
 class Intent:
@@ -60,6 +71,8 @@ def read_intent(
     time = question_time(question, article_dates) if use_dates else QuestionTime((), question)
     latest = use_dates and bool(_LATEST.search(question))
     topic = _NEWS_WORDS.sub(" ", _LATEST.sub(" ", time.remainder)) if latest else time.remainder
+    if time.period is not None:
+        topic = _ASKING.sub(" ", topic)
     topic = " ".join(topic.split())
     asked = [w for w in words(topic) if w not in STOP_WORDS]
     content = [w for w in asked if w not in OVERVIEW_WORDS]

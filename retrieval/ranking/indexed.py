@@ -3,6 +3,8 @@ their articles and the dates they mention, BM25, and the analyzer with the index
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from retrieval.corpus import Article
@@ -40,6 +42,29 @@ class Indexed:
             terms = self._title_terms[article.source] = set(self.analyzer.terms(article.title))
         return terms
 
+    def headline_coverage(self, terms: Sequence[str], ids: np.ndarray) -> np.ndarray:
+        """Per passage of ids: the share of the terms' weight (IDF) that its article's title
+        or lead holds. A story about Japan names Japan there; one that mentions Japan in
+        passing does not."""
+        weights = {t: self.bm25.weight(t) for t in set(terms)}
+        if sum(weights.values()) <= 0:  # terms in most passages of a small corpus: all alike
+            weights = {t: 1.0 for t in weights if t in self.bm25.terms}
+        total = sum(weights.values())
+        if total <= 0 or not len(ids):
+            return np.zeros(len(ids))
+        leads = self.lead_of[ids]
+        share = np.zeros(len(ids))
+        for term, weight in weights.items():
+            if weight <= 0:
+                continue
+            in_lead = self.bm25.coverage([term])[leads] > 0
+            in_title = np.array([_names(self._title(int(i)), term) for i in ids])
+            share += (in_lead | in_title) * (weight / total)
+        return share
+
+    def _title(self, i: int) -> set[str]:
+        return self.title_terms(self.passages[i].article)
+
     def dated_within(self, period: Period) -> np.ndarray:
         """Per passage: is its article of that period."""
         return (self.dates >= period.start.toordinal()) & (self.dates <= period.end.toordinal())
@@ -57,3 +82,9 @@ class Indexed:
             for n in range(len(passage.sentences))
             if any(e.period.falls_in(period) for e in self.event_dates.in_sentence(passage, n))
         ]
+
+
+def _names(title: set[str], term: str) -> bool:
+    """Does a title hold the term, or a word made from it: "Iranians" names Iran, "Japanese"
+    Japan, "S. African" South Africa (stems of four letters or more)."""
+    return term in title or (len(term) >= 4 and any(t.startswith(term) for t in title))

@@ -38,8 +38,13 @@ class Overview:
             # first, so the answer opens on what happened rather than on what came before.
             events.sort(key=lambda i: (*self._event_position(i, period), i))
             leads.sort(key=newest)
+            # What the articles of then say happened then comes before what later ones recall
+            # of it ("the week of March 2" opens on that week's stories, not April's).
+            told_then = [i for i in events if period.contains(self.passages[i].article.date)]
+            recalled = [i for i in events if i not in set(told_then)]
+            first = (leads, told_then) if intent.reported else (told_then, leads)
             order = []
-            for i in (leads + events) if intent.reported else (events + leads):
+            for i in (*first[0], *first[1], *recalled):
                 if not any(self.passages[i].overlaps(self.passages[j]) for j in order):
                     order.append(int(i))
         return order[: self.max_results]
