@@ -79,7 +79,7 @@ class LiveRetriever:
         )
         self._listing = listing
         self._index = index
-        self.current = Retriever((), settings, encoder, index=index)
+        self.current = Retriever(index, settings, encoder)
 
     @property
     def articles(self) -> list[Article]:
@@ -125,7 +125,7 @@ class LiveRetriever:
             self._listing = listing
             if index is not self._index:
                 self._index = index
-                self.current = Retriever((), self.settings, self.encoder, index=index)
+                self.current = Retriever(index, self.settings, self.encoder)
             self.report = report
         if report.rebuilt:
             log.info("seeds reloaded: %s", report.summary())
