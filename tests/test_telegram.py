@@ -323,6 +323,7 @@ def test_start_help_sources_and_registered_commands(retriever, config):
                 "ask",
                 "timeline",
                 "sources",
+                "whoami",
                 "help",
                 "start",
             ]
