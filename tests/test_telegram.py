@@ -27,8 +27,10 @@ import bot.runtime
 from bot.answer_format import NO_ANSWER
 from bot.config import AppConfig, ConfigError, WebhookSettings
 from bot.telegram.app import build_application, run_telegram, serve
+from bot.telegram.local_api import FakeBotApi, Sent
+from bot.telegram.local_api.running import pointed_at
+from bot.telegram.local_api.running import running_bot as bot_running
 from bot.telegram.secrets import read_token
-from tests.bot_api_server import FakeBotApi, Sent
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -89,36 +91,15 @@ class Harness:
         return await self.server.wait_reply(self.server.send_text(chat, user, text))
 
 
-def configured(config: AppConfig, server: FakeBotApi, **telegram: Any) -> AppConfig:
-    settings = config.telegram.model_copy(
-        update={"base_url": server.base_url, "base_file_url": server.base_file_url, **telegram}
-    )
-    return config.model_copy(update={"telegram": settings})
-
-
 @contextlib.asynccontextmanager
 async def running_bot(
     retriever: Any, config: AppConfig, *, secret: str | None = None, **telegram: Any
 ) -> AsyncIterator[Harness]:
     """The fake server and the bot (build_application + serve) running in this event loop."""
     async with FakeBotApi(TOKEN, username=USERNAME) as server:
-        cfg = configured(config, server, **telegram)
-        app = build_application(cfg, retriever, TOKEN)
-        stop, ready = asyncio.Event(), asyncio.Event()
-        task = asyncio.create_task(
-            serve(app, cfg, webhook_secret=secret, stop=stop, ready=ready, handle_signals=False)
-        )
-        waiter = asyncio.create_task(ready.wait())
-        await asyncio.wait({task, waiter}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
-        if task.done():
-            task.result()  # raises what made start-up fail
-        assert ready.is_set(), "the bot did not start within 20 s"
-        try:
+        cfg = pointed_at(config, server, **telegram)
+        async with bot_running(cfg, retriever, TOKEN, secret=secret) as app:
             yield Harness(server, cfg, app)
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 30)
 
 
 def question_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -250,7 +231,7 @@ def test_rejected_token_is_a_config_error_without_the_token(config, retriever, m
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     other = "111111111:AAHanother-token-the-server-knows-0123456"
     with ServerThread(other) as st:
-        cfg = configured(config, st.server)
+        cfg = pointed_at(config, st.server)
         with pytest.raises(ConfigError) as caught:
             run_telegram(cfg)
     assert "rejected" in str(caught.value) and "TELEGRAM_BOT_TOKEN" in str(caught.value)
@@ -313,7 +294,7 @@ def test_signal_stops_cleanly_after_answering_the_question_in_flight(
         thread.start()
         started = time.monotonic()
         try:
-            rc = run_telegram(configured(config, server))
+            rc = run_telegram(pointed_at(config, server))
         except KeyboardInterrupt:
             pytest.fail(f"KeyboardInterrupt reached the caller: {problems}")
         thread.join(20)
@@ -342,6 +323,7 @@ def test_start_help_sources_and_registered_commands(retriever, config):
                 "ask",
                 "timeline",
                 "sources",
+                "whoami",
                 "help",
                 "start",
             ]
@@ -369,7 +351,7 @@ def test_register_commands_failure_does_not_stop_the_bot(retriever, config, capl
     async def scenario() -> None:
         async with FakeBotApi(TOKEN, username=USERNAME) as server:
             server.fail("setMyCommands", status=400, description="Bad Request: nope")
-            cfg = configured(config, server)
+            cfg = pointed_at(config, server)
             app = build_application(cfg, retriever, TOKEN)
             stop = asyncio.Event()
             task = asyncio.create_task(serve(app, cfg, stop=stop, handle_signals=False))

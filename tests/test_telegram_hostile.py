@@ -19,6 +19,7 @@ from bot.config import WebhookSettings
 from bot.telegram.guards import REFUSAL
 from bot.telegram.handlers import FAILURE
 from bot.telegram.html import cut_html
+from bot.telegram.local_api import parse_html
 from bot.telegram.paging import EXPIRED
 from bot.telegram.webhook import MAX_UPDATE_BYTES
 from retrieval.cache import CACHE_FILE
@@ -26,7 +27,6 @@ from retrieval.corpus import load_corpus
 from retrieval.live import LiveRetriever
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
 from retrieval.pipeline import Retriever
-from tests.bot_api_server import parse_html
 from tests.test_telegram import ARREST, TOKEN, free_port, run, running_bot
 
 pytestmark = pytest.mark.timeout(120)

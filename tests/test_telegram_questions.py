@@ -1,5 +1,5 @@
 """The Telegram bot answering questions, run for real against the fake Bot API server on
-127.0.0.1 (tests/bot_api_server.py): answers, the More button, groups, follow-ups, hostile text and
+127.0.0.1 (bot/telegram/local_api/): answers, the More button, groups, follow-ups, hostile text and
 message sizes. The harness is in tests/test_telegram.py."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from telegram import Update
 
 from bot.answer_format import NO_ANSWER
 from bot.telegram.handlers import NON_TEXT_HINT
+from bot.telegram.local_api import ApiError, parse_html
 from bot.telegram.paging import ALREADY_SHOWN, EXPIRED
 from bot.telegram.store import QuestionStore
 from retrieval.corpus import load_corpus
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
 from retrieval.pipeline import Retriever
-from tests.bot_api_server import ApiError, parse_html
 from tests.test_telegram import (
     ARREST,
     FRANCE,

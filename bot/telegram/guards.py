@@ -10,7 +10,7 @@ from telegram import Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.config import TelegramSettings
-from bot.telegram.addressing import is_for_me
+from bot.telegram.addressing import command, is_for_me
 from bot.telegram.limits import window
 from bot.telegram.sending import say
 from bot.telegram.services import COMMANDS, Services, services
@@ -61,6 +61,12 @@ def _sender(update: Update) -> tuple[str, int]:
     return ("chat", update.effective_chat.id if update.effective_chat else 0)
 
 
+def _asks_whoami(update: Update) -> bool:
+    """/whoami is answered outside the allowlists too: it is how a user finds the id to add."""
+    message = update.message
+    return message is not None and (command(message) or ("", None))[0] == "whoami"
+
+
 async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Runs first: refuses senders outside the allowlists (once per chat and window, then
     silently), and holds every sender to the reply limit (one notice, then silence)."""
@@ -69,7 +75,7 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not allowed(update, shared.settings):
             raise ApplicationHandlerStop
         return  # chatter in a group: the handlers ignore it, nothing is sent
-    if not allowed(update, shared.settings):
+    if not allowed(update, shared.settings) and not _asks_whoami(update):
         # Once per chat: so that a group learns why the bot stays silent to this sender.
         chat = update.effective_chat.id if update.effective_chat else 0
         if not shared.strangers.acquire((chat, *_sender(update))):

@@ -166,6 +166,13 @@ async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await send_reply(context, message, reply)
 
 
+async def on_whoami(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/whoami: the sender's and the chat's ids, for the admin list and the allowlists."""
+    user, chat = update.effective_user, update.effective_chat
+    reply = session(update, context).whoami(user.id if user else chat.id, chat.id)
+    await send_reply(context, update.effective_message, reply)
+
+
 async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     name, _ = command(message) or ((message.text or "").split(" ")[0].lstrip("/"), None)
@@ -196,7 +203,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def handlers() -> list[BaseHandler]:
     """Every handler, in the order they are tried."""
-    special = {"ask": on_ask, "timeline": on_timeline}
+    special = {"ask": on_ask, "timeline": on_timeline, "whoami": on_whoami}
     return [
         *(CommandHandler(name, special.get(name, on_command)) for name in COMMANDS),
         MessageHandler(

@@ -21,7 +21,7 @@ from bot.telegram.store import QuestionStore
 from retrieval.index.local import SyncReport
 from retrieval.live import Answering
 
-COMMANDS = ("ask", "more", "timeline", "sources", "reload", "help", "start")
+COMMANDS = ("ask", "more", "timeline", "sources", "reload", "whoami", "help", "start")
 PRIVATE_TIP = "\nTry for example:\n{listed}\n\nJust send me your question. /help explains more."
 GROUP_TIP = (
     "\nTry for example:\n{listed}\n\nHere, write /ask and your question, mention me, or reply "

@@ -13,8 +13,8 @@ from typing import Any
 
 import aiohttp
 
-from tests.bot_api_html import auto_entities
-from tests.bot_api_methods import Sent
+from bot.telegram.local_api.html import auto_entities
+from bot.telegram.local_api.methods import Sent
 
 
 class UpdateMaker:

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.bot_api_html import ApiError, parse_html
+from bot.telegram.local_api.html import ApiError, parse_html
 
 MAX_TEXT = 4096
 CHAT_ACTIONS = {

@@ -1,4 +1,5 @@
-"""A fake Telegram Bot API server on 127.0.0.1 for tests and the load script.
+"""A fake Telegram Bot API server on 127.0.0.1 for the tests, the load script and
+`newsbot try-telegram`.
 
 It serves `/bot<token>/<method>` with JSON, form or multipart bodies, answers like Telegram
 (`{"ok": true, "result": ...}`, real-looking Message objects, errors with error_code and
@@ -7,8 +8,8 @@ the 4096-character limit, and records every call. A test enqueues updates (getUp
 polling, or POSTs to the webhook with the secret token header), waits for replies, makes a
 method answer 429 or another error, or takes the server offline for a few seconds.
 
-Here: the server's life, its HTTP side and the waits; what users do is in bot_api_updates, the
-methods in bot_api_methods, Telegram's HTML in bot_api_html.
+Here: the server's life, its HTTP side and the waits; what users do is in .updates, the methods
+in .methods, Telegram's HTML in .html.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from tests.bot_api_html import ApiError, parse_html
-from tests.bot_api_methods import BotApiMethods, Call, Failure, Sent
-from tests.bot_api_updates import UpdateMaker
+from bot.telegram.local_api.html import ApiError, parse_html
+from bot.telegram.local_api.methods import BotApiMethods, Call, Failure, Sent
+from bot.telegram.local_api.updates import UpdateMaker
 
 __all__ = ["ApiError", "FakeBotApi", "Sent", "parse_html"]
 
+HOST = "127.0.0.1"  # never another address: it takes any token and holds what users typed
 # Fields that Bot API clients send JSON-encoded inside form bodies.
 JSON_FIELDS = {
     "reply_markup",
@@ -45,9 +47,9 @@ BOOL_FIELDS = {"drop_pending_updates", "show_alert", "disable_notification"}
 
 
 class FakeBotApi(UpdateMaker, BotApiMethods):
-    def __init__(self, token: str, *, username: str = "NewsTestBot", host: str = "127.0.0.1"):
+    def __init__(self, token: str, *, username: str = "NewsTestBot"):
         self.token = token
-        self.host = host
+        self.host = HOST
         self.port = 0
         self.me = {
             "id": int(token.split(":")[0]),
