@@ -281,7 +281,7 @@ def wrap(text: str, width: int | None) -> str:
 
 
 def _timeline(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, lazily
-    from bot.answer_format import ANSI, PLAIN, render_timeline, timeline_to_json
+    from bot.answer_format import ANSI, TEXT, render_timeline, timeline_to_json
     from bot.runtime import open_retriever
     from retrieval.text.clean import clean_question
 
@@ -296,8 +296,13 @@ def _timeline(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppCon
         about = f" about “{topic}”" if topic else ""
         print(f"No dated events{about} in the articles.")
     else:
-        markup = ANSI if sys.stdout.isatty() else PLAIN
-        print(wrap(render_timeline(events, markup, first_number=1), output_width(sys.stdout)))
+        terminal = sys.stdout.isatty()
+        width = output_width(sys.stdout)
+        title_chars = width - 2 if terminal and width else None  # one line per title
+        text = render_timeline(
+            events, ANSI if terminal else TEXT, first_number=1, title_chars=title_chars
+        )
+        print(wrap(text, width))
     return 0
 
 

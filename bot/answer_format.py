@@ -32,6 +32,8 @@ class Markup:
 
 
 PLAIN = Markup(escape=_same, bold=lambda s: f"**{s}**", dim=_same)
+# Plain text with no marks at all: a timeline piped on (its dates need no "**").
+TEXT = Markup(escape=_same, bold=_same, dim=_same)
 ANSI = Markup(
     escape=_same, bold=lambda s: f"\033[1;33m{s}\033[0m", dim=lambda s: f"\033[2m{s}\033[0m"
 )
@@ -93,14 +95,25 @@ def shorten(text: str, limit: int) -> str:
     return cut + "…"
 
 
-def with_dates(text: str, expressions: Sequence[TimeExpression]) -> str:
+# Stands for a space inside a dated phrase while text is cut, so that a cut at a word boundary
+# never falls inside "last Wednesday (5 January 2022)"; _unglue puts the spaces back.
+_GLUE = "\ue0ff"
+
+
+def _unglue(text: str) -> str:
+    return text.replace(_GLUE, " ")
+
+
+def with_dates(text: str, expressions: Sequence[TimeExpression], *, glue: bool = False) -> str:
     """The text with each time phrase that does not say its own date followed by it:
-    "last Wednesday (5 January 2022)". Offsets are into text."""
+    "last Wednesday (5 January 2022)". Offsets are into text. glue: the phrase and its date
+    are one word for shorten and _tail (see _GLUE)."""
     out, at = [], 0
     for e in sorted(expressions, key=lambda e: e.start):
         if e.explicit or e.start < at:
             continue
-        out.append(text[at : e.end] + f" ({e.period.label()})")
+        dated = text[e.start : e.end] + f" ({e.period.label()})"
+        out.append(text[at : e.start] + (dated.replace(" ", _GLUE) if glue else dated))
         at = e.end
     return "".join(out) + text[at:]
 
@@ -112,8 +125,8 @@ def sentence_dates(hit: Hit, index: int) -> list[TimeExpression]:
     return [e.shifted(-start) for e in hit.dates if start <= e.start and e.end <= end]
 
 
-def dated_sentence(hit: Hit, index: int) -> str:
-    return with_dates(hit.passage.sentences[index], sentence_dates(hit, index))
+def dated_sentence(hit: Hit, index: int, *, glue: bool = False) -> str:
+    return with_dates(hit.passage.sentences[index], sentence_dates(hit, index), glue=glue)
 
 
 def passage_text(hit: Hit, m: Markup) -> str:
@@ -131,7 +144,8 @@ def full_passage(hit: Hit, m: Markup) -> str:
 def short_passage(hit: Hit, m: Markup, snippet_chars: int) -> str:
     article = hit.passage.article
     source = m.dim(f"— {m.escape(shorten(article.title, 60))}, {human_date(article.date)}")
-    return m.escape(shorten(dated_sentence(hit, hit.highlight), snippet_chars)) + " " + source
+    text = _unglue(shorten(dated_sentence(hit, hit.highlight, glue=True), snippet_chars))
+    return m.escape(text) + " " + source
 
 
 def _tail(text: str, limit: int) -> str:
@@ -149,20 +163,20 @@ def snippet(hit: Hit, m: Markup, snippet_chars: int) -> str:
     """The passage's best sentence, marked, with what comes before and after it as far as
     snippet_chars allows: "…the old regime? **Soon to understand.** The eternal…", never a
     fragment without its context."""
-    sentences = [dated_sentence(hit, n) for n in range(len(hit.passage.sentences))]
+    sentences = [dated_sentence(hit, n, glue=True) for n in range(len(hit.passage.sentences))]
     best = sentences[hit.highlight]
     if len(best) >= snippet_chars:
-        return m.bold(m.escape(shorten(best, snippet_chars)))
+        return m.bold(m.escape(_unglue(shorten(best, snippet_chars))))
     before = " ".join(sentences[: hit.highlight])
     after = " ".join(sentences[hit.highlight + 1 :])
     room = snippet_chars - len(best) - 2  # the spaces around the best sentence
     lead = _tail(before, min(len(before), max(room // 2, room - len(after))))
     follow = shorten(after, room - len(lead)) if after and room - len(lead) >= 8 else ""
     follow = "" if follow == "…" else follow
-    parts = [m.escape(lead)] if lead else []
-    parts.append(m.bold(m.escape(best)))
+    parts = [m.escape(_unglue(lead))] if lead else []
+    parts.append(m.bold(m.escape(_unglue(best))))
     if follow:
-        parts.append(m.escape(follow))
+        parts.append(m.escape(_unglue(follow)))
     return " ".join(parts)
 
 
@@ -371,11 +385,10 @@ def example_questions(
     newest_first = sorted(articles, key=lambda a: a.date, reverse=True)
     if not newest_first:
         return ["What happened?", "Who was involved?"]
-    newest, other = newest_first[0], newest_first[min(1, len(newest_first) - 1)]
-    return [
-        f"What happened on {human_date(newest.date)}?",
-        f"What is “{shorten(other.title, 80)}” about?",
-    ]
+    # An overview question: the articles' lead passages answer it (a title inside quotes
+    # would be read as a topic and answered by some passage in the middle).
+    about = "What is this article about?" if len(articles) == 1 else "What are the articles about?"
+    return [f"What happened on {human_date(newest_first[0].date)}?", about]
 
 
 def reload_message(reload: Callable[[], SyncReport]) -> str:
@@ -400,15 +413,25 @@ def render_sources(articles: Sequence[Article], m: Markup) -> str:
 
 
 def render_timeline(
-    events: Sequence[TimelineEvent], m: Markup, *, first_number: int, sentence_chars: int = 160
+    events: Sequence[TimelineEvent],
+    m: Markup,
+    *,
+    first_number: int,
+    sentence_chars: int = 160,
+    title_chars: int | None = None,
 ) -> str:
-    """One line per dated event: the date, the sentence around its time phrase, the article."""
-    lines = []
+    """One line per dated event, in date order: the date and the sentence around its time
+    phrase, under a line naming the article whenever the article changes. title_chars: titles
+    cut to that (a terminal's width), else whole."""
+    lines, article_shown = [], None
     for n, event in enumerate(events, start=first_number):
         article = event.passage.article
+        if article.source != article_shown:
+            title = shorten(article.title, title_chars) if title_chars else article.title
+            lines.append(m.dim(f"{m.escape(title)}, {human_date(article.date)}:"))
+            article_shown = article.source
         text = around(event.sentence, event.expression, sentence_chars)
-        source = m.dim(f"— {m.escape(shorten(article.title, 60))}, {human_date(article.date)}")
-        lines.append(f"{n}. {m.bold(event.period.label())}: {m.escape(text)} {source}")
+        lines.append(f"  {n}. {m.bold(event.period.label())}: {m.escape(text)}")
     return "\n".join(lines)
 
 

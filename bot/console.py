@@ -29,11 +29,15 @@ MAX_QUESTION_CHARS = 1000
 PASTE_WAIT = 0.03  # s: a line that follows within this time was pasted with the one before
 PROGRESS_EVERY = 5.0  # s between progress lines when stderr is not a terminal
 COMMANDS = ("more", "timeline", "sources", "reload", "whoami", "help", "quit")
-HELP_INTRO = f"""Ask a question about the articles in plain words, e.g. "Who was arrested?",
-"What happened on January 5?", "What is the latest news about Masimov?".
-A short follow-up ("why?", "and him?", "what about Abdymomunov?") is read with your last
-question. Pasted lines are one question; at most {MAX_QUESTION_CHARS} characters.
-Commands:"""
+TIMELINE_PAGE = 4  # events a page: with their title lines, a page fits a 24-row terminal
+# One line a paragraph: the chat wraps it at the terminal's width.
+HELP_INTRO = (
+    'Ask a question about the articles in plain words, e.g. "Who was arrested?", '
+    '"What happened on January 5?", "What is the latest news about Masimov?".\n'
+    'A short follow-up ("why?", "and him?", "what about Abdymomunov?") is read with your last '
+    f"question. Pasted lines are one question; at most {MAX_QUESTION_CHARS} characters.\n"
+    "Commands:"
+)
 
 
 class ConsoleChat:
@@ -41,7 +45,13 @@ class ConsoleChat:
     Reading lines is run_chat's job."""
 
     def __init__(
-        self, retriever: Answering, markup: Markup, *, shown: int, snippet_chars: int
+        self,
+        retriever: Answering,
+        markup: Markup,
+        *,
+        shown: int,
+        snippet_chars: int,
+        width: int | None = None,
     ) -> None:
         medium = Medium(
             markup=markup,
@@ -54,6 +64,8 @@ class ConsoleChat:
             how_to_ask="Ask a question, e.g. {inline}; /help for more.",
             help_intro=HELP_INTRO,
             help_line="  {usage:<17} {summary}",
+            timeline_page=TIMELINE_PAGE,
+            title_chars=width - 2 if width else None,  # a title line stays one line
         )
         # The chat reloads the folder it follows; a Retriever of fixed articles has none.
         reload = retriever.reload if isinstance(retriever, LiveRetriever) else None
@@ -225,6 +237,7 @@ def run_chat(
         ANSI if colour else PLAIN,
         shown=config.chat.shown_passages,
         snippet_chars=config.chat.snippet_chars,
+        width=terminal_width(stdout) if stdout.isatty() else None,
     )
     interactive = stdin.isatty() and stdout.isatty()
     save_history = _enable_line_editing(history) if interactive else None

@@ -58,7 +58,11 @@ class Medium:
     max_chars: int | None = None  # longest message; None: no limit
     page_headings: bool = False  # each page says what it continues (a message of its own)
     admins_only: bool = False  # Command.admin ones are for admins: not in /help
-    examples: tuple[str, ...] = ()  # questions to suggest; none: made from the articles
+    examples: tuple[str, ...] = ()
+    timeline_page: int = TIMELINE_PAGE  # events on a page of a timeline
+    title_chars: int | None = (
+        None  # a timeline's titles cut to this (a terminal's width)  # questions to suggest; none: made from the articles
+    )
 
 
 @dataclass
@@ -143,10 +147,15 @@ class TimelinePager(Pager[TimelineEvent]):
 
     def __init__(self, items: Sequence[TimelineEvent], medium: Medium, *, heading: str):
         super().__init__(items, medium, heading=heading)
-        self.size = TIMELINE_PAGE
+        self.size = medium.timeline_page
 
     def render(self, items: Sequence[TimelineEvent], first_number: int) -> str:
-        return render_timeline(items, self.medium.markup, first_number=first_number)
+        return render_timeline(
+            items,
+            self.medium.markup,
+            first_number=first_number,
+            title_chars=self.medium.title_chars,
+        )
 
     def too_long(self, head: str, item: TimelineEvent, number: int, limit: int) -> str:
         return head + self.render([item], number)  # a line is short; the front end cuts it
@@ -317,6 +326,11 @@ class ChatSession:
             )
             if names
         ]
+        if report.skipped:  # why: in the warning logged for each
+            names = report.skipped
+            changes.append(
+                f"{len(names)} skipped" + (f" ({', '.join(names)})" if len(names) <= 3 else "")
+            )
         n = report.articles
         now = f"{n:,} article{'s' if n != 1 else ''} now"
         if report.replaced is not None:

@@ -13,11 +13,14 @@ from bot.answer_format import (
     HTML,
     NO_ANSWER,
     PLAIN,
+    TEXT,
     answer_to_json,
+    example_questions,
     human_date,
     render_answer,
     render_more,
     render_sources,
+    render_timeline,
     shorten,
 )
 from retrieval.corpus import Article
@@ -296,3 +299,70 @@ def test_real_answer_renders_with_highlight_and_byline(retriever):
     data = answer_to_json(answer, top_k=2)
     assert len(data["passages"]) == 2
     assert data["passages"][0]["highlight"] in data["passages"][0]["text"]
+
+
+# --- issue 17: dates kept whole, timelines grouped, sensible examples ----------------------------
+
+
+def test_a_snippet_is_never_cut_inside_a_resolved_date():
+    """Before: "… last Wednesday (5…"; the cut now falls before the dated phrase or after it."""
+    from retrieval.dates.timex import find_time_expressions
+
+    sentence = "Officials said the ministers were dismissed " + "after long talks " * 3
+    sentence += "last Wednesday in the capital."
+    article = Article("T", dt.date(2022, 1, 8), "d.txt", (sentence,))
+    dates = tuple(find_time_expressions(sentence, article.date))
+    hit = Hit(Passage(article, 0, 0, (sentence,)), 1.0, 0, dates)
+    full = render_answer(Answer("q?", True, (hit,)), PLAIN, shown=1)
+    assert "last Wednesday (5 January 2022)" in full
+    for limit in range(60, 140):
+        text = render_answer(Answer("q?", True, (hit, hit)), PLAIN, shown=2, snippet_chars=limit)
+        cut = text.split("\n2. ")[1]
+        assert "(5" not in cut or "(5 January 2022)" in cut, (limit, cut)
+        assert "Wednes…" not in cut and "last…" not in cut, (limit, cut)
+
+
+def _events(titles_and_sentences):
+    from retrieval.dates.timex import find_time_expressions
+    from retrieval.pipeline import TimelineEvent
+
+    events = []
+    for title, sentence in titles_and_sentences:
+        article = Article(title, dt.date(2022, 1, 8), f"{title}.txt", (sentence,))
+        (expression,) = find_time_expressions(sentence, article.date)
+        events.append(TimelineEvent(expression, sentence, Passage(article, 0, 0, (sentence,))))
+    return events
+
+
+def test_timeline_names_each_article_once_per_run_of_its_events():
+    title = "Masimov was a loyalist of former President Nazabaryev. The purge has begun"
+    events = _events(
+        [(title, "It began on 5 January 2022."), (title, "Talks on 6 January 2022 failed.")]
+        + [("Other", "On 7 January 2022 it ended.")]
+    )
+    text = render_timeline(events, PLAIN, first_number=1)
+    assert text.count(title) == 1  # whole, not cut: no terminal asked for it
+    assert text.splitlines() == [
+        f"{title}, 8 January 2022:",
+        "  1. **5 January 2022**: It began on 5 January 2022.",
+        "  2. **6 January 2022**: Talks on 6 January 2022 failed.",
+        "Other, 8 January 2022:",
+        "  3. **7 January 2022**: On 7 January 2022 it ended.",
+    ]
+    short = render_timeline(events, PLAIN, first_number=1, title_chars=30)
+    assert short.splitlines()[0] == "Masimov was a loyalist of…, 8 January 2022:"
+
+
+def test_plain_text_timeline_has_no_bold_marks():
+    text = render_timeline(_events([("T", "It began on 5 January 2022.")]), TEXT, first_number=1)
+    assert "**" not in text and "1. 5 January 2022: It began" in text
+
+
+def test_example_questions_ask_for_an_overview_without_nested_quotes():
+    one = [Article("A “quoted” title", dt.date(2022, 1, 8), "a.txt", ("x",))]
+    assert example_questions(one)[1] == "What is this article about?"
+    two = one + [Article("B", dt.date(2022, 1, 9), "b.txt", ("y",))]
+    assert example_questions(two) == [
+        "What happened on 9 January 2022?",
+        "What are the articles about?",
+    ]

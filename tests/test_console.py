@@ -133,7 +133,7 @@ def test_greeting_names_the_articles_and_example_questions(chat):
         "Ready: 1 article:\n"
         f"• **8 January 2022** — {TITLE}\n"
         "Ask a question, e.g. “What happened on 8 January 2022?” or"
-        f" “What is “{TITLE}” about?”; /help for more."
+        " “What is this article about?”; /help for more."
     )
 
 
@@ -395,3 +395,24 @@ def test_answers_are_wrapped_at_the_terminal_width(chat_config, monkeypatch, ret
     assert max(len(line) for line in expected.split("\n")) > COLUMNS  # wrapping was needed
     numbered = [n for n, line in enumerate(lines) if re.match(r"[23]\. ", line)]
     assert numbered and lines[numbered[0] + 1].startswith("   ")  # hanging indent
+
+
+def test_help_is_not_wrapped_by_hand():
+    """Before: "read with / your last / question." at 80 columns; each paragraph is one line,
+    wrapped by the chat at the terminal's width."""
+    from bot.terminal import wrap_text
+
+    help_text = ConsoleChat.__init__.__globals__["HELP_INTRO"]
+    assert "is read with your last question." in help_text
+    wrapped = wrap_text(help_text, 80).splitlines()
+    for line, following in zip(wrapped, wrapped[1:], strict=False):
+        if following and not following.startswith(("A short", "Commands")):
+            assert len(line) + 1 + len(following.split()[0]) > 80, (line, following)
+
+
+def test_timeline_page_fits_24_rows(retriever):
+    chat = ConsoleChat(retriever, PLAIN, shown=3, snippet_chars=200, width=80)
+    from bot.terminal import wrap_text
+
+    text = chat.reply("/timeline")
+    assert len(wrap_text(text, 80).splitlines()) + 2 <= 24  # and the blank line and the prompt
