@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -204,11 +205,11 @@ def test_console_timeline_pages_with_more(dated):
     chat = ConsoleChat(dated, PLAIN, shown=3, snippet_chars=200)
     first = chat.reply("/timeline")
     assert first.startswith(f"Timeline: {len(dated.timeline())} dated events")
-    assert "1. **2015**: " in first and "10. " in first and "11. " not in first
+    # A page is 4 events under their articles' title lines, so it fits a 24-row terminal.
+    assert "  1. **2015**: " in first and _numbers(first) == [1, 2, 3, 4]
     assert "/more for the next" in first
-    more = chat.reply("/more")
-    assert more.startswith("11. ")
-    topic = chat.reply("/timeline Masimov")
+    assert _numbers(chat.reply("/more")) == [5, 6, 7, 8]
+    topic = chat.reply("/timeline Masimov") + chat.reply("/more")  # 5 events: two pages
     assert "Timeline of “Masimov”" in topic and "6 January 2022" in topic
     assert chat.reply("/timeline apple pie recipes") == (
         "I found no dated events about “apple pie recipes” in the articles."
@@ -216,6 +217,10 @@ def test_console_timeline_pages_with_more(dated):
     # A question after a timeline: /more pages passages again.
     chat.reply("Who was arrested?")
     assert chat.reply("/more").startswith("4. ")
+
+
+def _numbers(page: str) -> list[int]:
+    return [int(n) for n in re.findall(r"^ *(\d+)\. ", page, re.M)]
 
 
 def run_bot(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
