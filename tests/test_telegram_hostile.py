@@ -321,7 +321,7 @@ def test_a_timeline_pages_past_event_1000(market_days, config):
             for n in range(2, 102):  # pages 2 to 101
                 server.press(page, page.buttons[0]["callback_data"], user)
                 page = (await server.wait_sent(chat["id"], n))[-1]
-            assert "\n1001. " in page.text and "\n1010. " in page.text
+            assert "\n  1001. " in page.text and "\n  1010. " in page.text  # under a title line
             assert [b["text"] for b in page.buttons] == [f"More ({total - 1010} events)"]
             no_failure(server)
 
