@@ -201,7 +201,8 @@ def _ask(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, 
 
 def _answer_text(retriever, config, args, line: Line, markup) -> str:  # noqa: ANN001 - lazy types
     """One input line's answer: a JSON line with --json, else the text shown."""
-    from bot.answer_format import answer_to_json, render_answer
+    from bot.answer_format import render_answer
+    from bot.answer_json import answer_to_json
     from retrieval.pipeline import Answer
     from retrieval.question.checks import question_problem
 
@@ -281,7 +282,8 @@ def wrap(text: str, width: int | None) -> str:
 
 
 def _timeline(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, lazily
-    from bot.answer_format import ANSI, TEXT, render_timeline, timeline_to_json
+    from bot.answer_format import ANSI, TEXT, render_timeline
+    from bot.answer_json import timeline_to_json
     from bot.runtime import open_retriever
     from retrieval.text.clean import clean_question
 

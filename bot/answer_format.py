@@ -8,7 +8,6 @@ import html
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from retrieval.corpus import Article, SeedError
 from retrieval.dates.timex import Assumption, Impossible, ImpossibleDate, Reading, TimeExpression
@@ -442,47 +441,3 @@ def around(sentence: str, expression: TimeExpression, limit: int) -> str:
     start = max(0, expression.start - limit // 3)
     start = sentence.rfind(" ", 0, start) + 1 if start else 0
     return ("…" if start else "") + shorten(sentence[start:], limit - (1 if start else 0))
-
-
-def timeline_to_json(events: Sequence[TimelineEvent]) -> list[dict[str, Any]]:
-    return [
-        {
-            "value": e.period.iso(),
-            "text": e.expression.text,
-            "sentence": e.sentence,
-            "title": e.passage.article.title,
-            "date": e.passage.article.date.isoformat(),
-            "source": e.passage.article.source,
-        }
-        for e in events
-    ]
-
-
-def answer_to_json(answer: Answer, top_k: int) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "question": answer.question,
-        "answered": answer.answered,
-        "passages": [
-            {
-                "text": h.passage.text,
-                "title": h.passage.article.title,
-                "date": h.passage.article.date.isoformat(),
-                "source": h.passage.article.source,
-                "score": round(h.score, 4),
-                "highlight": h.highlight_text,
-                "dates": [e.to_json() for e in h.dates],
-            }
-            for h in answer.hits[:top_k]
-        ],
-        "corrections": dict(answer.corrections),
-    }
-    if answer.time is not None and answer.time.expressions:
-        data["question_dates"] = [e.to_json() for e in answer.time.expressions]
-    if answer.when is not None:
-        data["when"] = {"text": answer.when.text, "value": answer.when.period.iso()}
-    notes, problem = answer_notes(answer), answer_problem(answer)
-    if notes:
-        data["notes"] = notes
-    if problem:
-        data["problem"] = problem
-    return data

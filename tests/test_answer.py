@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 
 from bot.answer_format import PLAIN, render_answer
+from bot.answer_json import answer_to_json
 from retrieval.answer.answer_type import asked_type
 from retrieval.answer.values import values_of
 
@@ -105,3 +106,15 @@ def test_amounts_and_counts_in_reuters_style_text():
     how_many = asked_type("How many Russian soldiers arrived?")
     sentence = "The arrival of the 2,500 Russian soldiers, along with another 2,500 divided"
     assert [v.text for v in values_of(how_many, sentence, [])] == ["2,500"]
+
+
+def test_ask_json_carries_the_short_answer_and_the_doubt(retriever):
+    """`ask --json`: the value asked for with where it stands, and a doubt with its reason."""
+    answer = retriever.ask("How many Russian soldiers arrived in Kazakhstan?")
+    short = answer_to_json(answer, 3)["short_answer"]
+    passage = answer.hits[short["passage"]].passage.text
+    assert short["text"] == "2,500" and passage[short["start"] : short["end"]] == "2,500"
+    assert "doubtful" not in answer_to_json(answer, 3)
+    doubted = answer_to_json(retriever.ask("How many people died in the Almaty riots?"), 3)
+    assert doubted["doubtful"]["reason"] == "no_value" and "short_answer" not in doubted
+    assert "but not how many people died" in doubted["doubtful"]["text"]

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer_format import PLAIN, answer_notes, answer_to_json, render_answer
+from bot.answer_format import PLAIN, answer_notes, render_answer
+from bot.answer_json import answer_to_json
 from bot.console import ConsoleChat
 from retrieval.corpus import load_corpus
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
