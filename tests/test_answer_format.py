@@ -14,7 +14,6 @@ from bot.answer_format import (
     NO_ANSWER,
     PLAIN,
     TEXT,
-    answer_to_json,
     example_questions,
     human_date,
     render_answer,
@@ -23,6 +22,7 @@ from bot.answer_format import (
     render_timeline,
     shorten,
 )
+from bot.answer_json import answer_to_json
 from retrieval.corpus import Article
 from retrieval.passages import Passage
 from retrieval.pipeline import Answer, Hit
