@@ -38,11 +38,17 @@ from retrieval.model.onnx_model import (
     PRECISIONS,
     OnnxModel,
     check_export,
-    file_sha256,
     onnx_dir,
     read_manifest,
 )
-from retrieval.model.packages import DEFAULT_MODEL, MINILM, MPNET, ModelError, resolve_model
+from retrieval.model.packages import (
+    DEFAULT_MODEL,
+    MINILM,
+    MPNET,
+    ModelError,
+    file_sha256,
+    resolve_model,
+)
 
 INT8_BLOCK_SIZE = 64
 # The export is refused unless every check sentence comes out this close to torch's vectors.

