@@ -153,7 +153,14 @@ def test_verify_reads_what_the_check_at_start_only_samples(tmp_path):
     from retrieval.index.layout import FULL_CHECK_BYTES, SAMPLE_BYTES, SAMPLES, TOKENS
 
     seeds = tmp_path / "seeds"
-    shutil.copytree(ROOT / "data" / "reuters" / "100", seeds)
+    seeds.mkdir()
+    # Enough words for a token file past the whole-file check: the bundled article's body under
+    # fifteen dates, each made its own by a last paragraph (copies would be skipped).
+    body = (ROOT / "seeds" / "000_bf7e3f6dcec9099b.txt").read_text(encoding="utf-8")
+    body = body.split("\n", 1)[1].strip()
+    for n in range(15):
+        text = f"date 2022-01-{n + 10} Report {n}\n\n{body}\n\nThis is report number {n}.\n"
+        (seeds / f"report-{n}.txt").write_text(text, encoding="utf-8")
     config = tmp_path / "bot.yaml"
     config.write_text(f"corpus:\n  seeds_dir: {seeds}\n  cache_dir: {tmp_path / 'cache'}\n")
     first = run_bot("index", "--verify", "--config", str(config), timeout=600)
