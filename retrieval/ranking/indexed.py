@@ -53,17 +53,15 @@ class Indexed:
         if total <= 0 or not len(ids):
             return np.zeros(len(ids))
         leads = self.lead_of[ids]
+        titles = [self.title_terms(self.passages[int(i)].article) for i in ids]
         share = np.zeros(len(ids))
         for term, weight in weights.items():
             if weight <= 0:
                 continue
             in_lead = self.bm25.coverage([term])[leads] > 0
-            in_title = np.array([_names(self._title(int(i)), term) for i in ids])
+            in_title = np.array([_names(titles[n], term) for n in range(len(ids))])
             share += (in_lead | in_title) * (weight / total)
         return share
-
-    def _title(self, i: int) -> set[str]:
-        return self.title_terms(self.passages[i].article)
 
     def dated_within(self, period: Period) -> np.ndarray:
         """Per passage: is its article of that period."""
