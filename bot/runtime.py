@@ -23,6 +23,7 @@ from retrieval.index.local import BuildProgress
 from retrieval.index.prune import hold
 from retrieval.live import LiveRetriever
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model
+from retrieval.model.kernels import resolve_precision
 from retrieval.model.packages import PACKAGED_MODELS, ModelError, canonical_model
 
 # progress(message) is a context manager around the slow step. What it yields may be a function
@@ -125,12 +126,13 @@ def open_retriever(
     model_name = canonical_model(settings.model) or DEFAULT_MODEL  # "MiniLM" caches as itself
     cache = cache_folder(config)
     n = len(listing)
+    precision = resolve_precision(location, settings.precision)  # auto: measured at install
     with progress(
         # Short: on an 80-column terminal the line also holds the time and what was embedded.
-        f"Loading {model_name} ({settings.precision}), {n:,} article{'s' if n != 1 else ''}…"
+        f"Loading {model_name} ({precision}), {n:,} article{'s' if n != 1 else ''}…"
     ) as report:
         try:
-            model = load_model(location, settings.precision)
+            model = load_model(location, precision)
         except ModelError as exc:
             raise _model_error(config, str(exc)) from None
         except OSError as exc:  # unpacking a packaged model on first use: a full disk

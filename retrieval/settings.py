@@ -24,7 +24,8 @@ class RetrievalSettings(Strict):
     max_sentences: int = Field(3, ge=1, le=10)
     stride: int = Field(1, ge=1, le=10)
     model: str | None = None
-    precision: Literal["int8", "fp32"] = "int8"
+    # auto: the precision measured fastest on this machine at install (retrieval.model.kernels).
+    precision: Literal["auto", "int8", "fp32"] = "auto"
     sentence_weight: float = Field(0.5, ge=0.0, le=1.0)
     token_weight: float = Field(1.0, ge=0.0, le=1.0)
     fusion: Literal["weighted", "rrf"] = "weighted"

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from eval.run import article_questions, squad_corpus  # noqa: E402
 from retrieval.corpus import load_corpus  # noqa: E402
+from retrieval.model import kernels  # noqa: E402
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model  # noqa: E402
 from retrieval.model.packages import MINILM, ModelError  # noqa: E402
 from retrieval.passages import split_passages  # noqa: E402
@@ -124,7 +125,8 @@ def ours(args: argparse.Namespace, questions: list[str]) -> dict:
         print(
             f"| index {name}, empty cache | {ms(statistics.median(cold))} |"
             f" {len(r.passages)} passages, {r.index.meta['sentences']} sentences:"
-            f" {embedded} paragraphs embedded |"
+            f" {embedded} paragraphs embedded,"
+            f" {embedded / statistics.median(cold):.1f} paragraphs/s |"
         )
         print(f"| index {name}, warm cache | {ms(statistics.median(warm))} | nothing embedded |")
     latencies = question_latencies(build(corpora["article"], None), questions, args.repeats)
@@ -293,10 +295,28 @@ def seeds_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_machine(args: argparse.Namespace) -> None:
+    """The CPU and the kernels chosen on it: timings differ several-fold between CPUs."""
+    print(f"CPU: {kernels.describe(kernels.cpu())}")
+    record = kernels.read_record(args.model)
+    if args.precision != "auto":
+        print(f"precision: {args.precision} (forced)")
+    elif record:
+        print(kernels.summary(args.model or DEFAULT_MODEL, record).split(": ", 1)[1])
+    else:
+        print("precision: int8 (auto, nothing measured here: run `make onnx`)")
+    print()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", help=f"embedding model (default: {DEFAULT_MODEL})")
-    parser.add_argument("--precision", choices=["int8", "fp32"], default="int8")
+    parser.add_argument(
+        "--precision",
+        choices=["auto", "int8", "fp32"],
+        default="auto",
+        help="auto (default): the one measured fastest here at install",
+    )
     parser.add_argument("--repeats", type=int, default=5, choices=range(1, 21), metavar="1-20")
     parser.add_argument("--cold-runs", type=int, default=5, choices=range(1, 21), metavar="1-20")
     parser.add_argument("--squad", action="store_true", help="also index the SQuAD sample")
@@ -307,6 +327,8 @@ def main() -> int:
         "--seeds", type=Path, help="measure this folder of articles (see the module's doc)"
     )
     args = parser.parse_args()
+    print_machine(args)
+    args.precision = kernels.resolve_precision(args.model, args.precision)
     if args.seeds:
         return seeds_bench(args)
     questions = [q.text for q in article_questions()]

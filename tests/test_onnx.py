@@ -15,6 +15,7 @@ import pytest
 
 from retrieval.corpus import load_corpus
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model
+from retrieval.model.kernels import resolve_precision
 from retrieval.model.onnx_model import OnnxModel, onnx_dir
 from retrieval.model.packages import MINILM, MPNET, ModelError
 from retrieval.passages import split_passages
@@ -65,11 +66,12 @@ def test_fast_path_vectors_match_sentence_transformers(expected, texts, precisio
     assert pieces.min() >= least, f"word-piece vectors: worst cosine {pieces.min():.5f}"
 
 
-def test_default_model_is_mpnet_int8_on_onnx_runtime(retriever):
+def test_default_model_is_mpnet_on_onnx_runtime_in_the_precision_measured_here(retriever):
     model = retriever.encoder.model
+    chosen = resolve_precision(MPNET, "auto")  # int8 unless fp32 measured faster on this CPU
     assert DEFAULT_MODEL == MPNET
-    assert (model.name, model.precision, model.dimension) == (MPNET, "int8", 768)
-    assert model.format.startswith("onnx-int8-")
+    assert (model.name, model.precision, model.dimension) == (MPNET, chosen, 768)
+    assert model.format.startswith(f"onnx-{chosen}-")
     everything = np.arange(len(retriever.passages))
     assert retriever.index.passage_vectors(everything).shape == (len(retriever.passages), 768)
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.model.kernels import resolve_precision
 from retrieval.model.late_chunking import ParagraphStore
-from retrieval.model.onnx_model import DEFAULT_PRECISION, OnnxModel, TokenStates
+from retrieval.model.onnx_model import OnnxModel, TokenStates
 from retrieval.model.packages import DEFAULT_MODEL
 from retrieval.model.vectors import EmbeddingModel, content_piece, unit
 
@@ -25,10 +26,12 @@ __all__ = ["DEFAULT_MODEL", "Embedding", "Encoder", "load_model"]
 def load_model(name: str | None = None, precision: str | None = None) -> OnnxModel:
     """The exported model, from disk only; anything missing or damaged is a one-line ModelError.
 
-    One per process and (model, precision): load_model() and load_model(DEFAULT_MODEL, "int8")
-    are the same session, not two copies of the weights.
+    `precision` None or "auto" is the one measured fastest on this machine at install
+    (retrieval.model.kernels). One per process and (model, precision): load_model() and
+    load_model(DEFAULT_MODEL, "int8") on a machine where int8 was measured faster are the same
+    session, not two copies of the weights.
     """
-    return _load_model(name or DEFAULT_MODEL, precision or DEFAULT_PRECISION)
+    return _load_model(name or DEFAULT_MODEL, resolve_precision(name, precision))
 
 
 @cache

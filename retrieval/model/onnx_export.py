@@ -14,6 +14,9 @@ For each model and precision it writes, into a scratch folder renamed into place
   SQuAD hit of fp32; 32 and 128 each lose one article question (see docs/model.md).
 - tokenizer.json, and manifest.json (written last) with sizes, times and SHA-256 of the files.
 
+Then, once both precisions of a model are there, it times them on this CPU and records which
+`precision: auto` runs (retrieval.model.kernels): int8 is faster on some CPUs, fp32 on others.
+
 Every export is checked against the torch model on real sentences before it is kept.
 """
 
@@ -32,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.model import kernels
 from retrieval.model.onnx_model import (
     EXPORT_VERSION,
     MANIFEST,
@@ -198,6 +202,15 @@ def _cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
 
 
+def _measure_kernels(name: str) -> None:
+    """Which precision `auto` runs here; a line only when it was measured, not when it was known."""
+    if kernels.read_record(name):
+        return
+    record = kernels.measure(name)  # None unless both precisions are exported
+    if record:
+        print(kernels.summary(name, record), flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -222,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.model or [MPNET, MINILM]:
             for precision in precisions:
                 export(name, precision, force=args.force)
+            _measure_kernels(name)
     except ModelError as exc:
         print(f"python -m retrieval.model.onnx_export: error: {exc}", file=sys.stderr)
         return 2
