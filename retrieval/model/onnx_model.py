@@ -114,7 +114,11 @@ class OnnxModel:
     """A sentence-transformers model (transformer + mean pooling) run by ONNX Runtime."""
 
     def __init__(
-        self, name: str | None, precision: str = DEFAULT_PRECISION, folder: Path | None = None
+        self,
+        name: str | None,
+        precision: str = DEFAULT_PRECISION,
+        folder: Path | None = None,
+        threads: int | None = None,
     ) -> None:
         if precision not in PRECISIONS:
             raise ModelError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
@@ -149,7 +153,9 @@ class OnnxModel:
         # A question runs on every core; without spinning, idle workers sleep instead of
         # burning a core other runs (the Telegram bot's workers, batch indexing) need. Measured:
         # 9-12 ms a question against 12-13 ms on one thread, indexing unchanged.
-        options.intra_op_num_threads = os.cpu_count() or 1
+        # A Ray worker (retrieval.model.spread) runs on the one core it was given.
+        self.threads = threads or os.cpu_count() or 1
+        options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # warnings about unused initializers are not the user's
@@ -183,7 +189,7 @@ class OnnxModel:
             if progress:
                 progress(len(batch))
 
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        with ThreadPoolExecutor(max_workers=self.threads) as pool:
             list(pool.map(run, batches))  # list(): re-raise a worker's exception here
         return [r for r in results if r is not None]
 
