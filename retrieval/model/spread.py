@@ -124,8 +124,8 @@ def _check_reachable(address: str) -> None:
         socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as exc:
         raise SpreadError(
-            f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); is `ray start "
-            "--head` running there?"
+            f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); is 'ray start "
+            "--head' running there?"
         ) from None
 
 
