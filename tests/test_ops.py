@@ -175,9 +175,13 @@ def test_webhook_mode_serves_them_on_the_webhook_server(retriever, config, monke
             assert await get(base + "/healthz") == (200, "ok\n")
             assert await get(base + "/readyz") == (200, "ready\n")
             assert "Masimov" in (await bot.ask(ARREST, USER)).text
+            bot.server.fail("sendMessage", status=429, retry_after=1)  # flood control, once
             await bot.ask(FRANCE, USER)
             body = await metrics_after(base, 2)
             assert questions(body, "answered") == 1 and questions(body, "refused") == 1
+            found = samples(body)
+            assert found[("newsbot_telegram_retry_after_waits_total", ())] == 1
+            assert found[("newsbot_telegram_retry_after_seconds_total", ())] == 1
             assert_nothing_private(body, ARREST, FRANCE)
             assert bot.server.calls_to("getUpdates") == []
             # The webhook path still refuses a body without the secret.
@@ -185,6 +189,9 @@ def test_webhook_mode_serves_them_on_the_webhook_server(retriever, config, monke
                 response = await http.post(base + "/tg-hook", json={}, headers={SECRET_HEADER: "x"})
                 assert response.status == 403
             await lose_and_regain_the_bot_api(bot.server, base)
+            _, body = await get(base + "/metrics")  # the heartbeat's getMe met the outage
+            assert samples(body)[("newsbot_telegram_retries_total", (("method", "getMe"),))] >= 1
+            assert_nothing_private(body, ARREST, FRANCE)
 
     with caplog.at_level(logging.INFO, logger="bot.telegram"):
         run(scenario(), timeout=120)
