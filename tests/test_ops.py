@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import ConfigError, LoggingSettings, OpsSettings, WebhookSettings
-from bot.ops.logs import JsonFormatter, configure_logging
+from bot.ops.logs import JsonFormatter, configure_logging, progress_stream
 from bot.ops.metrics import FRONT_ENDS, OUTCOMES
 from bot.telegram.webhook import SECRET_HEADER
 from retrieval.index.layout import SENTENCE_CODES
@@ -245,6 +246,18 @@ def test_json_logs_are_one_object_a_line_and_redacted():
     assert second["level"] == "error" and "line 2" in second["error"]
     assert TOKEN.partition(":")[2] not in stream.getvalue()
     assert "<redacted-token>" in second["message"] and "<redacted-token>" in second["error"]
+
+
+def test_json_logs_take_the_index_build_progress_as_records(caplog):
+    from bot.progress import BuildReporter
+
+    assert progress_stream(LoggingSettings()) is sys.stderr
+    report = BuildReporter(progress_stream(LoggingSettings(format="json")), terminal=False)
+    with caplog.at_level(logging.INFO, logger="bot.index"):
+        report("embedding", 0, 10)
+        report("embedding", 10, 10)
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.index"]
+    assert lines and all(line.startswith("index: ") for line in lines)
 
 
 def test_logging_settings_are_checked(tmp_path):

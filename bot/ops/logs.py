@@ -7,8 +7,11 @@ bot.telegram.secrets cleans every record first, and each JSON line is passed thr
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import logging
+import sys
+from typing import TextIO
 
 from bot.config import LoggingSettings
 from bot.telegram.secrets import REDACTOR
@@ -53,3 +56,28 @@ def configure_logging(settings: LoggingSettings) -> None:
         root.addHandler(plain[0])
     for handler in plain:
         handler.setFormatter(JsonFormatter())
+
+
+class _LogLines(io.TextIOBase):
+    """A text stream whose lines are INFO records of a logger."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger, self._partial = logger, ""
+
+    def write(self, text: str) -> int:
+        *lines, self._partial = (self._partial + text).split("\n")
+        for line in lines:
+            if line.strip():
+                self.logger.info("%s", line)
+        return len(text)
+
+    def isatty(self) -> bool:
+        return False
+
+
+def progress_stream(settings: LoggingSettings) -> TextIO:
+    """Where the index build's progress lines go: standard error as text, or, with JSON logs,
+    log records of "bot.index", so that every line on standard error is an object."""
+    if settings.format == "json":
+        return _LogLines(logging.getLogger("bot.index"))  # type: ignore[return-value]
+    return sys.stderr

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,7 @@ from telegram.ext import Application, ApplicationBuilder, TypeHandler
 
 from bot.config import AppConfig, ConfigError, TelegramSettings
 from bot.ops.http import Ops, Routes
-from bot.ops.logs import configure_logging
+from bot.ops.logs import configure_logging, progress_stream
 from bot.ops.metrics import Metrics
 from bot.telegram.guards import REPLIES_PER_QUESTION, gate
 from bot.telegram.handlers import MENU, handlers, on_error
@@ -277,7 +276,7 @@ def run_telegram(config: AppConfig, seeds_dir: Path | None = None) -> int:
         config,
         seeds_dir=seeds_dir,
         progress=_logged_step,
-        build_progress=BuildReporter(sys.stderr, terminal=False),
+        build_progress=BuildReporter(progress_stream(config.logging), terminal=False),
     )
     live = retriever if isinstance(retriever, LiveRetriever) else None
     if live is not None and config.corpus.watch:
