@@ -108,11 +108,26 @@ class TelegramSettings(Strict):
         return value
 
 
+class OpsSettings(Strict):
+    """Health and metrics (bot.ops): /healthz, /readyz, /metrics."""
+
+    listen: str = "127.0.0.1"
+    port: int | None = Field(None, ge=1, le=65535)  # a listener of their own; None: none
+    api_contact_seconds: float = Field(300.0, ge=1, le=86400)  # ready while the Bot API answered
+
+
+class LoggingSettings(Strict):
+    format: Literal["text", "json"] = "text"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
 class AppConfig(Strict):
     corpus: CorpusSettings = CorpusSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     chat: ChatSettings = ChatSettings()
     telegram: TelegramSettings = TelegramSettings()
+    ops: OpsSettings = OpsSettings()
+    logging: LoggingSettings = LoggingSettings()
     source: Path | None = Field(None, exclude=True)  # the file this came from
 
     def resolve(self, path: Path) -> Path:

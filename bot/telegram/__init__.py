@@ -11,4 +11,6 @@
 - html: Telegram HTML cut to a message's size;
 - services: what the handlers share, and each chat's session;
 - webhook: the webhook endpoint (secret checked before the body is read).
+
+Its health, metrics and JSON logs (`/healthz`, `/readyz`, `/metrics`) are in bot.ops.
 """

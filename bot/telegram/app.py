@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,9 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, TypeHandler
 
 from bot.config import AppConfig, ConfigError, TelegramSettings
+from bot.ops.http import Ops, Routes
+from bot.ops.logs import configure_logging, progress_stream
+from bot.ops.metrics import Metrics
 from bot.telegram.guards import REPLIES_PER_QUESTION, gate
 from bot.telegram.handlers import MENU, handlers, on_error
 from bot.telegram.limits import ReplyLimit, UserRateLimit
@@ -58,18 +60,23 @@ async def _post_shutdown(app: Application) -> None:
     services: Services | None = app.bot_data.get("services")
     if services is not None:
         services.executor.shutdown(wait=True)
+        if isinstance(services.retriever, LiveRetriever):
+            with contextlib.suppress(ValueError):
+                services.retriever.listeners.remove(services.metrics.index_updated)
 
 
 def build_application(config: AppConfig, retriever: Answering, token: str) -> Application:
     """The bot around a loaded retriever; nothing is contacted until it is initialised."""
     settings = config.telegram
     redact_secrets(token)
+    metrics = Metrics()
+    metrics.watch_index(retriever)
     app = (
         ApplicationBuilder()
         .token(token)
         .base_url(settings.base_url)
         .base_file_url(settings.base_file_url)
-        .rate_limiter(RetryingRateLimiter(settings.retries))
+        .rate_limiter(RetryingRateLimiter(settings.retries, metrics=metrics))
         .connection_pool_size(SEND_CONNECTIONS)
         .pool_timeout(POOL_WAIT)
         .concurrent_updates(True)
@@ -89,7 +96,10 @@ def build_application(config: AppConfig, retriever: Answering, token: str) -> Ap
         ),
         strangers=UserRateLimit(1, settings.rate_limit_seconds),
         questions=QuestionStore(KEPT_QUESTIONS),
+        metrics=metrics,
     )
+    if isinstance(retriever, LiveRetriever):
+        retriever.listeners.append(metrics.index_updated)
     app.add_handler(TypeHandler(Update, gate), group=-1)
     app.add_handlers(handlers())
     app.add_error_handler(on_error)
@@ -101,9 +111,10 @@ def _polling_error(exc: TelegramError) -> None:
 
 
 async def _start_updates(
-    app: Application, settings: TelegramSettings, secret: str | None
+    app: Application, settings: TelegramSettings, secret: str | None, routes: Routes
 ) -> WebhookServer | None:
-    """Start fetching updates: long polling, or our webhook server (returned, to stop it)."""
+    """Start fetching updates: long polling, or our webhook server (returned, to stop it),
+    which serves `routes` (health and metrics) too."""
     if settings.mode == "polling":
         await app.updater.start_polling(
             timeout=settings.poll_timeout,
@@ -121,6 +132,7 @@ async def _start_updates(
         secret,
         allowed_updates=ALLOWED_UPDATES,
         retries=settings.retries,
+        routes=routes,
     )
     try:
         await server.start()
@@ -171,13 +183,15 @@ async def serve(
     loop = asyncio.get_running_loop()
     installed = _install_signals(loop, stop) if handle_signals else []
     webhook: WebhookServer | None = None
+    ops = Ops(app, config)
     try:
         await app.initialize()
         try:
             if app.post_init:
                 await app.post_init(app)
-            webhook = await _start_updates(app, settings, webhook_secret)
+            webhook = await _start_updates(app, settings, webhook_secret, ops.routes())
             await app.start()
+            await ops.start()
             log.info(
                 "ready: @%s answers by %s through %s",
                 app.bot.username,
@@ -188,6 +202,7 @@ async def serve(
                 ready.set()
             await stop.wait()
         finally:
+            await ops.stop()
             if app.updater.running:
                 with _one_line(logging.getLogger("telegram.ext.Updater")):
                     await app.updater.stop()
@@ -253,7 +268,7 @@ def run_telegram(config: AppConfig, seeds_dir: Path | None = None) -> int:
         check_webhook_settings(settings)
         secret = read_webhook_secret(settings)
     redact_secrets(token, secret)
-    logging.getLogger("bot").setLevel(logging.INFO)
+    configure_logging(config.logging)
     from bot.progress import BuildReporter
     from bot.runtime import open_retriever
 
@@ -261,7 +276,7 @@ def run_telegram(config: AppConfig, seeds_dir: Path | None = None) -> int:
         config,
         seeds_dir=seeds_dir,
         progress=_logged_step,
-        build_progress=BuildReporter(sys.stderr, terminal=False),
+        build_progress=BuildReporter(progress_stream(config.logging), terminal=False),
     )
     live = retriever if isinstance(retriever, LiveRetriever) else None
     if live is not None and config.corpus.watch:

@@ -87,19 +87,48 @@ async def _in_worker(
 async def answer_question(
     update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, *, via: str = ""
 ) -> None:
-    """Check, retrieve off the event loop, reply (with a "More" button), log one line."""
+    """Check, retrieve off the event loop, reply (with a "More" button), log one line, count
+    it in the metrics by outcome."""
+    taken = time.monotonic()
+    metrics = services(context).metrics
     chat = session(update, context)
     message = update.effective_message
     question, refusal = chat.check(text, via=via)
+    outcome = "refused"
     if refusal is None and (limited := rate_refusal(services(context), update)):
-        refusal = Reply(limited)
+        refusal, outcome = Reply(limited), "rate_limited"
     if refusal is not None:
         await send_reply(context, message, refusal)
+        metrics.question(outcome, reply_seconds=time.monotonic() - taken)
         return
     started = time.monotonic()
-    reply = await _in_worker(context, message.chat.id, lambda: chat.answer(question))
-    await send_reply(context, message, reply)
+    try:
+        reply, seconds = await _in_worker(
+            context, message.chat.id, lambda: _timed(chat.answer, question)
+        )
+        await send_reply(context, message, reply)
+    except Exception:
+        metrics.question("error")
+        raise
+    metrics.question(
+        _outcome(reply), reply_seconds=time.monotonic() - taken, retrieval_seconds=seconds
+    )
     _log_question(update, context, question, reply, started)
+
+
+def _timed(work: Callable[[str], Reply], question: str) -> tuple[Reply, float]:
+    """work(question), and the seconds it took."""
+    started = time.monotonic()
+    reply = work(question)
+    return reply, time.monotonic() - started
+
+
+def _outcome(reply: Reply) -> str:
+    """A question's outcome as the metrics count it."""
+    answer = reply.answer
+    if answer is None or not answer.answered:
+        return "refused"
+    return "doubtful" if answer.doubtful is not None else "answered"
 
 
 def _log_question(
@@ -107,14 +136,16 @@ def _log_question(
 ) -> None:
     chat, user = update.effective_chat, update.effective_user
     answered = reply.answer is not None and reply.answer.answered
+    latency_ms = (time.monotonic() - started) * 1000
     line = (
         f"question update_id={update.update_id} chat_id={chat.id} chat_type={chat.type} "
-        f"user_id={user.id if user else '-'} latency_ms={(time.monotonic() - started) * 1000:.0f} "
+        f"user_id={user.id if user else '-'} latency_ms={latency_ms:.0f} "
         f"answered={'true' if answered else 'false'} passages={reply.shown} chars={len(question)}"
     )
     if services(context).settings.log_message_text:
         line += " text=" + json.dumps(question, ensure_ascii=False)
-    log.info("%s", line)
+    fields = {"update_id": update.update_id, "chat_id": chat.id, "latency_ms": round(latency_ms)}
+    log.info("%s", line, extra=fields)  # the fields: for JSON logs (bot.ops.logs)
 
 
 async def on_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -189,7 +220,15 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure with the update id, tell the user, keep running."""
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
-    log.error("update_id=%s failed: %s: %s", update_id, type(error).__name__, error, exc_info=error)
+    chat = update.effective_chat if isinstance(update, Update) else None
+    log.error(
+        "update_id=%s failed: %s: %s",
+        update_id,
+        type(error).__name__,
+        error,
+        exc_info=error,
+        extra={"update_id": update_id, "chat_id": chat.id if chat else None},
+    )
     if not isinstance(update, Update):
         return
     if update.callback_query:

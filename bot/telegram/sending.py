@@ -4,8 +4,10 @@ button, the "typing…" status, and the retries of a send that failed on the net
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import re
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -19,8 +21,10 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest, NetworkError, TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, ContextTypes
+
+from bot.ops.metrics import Metrics
 
 log = logging.getLogger("bot.telegram")
 
@@ -104,13 +108,47 @@ class RetryingRateLimiter(AIORateLimiter):
     A method that posts something is repeated only if the request provably never reached the
     server (connection refused or timed out): a reply is never sent twice. Typing actions are
     sent once, outside the flood limiter: they are not messages, and a late one is worthless.
+    Every request it passes notes when the Bot API last answered (`last_contact`, for /readyz)
+    and counts retries and RetryAfter waits in `metrics`.
     """
 
-    def __init__(self, retries: int, *, backoff: float = 0.5, max_backoff: float = 4.0) -> None:
+    def __init__(
+        self,
+        retries: int,
+        *,
+        backoff: float = 0.5,
+        max_backoff: float = 4.0,
+        metrics: Metrics | None = None,
+    ) -> None:
         super().__init__(max_retries=retries)
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.metrics = metrics or Metrics()
+        self.last_contact: float | None = None  # time.monotonic() of the last answer
+
+    def _observed(self, callback: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
+        """callback, noting the Bot API's answers (an error it sends is an answer too)."""
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                result = await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                self.last_contact = time.monotonic()
+                wait = exc.retry_after
+                self.metrics.retry_after_waits.inc()
+                self.metrics.retry_after_seconds.inc(
+                    wait.total_seconds() if isinstance(wait, dt.timedelta) else wait
+                )
+                raise
+            except TelegramError as exc:
+                if isinstance(exc, BadRequest) or not isinstance(exc, NetworkError):
+                    self.last_contact = time.monotonic()
+                raise
+            self.last_contact = time.monotonic()
+            return result
+
+        return call
 
     async def process_request(
         self,
@@ -121,6 +159,7 @@ class RetryingRateLimiter(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        callback = self._observed(callback)
         if endpoint == "sendChatAction":  # cosmetic and short-lived: one try, no flood limit
             return await callback(*args, **kwargs)
         for attempt in range(self.retries + 1):
@@ -135,6 +174,7 @@ class RetryingRateLimiter(AIORateLimiter):
                 if not retry or attempt == self.retries:
                     raise
                 delay = min(self.backoff * 2**attempt, self.max_backoff)
+                self.metrics.telegram_retries.labels(endpoint).inc()
                 log.warning(
                     "%s failed (%s: %s); retry %d of %d in %.1f s",
                     endpoint,

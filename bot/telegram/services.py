@@ -14,6 +14,7 @@ from telegram.ext import ContextTypes
 
 from bot.answer_format import HTML
 from bot.config import TelegramSettings
+from bot.ops.metrics import Metrics
 from bot.session import ChatSession, Medium
 from bot.telegram.html import MAX_CHARS
 from bot.telegram.limits import ReplyLimit, UserRateLimit, window
@@ -42,6 +43,7 @@ class Services:
     strangers: UserRateLimit  # refusals outside the allowlists: one per chat, sender and window
     questions: QuestionStore  # per-question "More" state, bounded
     media: dict[tuple[bool, str], Medium] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)  # /metrics (bot.ops)
 
     def medium(self, private: bool, username: str) -> Medium:
         """How a private chat, or a group, is spoken to (made once the bot knows its name)."""

@@ -96,7 +96,9 @@ class WebhookServer:
         *,
         allowed_updates: list[str],
         retries: int,
+        routes: list | None = None,
     ) -> None:
+        """`routes`: more (pattern, handler, arguments) to serve: /healthz, /readyz, /metrics."""
         self.bot = bot
         self.settings = settings
         self.allowed_updates = allowed_updates
@@ -104,7 +106,10 @@ class WebhookServer:
         self.secret = secret
         path = "/" + settings.url_path.strip("/")
         app = tornado.web.Application(
-            [(rf"{path}/?", _UpdateHandler, {"bot": bot, "queue": queue, "secret": secret})],
+            [
+                (rf"{path}/?", _UpdateHandler, {"bot": bot, "queue": queue, "secret": secret}),
+                *(routes or []),
+            ],
             log_function=lambda handler: None,  # one log line per question is ours to write
         )
         self._server = tornado.httpserver.HTTPServer(

@@ -166,6 +166,12 @@ class LocalIndex:
 
     # -- a mapped file that shrank
 
+    def readable(self) -> str | None:
+        """Why this generation cannot be read as opened (a mapped file shrank), or None. Finding
+        it so acts as a question finding it would: marked damaged, on_damage told."""
+        self._check_mapped()
+        return self.damaged
+
     def _check_mapped(self) -> None:
         """Before reading mapped vectors: stop reading any file that shrank since it was mapped."""
         if self.damaged is not None:
