@@ -125,7 +125,7 @@ def run_chat(
     interactive = stdin.isatty() and stdout.isatty()
     screen = Screen(stdin, stdout, interactive=interactive)
     notes = logged_as_notes(screen, stderr) if interactive else contextlib.nullcontext()
-    with notes:
+    with notes as warnings:
         try:
             with keys_held(stdin), _leave_on_sigterm():
                 retriever = open_retriever(
@@ -133,6 +133,9 @@ def run_chat(
                 )
         except _Terminated:
             return TERMINATED
+        if warnings is not None:  # a bad file warned about while loading is not warned again
+            warnings.reloaded()
+            retriever.listeners.append(warnings.reloaded)
         return _chat(config, retriever, screen, history)
 
 

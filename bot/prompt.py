@@ -200,21 +200,37 @@ def _more_waiting(stdin: TextIO) -> bool:
 
 
 class NoteHandler(logging.Handler):
-    """Log warnings as notes on the screen (above the prompt), not written into the line typed."""
+    """Log warnings as notes on the screen (above the prompt), not written into the line typed.
+
+    Every reload reads the whole folder, so a file still broken is warned about again each time
+    another file changes: a warning said at the reload before is not said again (reloaded()
+    marks where one reload's warnings end)."""
 
     def __init__(self, screen: Screen, stream: TextIO) -> None:
         super().__init__(logging.WARNING)
         self.screen, self.stream = screen, stream
+        self.said_last: set[str] = set()  # at the reload before
+        self.said_now: set[str] = set()  # since it
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.screen.note(self.format(record), self.stream)
+            text = self.format(record)
+            with self.lock:
+                repeated = text in self.said_last
+                self.said_now.add(text)
+            if not repeated:
+                self.screen.note(text, self.stream)
         except Exception:  # noqa: BLE001 - as logging.StreamHandler does
             self.handleError(record)
 
+    def reloaded(self, _report: object = None) -> None:
+        """A LiveRetriever listener: the warnings of a reload are all said."""
+        with self.lock:
+            self.said_last, self.said_now = self.said_now, set()
+
 
 @contextlib.contextmanager
-def logged_as_notes(screen: Screen, stream: TextIO) -> Iterator[None]:
+def logged_as_notes(screen: Screen, stream: TextIO) -> Iterator[NoteHandler]:
     """While the chat runs, warnings go through the screen. Python's last-resort handler (no
     handler configured) wrote them into the prompt line, cut wherever the user was typing."""
     root = logging.getLogger()
@@ -225,7 +241,7 @@ def logged_as_notes(screen: Screen, stream: TextIO) -> Iterator[None]:
         root.removeHandler(h)
     root.addHandler(handler)
     try:
-        yield
+        yield handler
     finally:
         root.removeHandler(handler)
         for h in mine:

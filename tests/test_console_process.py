@@ -249,12 +249,18 @@ def test_a_bad_seed_file_dropped_while_typing_is_said_above_the_prompt_and_the_l
     terminal.type("simov?\r")  # the question goes on where it was
     terminal.expect("— Masimov was a loyalist")
     terminal.prompts(3)
+    # Another bad file: its warning, not again the one said at the reload before.
+    (seeds_copy / "zz_worse.txt").write_text("date 22-01-01 A short year\n\nText.\n", "utf-8")
+    terminal.expect("date '22-01-01' is not YYYY-MM-DD", timeout=30)
+    terminal.settle()
+    assert terminal.seen.count("zz_bad.txt:1:") == 1
     (seeds_copy / "zz_bad.txt").write_text(
         "date 2022-01-09 Iceland\n\nThe fishing town of Grindavik was evacuated.\n",
         encoding="utf-8",
     )  # fixed: the note says so at once, with no question asked
     terminal.expect("(The articles changed: 1 new (zz_bad.txt);", timeout=60)
     terminal.expect("\n› ")
+    assert terminal.seen.count("zz_worse.txt:1:") == 1  # still broken, said once
     terminal.type("\x04")
     terminal.expect("Bye.")
     assert terminal.finish() == 0
