@@ -168,6 +168,8 @@ def estimate_line(estimate: Estimate) -> str:
 
 
 def start_line(total: int) -> str:
+    if total < SAY_COUNT:
+        return f"Embedding {total:,} new paragraphs…"
     return f"Embedding {total:,} new paragraphs; timing the first batches on this machine…"
 
 

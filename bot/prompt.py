@@ -123,12 +123,18 @@ class Screen:
             self._pending.append((stream, text))
             if not self._signalled:
                 return  # drawn before the next prompt
-        signal.pthread_kill(threading.main_thread().ident, NOTE_SIGNAL)
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._signalled and self._pending:
+            signal.pthread_kill(threading.main_thread().ident, NOTE_SIGNAL)
 
     def _on_signal(self, _signum: int, _frame: object) -> None:
         """In the main thread, between two keys: the notes above the prompt, the line redrawn."""
         if not OUTPUT_LOCK.acquire(blocking=False):
-            return  # output under way in this thread: the notes go before the next prompt
+            # This thread was writing (the signal came just before the prompt): try again soon.
+            threading.Timer(0.05, self._wake).start()
+            return
         try:
             notes, self._pending = self._pending, []
             if not notes:
