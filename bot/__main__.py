@@ -135,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
 def _loading(message: str) -> AbstractContextManager[object]:
     """On a terminal, the console's spinner and progress bar. Otherwise silence while nothing
     is slow, and lines on stderr while texts are embedded (a log shows the bot is working)."""
-    from bot.console import progress
+    from bot.progress import progress
 
     return progress(message, sys.stderr, announce=False)
 

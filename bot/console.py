@@ -8,33 +8,34 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
 from bot.answer_format import ANSI, PLAIN, Markup
 from bot.config import AppConfig
+from bot.progress import progress
+from bot.prompt import Screen, enable_line_editing, keys_held, logged_as_notes
 from bot.runtime import check_history_file, open_retriever
-from bot.session import ChatSession, Medium
-from bot.terminal import fit_line, terminal_width, wrap_text
+from bot.session import ChatSession, Medium, update_note
+from bot.terminal import rows_taken, terminal_rows, terminal_width
 from retrieval.index.local import SyncReport
 from retrieval.live import Answering, LiveRetriever
 
 MAX_QUESTION_CHARS = 1000
-PASTE_WAIT = 0.03  # s: a line that follows within this time was pasted with the one before
-PROGRESS_EVERY = 5.0  # s between progress lines when stderr is not a terminal
 COMMANDS = ("more", "timeline", "sources", "reload", "whoami", "help", "quit")
-TIMELINE_PAGE = 4  # events a page: with their title lines, a page fits a 24-row terminal
+TIMELINE_PAGE = 4  # events a page at most; on a terminal, as many as its rows hold
+BELOW_PAGE = 3  # rows under a page: "/more for the next …", the blank line, the prompt
+TERMINATED = 128 + signal.SIGTERM  # SIGTERM while loading: the shell's code for it
 # One line a paragraph: the chat wraps it at the terminal's width.
+# {example}: a question about these articles (fixed names would be of another folder's).
 HELP_INTRO = (
-    'Ask a question about the articles in plain words, e.g. "Who was arrested?", '
-    '"What happened on January 5?", "What is the latest news about Masimov?".\n'
-    'A short follow-up ("why?", "and him?", "what about Abdymomunov?") is read with your last '
+    'Ask a question about the articles in plain words, e.g. "{example}", "Who was arrested?", '
+    '"What is the latest news about …?".\n'
+    'A short follow-up ("why?", "and him?", "what about …?") is read with your last '
     f"question. Pasted lines are one question; at most {MAX_QUESTION_CHARS} characters.\n"
     "Commands:"
 )
@@ -52,7 +53,18 @@ class ConsoleChat:
         shown: int,
         snippet_chars: int,
         width: int | None = None,
+        rows: int | None = None,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
+        """width, rows: the terminal's (titles cut, timeline pages fitted to it). notify: shows
+        a note at once (above the prompt); without it, a reload's note comes before the next
+        reply."""
+        fits = None
+        if width and rows:  # the page, wrapped, with what goes under it, on one screen
+
+            def fits(page: str) -> bool:
+                return rows_taken(page, width) + BELOW_PAGE <= rows
+
         medium = Medium(
             markup=markup,
             shown=shown,
@@ -65,14 +77,22 @@ class ConsoleChat:
             help_intro=HELP_INTRO,
             help_line="  {usage:<17} {summary}",
             timeline_page=TIMELINE_PAGE,
-            title_chars=width - 2 if width else None,  # a title line stays one line
+            # A title line stays one line: room for ", 30 September 2022:" after the title.
+            title_chars=max(20, width - 21) if width else None,
+            fits=fits,
         )
+        self.notify = notify
         # The chat reloads the folder it follows; a Retriever of fixed articles has none.
         reload = retriever.reload if isinstance(retriever, LiveRetriever) else None
         self.session = ChatSession(retriever, medium, reload=reload)
 
     def seeds_reloaded(self, report: SyncReport) -> None:
-        self.session.seeds_reloaded(report)
+        """A LiveRetriever listener (the watcher's thread)."""
+        if self.notify is None:
+            self.session.seeds_reloaded(report)
+        elif note := update_note(report):
+            m = self.session.medium.markup
+            self.notify(m.dim(f"({m.escape(note)})"))
 
     def greeting(self) -> str:
         return self.session.greeting()
@@ -84,136 +104,10 @@ class ConsoleChat:
             return None
         if reply.pager is None:
             return reply.text
-        left, size = reply.pager.remaining, reply.pager.size
+        left, size = reply.pager.remaining, reply.pager.next_count()
         unit = reply.pager.unit + ("s" if left != 1 else "")
-        more = f"/more for the next {min(left, size)} of {left} {unit}"
+        more = f"/more for the next {size} of {left} {unit}"
         return reply.text + "\n" + self.session.medium.markup.dim(more)
-
-
-@contextlib.contextmanager
-def progress(
-    message: str, stream: TextIO, *, announce: bool = True
-) -> Iterator[Callable[[int, int], None]]:
-    """A spinner with elapsed seconds on a terminal; log lines otherwise.
-
-    Yields a function taking (done, total) for work that can be counted (paragraphs to embed):
-    on a terminal the spinner line then shows a bar, the rate and the time left; otherwise a
-    line every few seconds says how far it is. announce=False: off a terminal, say nothing
-    unless there is something to embed.
-    """
-    if not stream.isatty():
-        with _progress_lines(message, stream, announce) as log:
-            yield log
-        return
-    spinner = _Spinner(message, stream)
-    threading.Thread(target=spinner.spin, daemon=True).start()
-    ending = ("✗", " stopped")
-    try:
-        yield spinner.report
-        embedded = spinner.counts[1]
-        ending = ("✓", f", embedded {embedded:,} new paragraphs" if embedded else "")
-    finally:
-        spinner.stop(*ending)
-
-
-@contextlib.contextmanager
-def _progress_lines(
-    message: str, stream: TextIO, announce: bool
-) -> Iterator[Callable[[int, int], None]]:
-    """progress() off a terminal: a line to start with, then one every PROGRESS_EVERY s."""
-    start = time.monotonic()
-    counts = [0, 0]
-    if announce:
-        print(message, file=stream, flush=True)
-    said = [0.0]
-
-    def log(done: int, total: int) -> None:
-        now = time.monotonic()
-        if counts[1] == 0:
-            print(f"Embedding {total:,} new paragraphs…", file=stream, flush=True)
-            said[0] = now
-        elif now - said[0] >= PROGRESS_EVERY and done < total:
-            print(f"  {done:,}/{total:,} embedded, {now - start:.0f} s", file=stream, flush=True)
-            said[0] = now
-        counts[:] = done, total
-
-    yield log
-    if counts[1]:
-        seconds = time.monotonic() - start
-        print(f"Embedded {counts[1]:,} new paragraphs in {seconds:.1f} s.", file=stream, flush=True)
-
-
-class _Spinner:
-    """progress() on a terminal: one status line, redrawn in place by a thread of its own."""
-
-    def __init__(self, message: str, stream: TextIO) -> None:
-        self.message, self.stream = message, stream
-        self.start = time.monotonic()
-        self.counts = [0, 0]
-        self.counting = [0.0, 0]  # when the count started, and from what
-        self.done = threading.Event()
-        self.stopped = threading.Event()
-
-    def report(self, done: int, total: int) -> None:
-        if not self.counts[1]:
-            self.counting[:] = time.monotonic(), done
-        self.counts[:] = done, total  # drawn by the spinner thread only: one writer, no garbling
-
-    def line(self, prefix: str, ending: str = "") -> str:
-        """The status line, cut to the terminal's width so that "\r" redraws it in place."""
-        status = f" {time.monotonic() - self.start:.1f}s"
-        finished, total = self.counts
-        if total and not ending:
-            filled = round(10 * finished / total)
-            status += f" [{'#' * filled}{'.' * (10 - filled)}] {finished:,}/{total:,} embedded"
-            seconds = time.monotonic() - self.counting[0]
-            rate = (finished - self.counting[1]) / seconds if seconds > 0 else 0.0
-            if rate > 0 and finished < total:
-                left = (total - finished) / rate
-                status += f", {left:.0f} s left" if left < 120 else f", {left / 60:.0f} min left"
-        status += ending
-        width = (terminal_width(self.stream) or 80) - 1  # the last column would wrap the cursor
-        room = max(10, width - len(prefix) - 1 - len(status))
-        text = f"{prefix} {fit_line(self.message, room)}{status}"
-        return "\r" + fit_line(text, width) + "\033[K"
-
-    def spin(self) -> None:
-        frames = "|/-\\"
-        n = 0
-        while not self.done.wait(0.1):
-            self.stream.write(self.line(frames[n % 4]))
-            self.stream.flush()
-            n += 1
-        self.stopped.set()
-
-    def stop(self, prefix: str, ending: str) -> None:
-        self.done.set()
-        self.stopped.wait()
-        self.stream.write(self.line(prefix, ending) + "\n")
-        self.stream.flush()
-
-
-def _enable_line_editing(history_file: Path | None) -> Callable[[], None]:
-    """Arrow keys, history and bracketed paste (a pasted block arrives as one input) through
-    readline; returns the function that saves history."""
-    try:
-        import readline
-    except ImportError:  # not on every platform; the chat works without it
-        return lambda: None
-    # Python turns bracketed paste off for its own prompt; a chat wants it: newlines in a
-    # paste stay in the line instead of sending each line as a question.
-    readline.parse_and_bind("set enable-bracketed-paste on")
-    if history_file is None:
-        return lambda: None
-    with contextlib.suppress(OSError):
-        readline.read_history_file(history_file)
-    readline.set_history_length(1000)
-
-    def save() -> None:
-        with contextlib.suppress(OSError):
-            readline.write_history_file(history_file)
-
-    return save
 
 
 def run_chat(
@@ -228,63 +122,75 @@ def run_chat(
     if hasattr(stdin, "reconfigure"):
         stdin.reconfigure(errors="replace")  # a bad byte typed or piped must not end the chat
     history = check_history_file(config)  # a bad path stops us before the slow part
-    retriever = open_retriever(
-        config, seeds_dir=seeds_dir, progress=lambda message: progress(message, stderr)
-    )
+    interactive = stdin.isatty() and stdout.isatty()
+    screen = Screen(stdin, stdout, interactive=interactive)
+    notes = logged_as_notes(screen, stderr) if interactive else contextlib.nullcontext()
+    with notes as warnings:
+        try:
+            with keys_held(stdin), _leave_on_sigterm():
+                retriever = open_retriever(
+                    config, seeds_dir=seeds_dir, progress=lambda message: progress(message, stderr)
+                )
+        except _Terminated:
+            return TERMINATED
+        if warnings is not None:  # a bad file warned about while loading is not warned again
+            warnings.reloaded()
+            retriever.listeners.append(warnings.reloaded)
+        return _chat(config, retriever, screen, history)
+
+
+def _chat(config: AppConfig, retriever: LiveRetriever, screen: Screen, history: Path | None) -> int:
+    """The chat once the articles are loaded: the greeting, then questions until the end."""
+    stdout = screen.stdout
     colour = stdout.isatty() and "NO_COLOR" not in os.environ
+    on_terminal = stdout.isatty()
     chat = ConsoleChat(
         retriever,
         ANSI if colour else PLAIN,
         shown=config.chat.shown_passages,
         snippet_chars=config.chat.snippet_chars,
-        width=terminal_width(stdout) if stdout.isatty() else None,
+        width=terminal_width(stdout) if on_terminal else None,
+        rows=terminal_rows(stdout) if on_terminal else None,
+        notify=screen.note if screen.interactive else None,
     )
-    interactive = stdin.isatty() and stdout.isatty()
-    save_history = _enable_line_editing(history) if interactive else None
-
-    def say(text: str) -> None:
-        width = terminal_width(stdout) if stdout.isatty() else None
-        print(wrap_text(text, width) if width else text, file=stdout, flush=True)
-
-    say(chat.greeting())
-    reader = _LineReader(stdin, stdout, interactive)
-    if config.corpus.watch:
-        retriever.listeners.append(chat.seeds_reloaded)
-        retriever.watch(config.corpus.watch_seconds)
+    readline, save_history = (
+        enable_line_editing(history) if screen.interactive else (None, lambda: None)
+    )
+    screen.say(chat.greeting())
     try:
-        with _leave_on_sigterm():
-            _converse(chat, reader, say, stdout)
+        with screen.open(readline), _leave_on_sigterm():
+            if config.corpus.watch:
+                retriever.listeners.append(chat.seeds_reloaded)
+                retriever.watch(config.corpus.watch_seconds)
+            _converse(chat, screen)
     except _Terminated:
         pass
     finally:
         retriever.stop()  # waits for the watcher: no thread left inside the model at exit
-        if save_history:
-            save_history()
+        save_history()
     print("Bye.", file=stdout, flush=True)
     return 0
 
 
-def _converse(
-    chat: ConsoleChat, reader: _LineReader, say: Callable[[str], None], stdout: TextIO
-) -> None:
+def _converse(chat: ConsoleChat, screen: Screen) -> None:
     """Read, reply, until Ctrl-D or /quit."""
     while True:
         try:
-            line = reader.read()
+            line = screen.read()
         except KeyboardInterrupt:  # Ctrl-C on a half-typed line: drop it, new prompt
-            print(file=stdout, flush=True)
+            print(file=screen.stdout, flush=True)
             continue
         if line is None:
             return
         try:
             reply = chat.reply(line)
         except KeyboardInterrupt:  # Ctrl-C while answering: back to the prompt
-            say("(cancelled)\n")
+            screen.say("(cancelled)\n")
             continue
         if reply is None:
             return
         if reply:
-            say(reply + "\n")
+            screen.say(reply + "\n")
 
 
 class _Terminated(Exception):
@@ -307,38 +213,3 @@ def _leave_on_sigterm() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-class _LineReader:
-    """One input at a time, None at the end (Ctrl-D). Lines that arrive together (a paste the
-    terminal did not bracket) are one input; an end of input typed ahead is kept for later."""
-
-    def __init__(self, stdin: TextIO, stdout: TextIO, interactive: bool) -> None:
-        self.stdin, self.stdout, self.interactive = stdin, stdout, interactive
-        self.ended = False
-
-    def read(self) -> str | None:
-        if self.ended:
-            return None
-        if not self.interactive:
-            line = self.stdin.readline()
-            return line if line else None
-        try:
-            line = input("› ")
-        except EOFError:
-            print(file=self.stdout)
-            return None
-        while _more_waiting(self.stdin):
-            try:
-                line += "\n" + input("")
-            except EOFError:  # Ctrl-D typed while the line was being read: leave after it
-                self.ended = True
-                break
-        return line
-
-
-def _more_waiting(stdin: TextIO) -> bool:
-    try:
-        return bool(select.select([stdin], [], [], PASTE_WAIT)[0])
-    except (OSError, ValueError):
-        return False

@@ -56,6 +56,7 @@ class Medium:
     help_intro: str  # /help before the commands; {example}: a question to try
     help_line: str  # one command in /help; {usage}, {summary}
     max_chars: int | None = None  # longest message; None: no limit
+    fits: Callable[[str], bool] | None = None  # whether a timeline page fits the screen
     page_headings: bool = False  # each page says what it continues (a message of its own)
     admins_only: bool = False  # Command.admin ones are for admins: not in /help
     examples: tuple[str, ...] = ()
@@ -103,15 +104,20 @@ class Pager(Generic[Item]):
         self.next_index += count
         return text, count
 
+    def next_count(self) -> int:
+        """How many items the next page holds."""
+        return self._fit(self.next_index)[1] if self.remaining else 0
+
     def _fit(self, start: int) -> tuple[str, int]:
         m, limit = self.medium.markup, self.medium.max_chars
         head = ""
         if self.medium.page_headings or start == 0:
             head = m.dim(m.escape(shorten(self.heading, 200))) + self.after_heading
         page = self.items[start : start + self.size]
+        fits = (self.timeline and self.medium.fits) or (lambda _text: True)
         for count in range(len(page), 0, -1):
             text = head + self.render(page[:count], start + 1)
-            if limit is None or len(text) <= limit:
+            if (limit is None or len(text) <= limit) and (count == 1 or fits(text)):
                 return text, count
         return self.too_long(head, page[0], start + 1, limit or 0), 1
 
@@ -315,32 +321,12 @@ class ChatSession:
                 self._updated = None  # this reply says it
 
     def seeds_reloaded(self, report: SyncReport) -> None:
-        """A LiveRetriever listener (the watcher's thread): said before the next reply, as a
-        line printed while the user types would garble the prompt."""
-        changes = [
-            f"{len(names)} {label}" + (f" ({', '.join(names)})" if len(names) <= 3 else "")
-            for label, names in (
-                ("new", report.added),
-                ("changed", report.changed),
-                ("removed", report.removed),
-            )
-            if names
-        ]
-        if report.skipped:  # why: in the warning logged for each
-            names = report.skipped
-            changes.append(
-                f"{len(names)} skipped" + (f" ({', '.join(names)})" if len(names) <= 3 else "")
-            )
-        n = report.articles
-        now = f"{n:,} article{'s' if n != 1 else ''} now"
-        if report.replaced is not None:
-            note = f"The seeds folder was replaced: {now} (was {report.replaced:,})"
-        elif report.rebuilt and changes:  # not a damaged index rebuilt as it was
-            note = f"The articles changed: {'; '.join(changes)}; {now}"
-        else:
-            return
-        with self._lock:
-            self._updated = note
+        """A LiveRetriever listener (the watcher's thread): the note is said before the next
+        reply (a front end that can show it at once calls update_note itself)."""
+        note = update_note(report)
+        if note:
+            with self._lock:
+                self._updated = note
 
     # ------------------------------------------------------------------ texts
 
@@ -398,6 +384,27 @@ class ChatSession:
             f"Your user id: {m.bold(str(user_id))}\nThis chat's id: {m.bold(str(chat_id))}\n"
             f"In the config, a user id goes in {where}."
         )
+
+
+def update_note(report: SyncReport) -> str | None:
+    """What a reload changed, for the people chatting; None when nothing they would see."""
+    changes = [
+        f"{len(names)} {label}" + (f" ({', '.join(names)})" if len(names) <= 3 else "")
+        for label, names in (
+            ("new", report.added),
+            ("changed", report.changed),
+            ("removed", report.removed),
+            ("skipped", report.skipped),  # why: in the warning logged for each
+        )
+        if names
+    ]
+    n = report.articles
+    now = f"{n:,} article{'s' if n != 1 else ''} now"
+    if report.replaced is not None:
+        return f"The seeds folder was replaced: {now} (was {report.replaced:,})"
+    if report.rebuilt and changes:  # not a damaged index rebuilt as it was
+        return f"The articles changed: {'; '.join(changes)}; {now}"
+    return None
 
 
 def _ask(session: ChatSession, argument: str) -> Reply:

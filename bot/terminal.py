@@ -6,9 +6,12 @@ import os
 import re
 import sys
 import textwrap
+import threading
 from typing import TextIO
 
 MIN_WIDTH = 20
+# Held while a line goes to the terminal: the spinner, a reply, a note from the watcher's thread.
+OUTPUT_LOCK = threading.Lock()
 _SGR = re.compile(r"\033\[[0-9;]*m")
 # A list item's or byline's continuation lines line up under its text.
 _HANGING = re.compile(r"^(\s*(?:\d+\. |• |— |Q: )?)")
@@ -33,12 +36,32 @@ def terminal_width(stream: TextIO) -> int | None:
     return None
 
 
+def terminal_rows(stream: TextIO) -> int | None:
+    """Rows of stream's terminal: $LINES, else its size; None when it is not a terminal."""
+    lines = os.environ.get("LINES", "")
+    if lines.isdigit() and int(lines) > 0:
+        return int(lines)
+    try:
+        if stream.isatty():
+            rows = os.get_terminal_size(stream.fileno()).lines
+            return rows if rows > 0 else None
+    except (OSError, ValueError, AttributeError):
+        pass
+    return None
+
+
+def rows_taken(text: str, width: int) -> int:
+    """Rows text takes on a terminal of that width once wrap_text wrapped it."""
+    return len(wrap_text(text, width).split("\n"))
+
+
 def visible_length(text: str) -> int:
     return len(_SGR.sub("", text))
 
 
-def wrap_text(text: str, width: int) -> str:
+def wrap_text(text: str, width: int, *, whole_words: bool = False) -> str:
     """Each line wrapped at width, between words; list items and bylines hang under their text.
+    whole_words: a word longer than a line (a path) is not cut but left to run over the edge.
 
     textwrap counts characters, so colour codes are swapped for one placeholder character
     each while wrapping: a line holding a colour change may end a column or two early.
@@ -68,6 +91,7 @@ def wrap_text(text: str, width: int) -> str:
                 width,
                 subsequent_indent=indent,
                 break_on_hyphens=False,
+                break_long_words=not whole_words,
                 replace_whitespace=False,
             )
             or [""]

@@ -416,3 +416,49 @@ def test_timeline_page_fits_24_rows(retriever):
 
     text = chat.reply("/timeline")
     assert len(wrap_text(text, 80).splitlines()) + 2 <= 24  # and the blank line and the prompt
+
+
+@pytest.fixture(scope="module")
+def long_titles(model, config, tmp_path_factory):
+    """Four articles with titles far wider than a terminal, each with long dated sentences."""
+    from retrieval.corpus import load_corpus
+    from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
+    from retrieval.pipeline import Retriever
+
+    seeds = tmp_path_factory.mktemp("long-titles")
+    places = ["Almaty", "Astana", "Shymkent", "Aktobe"]
+    for n, place in enumerate(places, start=1):
+        title = f"The city council of {place} " + "and its many committees " * 6 + "met again"
+        body = "\n\n".join(
+            f"On {day} January 2022 the city council of {place} met to discuss the water "
+            "supply, the state of the roads leading to the airport, the schools of the old "
+            "town and a new plan for the bus lines that the mayor wants finished soon."
+            for day in (3 + n, 10 + n, 17 + n)
+        )
+        (seeds / f"{n:03d}.txt").write_text(f"date 2022-01-2{n} {title}\n\n{body}\n", "utf-8")
+    encoder = Encoder(model, DEFAULT_MODEL, tmp_path_factory.mktemp("long-titles-cache"))
+    return Retriever.over_articles(load_corpus(seeds), config.retrieval, encoder)
+
+
+@pytest.mark.parametrize("rows", [24, 12])
+def test_timeline_pages_count_the_rows_their_wrapped_lines_take(long_titles, rows):
+    """A page was 4 events whatever their length: long titles and sentences, wrapped, ran past
+    the terminal's last row. Now a page holds as many events as fit its rows, with the /more
+    line, the blank line and the prompt below it; every event is on one page."""
+    from bot.terminal import rows_taken
+
+    chat = ConsoleChat(long_titles, PLAIN, shown=3, snippet_chars=200, width=80, rows=rows)
+    pages = [chat.reply("/timeline")]
+    while "/more for the next" in pages[-1] and len(pages) < 20:
+        pages.append(chat.reply("/more"))
+    numbers = [n for page in pages for n in map(int, re.findall(r"^ +(\d+)\. ", page, re.M))]
+    assert numbers == list(range(1, len(long_titles.timeline()) + 1))
+    for page in pages:
+        assert rows_taken(page, 80) + 2 <= rows, page
+        more = re.search(r"/more for the next (\d+) of", page)
+        if more:  # the next page holds as many as it says
+            following = pages[pages.index(page) + 1]
+            assert len(re.findall(r"^ +\d+\. ", following, re.M)) == int(more.group(1))
+    if rows == 12:  # without counting rows, 4 events a page did not fit
+        fixed = ConsoleChat(long_titles, PLAIN, shown=3, snippet_chars=200, width=80)
+        assert rows_taken(fixed.reply("/timeline"), 80) + 2 > rows

@@ -28,6 +28,7 @@ class TerminalProcess:
     def __init__(self, config_path: Path) -> None:
         self.master, slave = os.openpty()
         set_size(slave)
+        self.slave_name = os.ttyname(slave)
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TERM": "xterm"}
         env.pop("NO_COLOR", None)
         env.pop("COLUMNS", None)
@@ -88,7 +89,16 @@ class TerminalProcess:
     def type(self, text: str) -> None:
         os.write(self.master, text.encode("utf-8"))
 
-    def finish(self, timeout: float = 30) -> int:
+    def echoes(self) -> bool:
+        """Whether the terminal echoes keys now (the slave's modes, opened as a second user)."""
+        fd = os.open(self.slave_name, os.O_RDWR | os.O_NOCTTY)
+        try:
+            return bool(termios.tcgetattr(fd)[3] & termios.ECHO)
+        finally:
+            os.close(fd)
+
+    def finish(self, timeout: float = 30, *, keep_open: bool = False) -> int:
+        """The exit code; keep_open: the terminal stays, to be looked at (then closed)."""
         try:
             code = self.proc.wait(timeout=timeout)
             deadline = time.monotonic() + 5
@@ -98,7 +108,8 @@ class TerminalProcess:
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
-            os.close(self.master)
+            if not keep_open:
+                os.close(self.master)
 
 
 @pytest.fixture(scope="module")
@@ -162,8 +173,11 @@ def test_ctrl_c_while_loading_stops_without_a_success_tick(tmp_path):
     )
     terminal = TerminalProcess(path)
     terminal.expect(" embedded")
+    assert not terminal.echoes()  # keys typed while loading stay off the progress line
     terminal.type("\x03")  # no readline here: the signal interrupts the indexing at once
-    assert terminal.finish() == 130
+    assert terminal.finish(keep_open=True) == 130
+    assert terminal.echoes()  # the terminal as it was
+    os.close(terminal.master)
     assert "✗ Loading " in terminal.seen and " stopped" in terminal.seen
     assert "✓" not in terminal.seen and "Ready:" not in terminal.seen
     assert "Traceback" not in terminal.seen
@@ -175,3 +189,79 @@ def test_sigterm_to_the_console_while_the_watcher_reloads_leaves_as_quit_does(se
     config = watching(tmp_path)
     # Off a terminal, a reload that embeds says "  0/1 embedded, 8 s" (every 5 s at most).
     sigterm_during_reloads("chat", config, seeds_copy, 3, "Ready: ", " embedded, ", "Bye.")
+
+
+def test_keys_typed_while_loading_are_not_echoed_and_never_read(tmp_path):
+    path = tmp_path / "chat.yaml"  # an empty cache: indexing takes a while
+    path.write_text(
+        f"corpus:\n  cache_dir: {tmp_path / 'cache'}\nchat:\n  history_file: null\n",
+        encoding="utf-8",
+    )
+    terminal = TerminalProcess(path)
+    terminal.expect(" embedded")
+    terminal.type("typed ahead\r")
+    terminal.prompts(1)  # (readline echoes keys itself: the terminal's echo is off meanwhile)
+    terminal.settle()
+    terminal.type("/quit\r")
+    terminal.expect("Bye.")
+    assert terminal.finish(keep_open=True) == 0
+    assert terminal.echoes()  # the terminal as it was
+    os.close(terminal.master)
+    assert "typed ahead" not in terminal.seen  # not on the progress line, not asked
+    assert "I found nothing" not in terminal.seen
+
+
+# --- notes above the prompt: what the watcher did, while the user types ---------------------------
+
+
+def test_a_bad_seed_file_dropped_while_typing_is_said_above_the_prompt_and_the_line_redrawn(
+    seeds_copy, tmp_path, process_cache
+):
+    """Before: Python's last-resort log handler wrote the warning into the prompt line, cut
+    wherever the user was, and the prompt was not redrawn."""
+    config = tmp_path / "bot.yaml"
+    config.write_text(
+        f"corpus:\n  seeds_dir: {seeds_copy}\n  cache_dir: {process_cache}\n  watch: true\n"
+        "  watch_seconds: 0.1\nchat:\n  history_file: null\n",
+        encoding="utf-8",
+    )
+    terminal = TerminalProcess(config)
+    terminal.prompts(1)
+    terminal.type("Who is Karim Ma")
+    terminal.expect("Karim Ma")
+    terminal.settle()
+    typed = len(terminal.seen)
+    (seeds_copy / "zz_bad.txt").write_text("no date line here\n", encoding="utf-8")
+    warning = (
+        f"skipping bad seed file {seeds_copy / 'zz_bad.txt'}:1: expected 'date YYYY-MM-DD "
+        "<title>', found 'no date line here'"
+    )
+    terminal.expect("› Who is Karim Ma", timeout=30)  # redrawn...
+    terminal.settle()
+    shown = terminal.seen[typed:]
+    # ...under the warning: on a cleared line, whole, wrapped between words (the path, longer
+    # than a line, is not cut: the terminal runs it over the edge).
+    before = shown.split("› Who is Karim Ma", 1)[0]
+    assert before.startswith("\r\033[J") and before.endswith("\r\n"), before
+    lines = before[len("\r\033[J") : -len("\r\n")].split("\r\n")
+    assert " ".join(lines) == warning
+    assert lines[0] == "skipping bad seed file" and lines[1].startswith(f"{seeds_copy}/zz_bad")
+    terminal.type("simov?\r")  # the question goes on where it was
+    terminal.expect("— Masimov was a loyalist")
+    terminal.prompts(3)
+    # Another bad file: its warning, not again the one said at the reload before.
+    (seeds_copy / "zz_worse.txt").write_text("date 22-01-01 A short year\n\nText.\n", "utf-8")
+    terminal.expect("date '22-01-01' is not YYYY-MM-DD", timeout=30)
+    terminal.settle()
+    assert terminal.seen.count("zz_bad.txt:1:") == 1
+    (seeds_copy / "zz_bad.txt").write_text(
+        "date 2022-01-09 Iceland\n\nThe fishing town of Grindavik was evacuated.\n",
+        encoding="utf-8",
+    )  # fixed: the note says so at once, with no question asked
+    terminal.expect("(The articles changed: 1 new (zz_bad.txt);", timeout=60)
+    terminal.expect("\n› ")
+    assert terminal.seen.count("zz_worse.txt:1:") == 1  # still broken, said once
+    terminal.type("\x04")
+    terminal.expect("Bye.")
+    assert terminal.finish() == 0
+    assert "Traceback" not in terminal.seen

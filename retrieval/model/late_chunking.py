@@ -15,6 +15,7 @@ What is kept per paragraph, enough to build any window of its sentences:
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
@@ -130,6 +131,27 @@ def embed_paragraphs(
     return results
 
 
+def balanced_order(costs: Sequence[int]) -> list[int]:
+    """An order of the batches (their places in `costs`, a batch's characters) in which every
+    run from the start holds about its share of all the characters: the rate measured over the
+    first few batches is then the rate of the whole job. Each next batch is the one that brings
+    the characters done closest to their share."""
+    if not costs:
+        return []
+    share = sum(costs) / len(costs)
+    left = sorted((cost, n) for n, cost in enumerate(costs))
+    order, done = [], 0
+    while left:
+        want = share * (len(order) + 1) - done
+        i = bisect.bisect_left(left, (want, -1))
+        if i == len(left) or (i > 0 and want - left[i - 1][0] <= left[i][0] - want):
+            i -= 1
+        cost, n = left.pop(i)
+        order.append(n)
+        done += cost
+    return order
+
+
 def _assemble(sentences, parts, dimension: int, tokenizer) -> ParagraphEmbedding:  # noqa: ANN001
     sums = np.zeros((len(sentences), dimension), np.float64)
     counts = np.zeros(len(sentences), np.int32)
@@ -224,12 +246,16 @@ class ParagraphStore:
     ) -> int:
         """Embeds and stores the paragraphs the store lacks, a batch at a time; how many."""
         todo = self.missing(paragraphs)
-        # Long paragraphs together: batches of similar length waste little on padding.
+        # Long paragraphs together: batches of similar length waste little on padding. They
+        # go in an order that mixes long and short ones, so the first few take their share of
+        # the time: the rate measured on them gives an honest time left from the start.
         todo.sort(key=len)
+        starts = range(0, len(todo), batch)
+        costs = [sum(map(len, todo[start : start + batch])) for start in starts]
         done = 0
         if progress and todo:
             progress(0, len(todo))
-        batches = [todo[start : start + batch] for start in range(0, len(todo), batch)]
+        batches = [todo[starts[place] : starts[place] + batch] for place in balanced_order(costs)]
         # Each batch is stored as soon as it comes back, in order, so a kill loses only what
         # was in flight and the next build resumes from the cache.
         for texts, embedded in zip(batches, self._embedder(iter(batches)), strict=True):
