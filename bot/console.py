@@ -19,6 +19,7 @@ from typing import TextIO
 
 from bot.answer_format import ANSI, PLAIN, Markup
 from bot.config import AppConfig
+from bot.ingest.poller import start_feed_polling
 from bot.runtime import check_history_file, open_retriever
 from bot.session import ChatSession, Medium
 from bot.terminal import fit_line, terminal_width, wrap_text
@@ -251,12 +252,15 @@ def run_chat(
     if config.corpus.watch:
         retriever.listeners.append(chat.seeds_reloaded)
         retriever.watch(config.corpus.watch_seconds)
+    feeds = start_feed_polling(config, retriever.seeds_dir)  # None without corpus.feeds
     try:
         with _leave_on_sigterm():
             _converse(chat, reader, say, stdout)
     except _Terminated:
         pass
     finally:
+        if feeds is not None:
+            feeds.stop()
         retriever.stop()  # waits for the watcher: no thread left inside the model at exit
         if save_history:
             save_history()
