@@ -65,7 +65,7 @@ class CorpusSettings(Strict):
     def _feed_urls(cls, value: list[str]) -> list[str]:
         for url in value:
             if not url.lower().startswith(("http://", "https://")) or len(url) > 2000:
-                raise ValueError(f"must be a list of http:// or https:// URLs, got {url[:60]!r}")
+                raise ValueError(f"must be a list of http:// or https:// URLs, not {url[:60]!r}")
         return value
 
 

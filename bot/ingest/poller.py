@@ -173,8 +173,10 @@ def start_feed_polling(config, seeds_dir: Path) -> FeedPoller | None:  # noqa: A
             " indexed at the next /reload or start",
             seeds_dir,
         )
-    cache = config.path_setting("corpus.cache_dir")
-    state = cache.path / "feeds.json" if cache is not None and cache.path.is_dir() else None
+    from bot.runtime import cache_folder
+
+    cache = cache_folder(config)  # made by the retriever already; None when caching is off
+    state = cache / "feeds.json" if cache is not None else None
     poller = FeedPoller(
         corpus.feeds, seeds_dir, interval=corpus.feed_minutes * 60, state_file=state
     )
