@@ -32,7 +32,10 @@ def add_import_parser(
     )
     parser.add_argument("sources", nargs="+", metavar="SOURCE", help="a file or an http(s) URL")
     parser.add_argument(
-        "--out", type=Path, help="the folder to write into (default: the seeds folder)"
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="the folder to write into (default: the seeds folder)",
     )
     parser.add_argument(
         "--format", choices=FORMATS, help="how to read every SOURCE (default: by name or content)"
