@@ -1,4 +1,4 @@
-"""`newsbot chat | ask | timeline | sources | index | telegram` (or `python -m bot ...`): the
+"""`newsbot chat | ask | timeline | sources | index | import | telegram` (or `python -m bot ...`): the
 command line over the retrieval library."""
 
 from __future__ import annotations
@@ -129,6 +129,9 @@ def _parser() -> argparse.ArgumentParser:
         help="embed on the Ray cluster at ADDRESS (host:port, ray://host:port, or local to start"
         " one here); needs the ray extra",
     )
+    from bot.ingest.cli import add_import_parser
+
+    add_import_parser(commands, common)
     return parser
 
 
@@ -157,6 +160,10 @@ def run(argv: list[str] | None = None) -> int:
         return _index(args, config)
     if args.command == "sources":
         return _sources(args, config)
+    if args.command == "import":
+        from bot.ingest.cli import run_import
+
+        return run_import(args, config)
     if args.command == "try-telegram":
         from bot.sandbox import run_sandbox
 

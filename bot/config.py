@@ -56,6 +56,17 @@ class CorpusSettings(Strict):
     cache_dir: UserPath | None = Path("../.cache")
     watch: bool = True  # pick up added, edited and deleted seed files while the bot runs
     watch_seconds: float = Field(2.0, ge=0.1, le=3600)  # how often the folder is looked at
+    # RSS/Atom feeds whose new items are written into the seeds folder (bot.ingest.poller).
+    feeds: list[str] = []
+    feed_minutes: float = Field(30.0, ge=1, le=1440)  # how often each feed is fetched
+
+    @field_validator("feeds")
+    @classmethod
+    def _feed_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.lower().startswith(("http://", "https://")) or len(url) > 2000:
+                raise ValueError(f"must be a list of http:// or https:// URLs, not {url[:60]!r}")
+        return value
 
 
 class ChatSettings(Strict):

@@ -19,6 +19,7 @@ from bot.answer_format import ANSI, PLAIN, Markup
 from bot.config import AppConfig
 from bot.progress import progress
 from bot.prompt import Screen, enable_line_editing, keys_held, logged_as_notes
+from bot.ingest.poller import start_feed_polling
 from bot.runtime import check_history_file, open_retriever
 from bot.session import ChatSession, Medium, update_note
 from bot.terminal import rows_taken, terminal_rows, terminal_width
@@ -157,15 +158,19 @@ def _chat(config: AppConfig, retriever: LiveRetriever, screen: Screen, history: 
         enable_line_editing(history) if screen.interactive else (None, lambda: None)
     )
     screen.say(chat.greeting())
+    feeds = None
     try:
         with screen.open(readline), _leave_on_sigterm():
             if config.corpus.watch:
                 retriever.listeners.append(chat.seeds_reloaded)
                 retriever.watch(config.corpus.watch_seconds)
+            feeds = start_feed_polling(config, retriever.seeds_dir)  # None without corpus.feeds
             _converse(chat, screen)
     except _Terminated:
         pass
     finally:
+        if feeds is not None:
+            feeds.stop()
         retriever.stop()  # waits for the watcher: no thread left inside the model at exit
         save_history()
     print("Bye.", file=stdout, flush=True)

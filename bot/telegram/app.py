@@ -269,6 +269,7 @@ def run_telegram(config: AppConfig, seeds_dir: Path | None = None) -> int:
         secret = read_webhook_secret(settings)
     redact_secrets(token, secret)
     configure_logging(config.logging)
+    from bot.ingest.poller import start_feed_polling
     from bot.progress import BuildReporter
     from bot.runtime import open_retriever
 
@@ -281,9 +282,12 @@ def run_telegram(config: AppConfig, seeds_dir: Path | None = None) -> int:
     live = retriever if isinstance(retriever, LiveRetriever) else None
     if live is not None and config.corpus.watch:
         live.watch(config.corpus.watch_seconds)
+    feeds = start_feed_polling(config, live.seeds_dir) if live is not None else None
     try:
         return _serve_until_stopped(build_application(config, retriever, token), config, secret)
     finally:
+        if feeds is not None:
+            feeds.stop()
         if live is not None:
             live.stop()
 
