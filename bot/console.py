@@ -19,6 +19,8 @@ from typing import TextIO
 
 from bot.answer_format import ANSI, PLAIN, Markup
 from bot.config import AppConfig
+from bot.follow.chat import ChatFollows, HeldNews
+from bot.follow.store import FollowStore
 from bot.runtime import check_history_file, open_retriever
 from bot.session import ChatSession, Medium
 from bot.terminal import fit_line, terminal_width, wrap_text
@@ -28,7 +30,10 @@ from retrieval.live import Answering, LiveRetriever
 MAX_QUESTION_CHARS = 1000
 PASTE_WAIT = 0.03  # s: a line that follows within this time was pasted with the one before
 PROGRESS_EVERY = 5.0  # s between progress lines when stderr is not a terminal
-COMMANDS = ("more", "timeline", "sources", "reload", "whoami", "help", "quit")
+COMMANDS = (
+    "more", "timeline", "sources", "follow", "following", "unfollow", "reload", "whoami", "help",
+    "quit",
+)  # fmt: skip
 TIMELINE_PAGE = 4  # events a page: with their title lines, a page fits a 24-row terminal
 # One line a paragraph: the chat wraps it at the terminal's width.
 HELP_INTRO = (
@@ -70,9 +75,15 @@ class ConsoleChat:
         # The chat reloads the folder it follows; a Retriever of fixed articles has none.
         reload = retriever.reload if isinstance(retriever, LiveRetriever) else None
         self.session = ChatSession(retriever, medium, reload=reload)
+        self.news: HeldNews | None = None  # /follow: matches printed before the next reply
+        if isinstance(retriever, LiveRetriever):
+            self.session.follows = ChatFollows(FollowStore(None), chat_id=0)
+            self.news = HeldNews(retriever, self.session.follows, markup)
 
     def seeds_reloaded(self, report: SyncReport) -> None:
         self.session.seeds_reloaded(report)
+        if self.news is not None:
+            self.news.seeds_reloaded(report)
 
     def greeting(self) -> str:
         return self.session.greeting()
@@ -82,6 +93,9 @@ class ConsoleChat:
         reply = self.session.reply(line)
         if reply.end:
             return None
+        news = self.news.take() if self.news is not None else ""
+        if news:
+            reply.text = news + ("\n\n" + reply.text if reply.text else "")
         if reply.pager is None:
             return reply.text
         left, size = reply.pager.remaining, reply.pager.size
