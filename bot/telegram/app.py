@@ -21,6 +21,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, TypeHandler
 
 from bot.config import AppConfig, ConfigError, TelegramSettings
+from bot.telegram.following import Pusher, open_store
 from bot.telegram.guards import REPLIES_PER_QUESTION, gate
 from bot.telegram.handlers import MENU, handlers, on_error
 from bot.telegram.limits import ReplyLimit, UserRateLimit
@@ -52,12 +53,18 @@ async def _post_init(app: Application) -> None:
         await app.bot.set_my_commands(MENU)
     except TelegramError as exc:
         log.warning("could not register the command list (setMyCommands): %s; carrying on", exc)
+    if "pusher" in app.bot_data:
+        app.bot_data["pusher"].start()
 
 
 async def _post_shutdown(app: Application) -> None:
+    if "pusher" in app.bot_data:
+        await app.bot_data["pusher"].stop()
     services: Services | None = app.bot_data.get("services")
     if services is not None:
         services.executor.shutdown(wait=True)
+        if services.follows is not None:
+            services.follows.close()
 
 
 def build_application(config: AppConfig, retriever: Answering, token: str) -> Application:
@@ -89,7 +96,10 @@ def build_application(config: AppConfig, retriever: Answering, token: str) -> Ap
         ),
         strangers=UserRateLimit(1, settings.rate_limit_seconds),
         questions=QuestionStore(KEPT_QUESTIONS),
+        follows=open_store(config),
     )
+    if isinstance(retriever, LiveRetriever):  # new articles: pushed to the chats following them
+        app.bot_data["pusher"] = Pusher(app, retriever, app.bot_data["services"].follows)
     app.add_handler(TypeHandler(Update, gate), group=-1)
     app.add_handlers(handlers())
     app.add_error_handler(on_error)

@@ -26,6 +26,7 @@ from telegram.ext import (
 from bot.session import COMMANDS as SESSION_COMMANDS
 from bot.session import Reply
 from bot.telegram.addressing import command, command_argument, question_in_group, replies_to_me
+from bot.telegram.following import on_follow, on_following, on_unfollow_button
 from bot.telegram.guards import is_admin, rate_refusal
 from bot.telegram.paging import on_button, send_reply
 from bot.telegram.sending import keep_typing, send
@@ -204,6 +205,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 def handlers() -> list[BaseHandler]:
     """Every handler, in the order they are tried."""
     special = {"ask": on_ask, "timeline": on_timeline, "whoami": on_whoami}
+    special |= {"follow": on_follow, "unfollow": on_follow, "following": on_following}
     return [
         *(CommandHandler(name, special.get(name, on_command)) for name in COMMANDS),
         MessageHandler(
@@ -216,5 +218,6 @@ def handlers() -> list[BaseHandler]:
         ),
         MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, on_unknown_command),
         MessageHandler(NON_TEXT, on_non_text),
+        CallbackQueryHandler(on_unfollow_button, pattern=r"^unf:"),
         CallbackQueryHandler(on_button),
     ]

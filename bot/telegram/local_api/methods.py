@@ -155,8 +155,33 @@ class BotApiMethods:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), remaining)
 
+    async def api_getchatmember(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat(params)
+        user = self.users.get(int(params.get("user_id") or 0))
+        if user is None:
+            raise ApiError(400, "Bad Request: user not found")
+        if user["id"] not in self.chat_admins.get(chat["id"], ()):
+            return {"status": "member", "user": user}
+        rights = [
+            "can_be_edited",
+            "is_anonymous",
+            "can_manage_chat",
+            "can_delete_messages",
+            "can_manage_video_chats",
+            "can_restrict_members",
+            "can_promote_members",
+            "can_change_info",
+            "can_invite_users",
+            "can_post_stories",
+            "can_edit_stories",
+            "can_delete_stories",
+        ]
+        return {"status": "administrator", "user": user, **dict.fromkeys(rights, False)}
+
     async def api_sendmessage(self, params: dict[str, Any]) -> dict[str, Any]:
         chat = self._chat(params)
+        if chat["id"] in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
         text, entities = self._text(params)
         markup = params.get("reply_markup")
         self._check_markup(markup)

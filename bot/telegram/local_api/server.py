@@ -42,7 +42,9 @@ JSON_FIELDS = {
     "scope",
     "allowed_updates",
 }
-INT_FIELDS = {"chat_id", "message_id", "offset", "limit", "timeout", "message_thread_id"}
+INT_FIELDS = {
+    "chat_id", "user_id", "message_id", "offset", "limit", "timeout", "message_thread_id",
+}  # fmt: skip
 BOOL_FIELDS = {"drop_pending_updates", "show_alert", "disable_notification"}
 
 
@@ -72,6 +74,8 @@ class FakeBotApi(UpdateMaker, BotApiMethods):
         self.outages = 0
         self.offline = False
         self.chats: dict[int, dict[str, Any]] = {}
+        self.chat_admins: dict[int, set[int]] = {}  # group id -> its admins (getChatMember)
+        self.blocked: set[int] = set()  # chats whose user blocked the bot: sends are 403
         self.users: dict[int, dict[str, Any]] = {}
         self.callback_queries: dict[str, dict[str, Any]] = {}
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
