@@ -102,6 +102,7 @@ class TelegramSettings(Strict):
     follow_max_topics: int = Field(20, ge=1, le=200)  # topics a chat may /follow
     follow_pushes_per_hour: int = Field(5, ge=1, le=100)  # per chat; the rest in one summary
     follow_in_groups: Literal["admins", "members"] = "admins"  # who may /follow in a group
+    inline_cache_seconds: int = Field(60, ge=0, le=86400)  # Telegram caches inline answers
 
     @field_validator("example_questions")
     @classmethod

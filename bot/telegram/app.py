@@ -40,7 +40,7 @@ from retrieval.live import Answering, LiveRetriever
 
 log = logging.getLogger("bot.telegram")
 
-ALLOWED_UPDATES = ["message", "callback_query"]
+ALLOWED_UPDATES = ["message", "callback_query", "inline_query", "chosen_inline_result"]
 KEPT_QUESTIONS = 1000  # questions whose "More" button still works
 # httpx connections for sending. httpcore scans every pooled connection for each request, so a
 # big pool costs more CPU than it saves; 16 parallel sends are well above Telegram's 30 msg/s.

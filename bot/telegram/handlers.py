@@ -17,8 +17,10 @@ from telegram.error import TelegramError
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
+    ChosenInlineResultHandler,
     CommandHandler,
     ContextTypes,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
@@ -28,6 +30,7 @@ from bot.session import Reply
 from bot.telegram.addressing import command, command_argument, question_in_group, replies_to_me
 from bot.telegram.following import on_follow, on_following, on_unfollow_button
 from bot.telegram.guards import is_admin, rate_refusal
+from bot.telegram.inline import on_chosen_result, on_inline_query
 from bot.telegram.paging import on_button, send_reply
 from bot.telegram.sending import keep_typing, send
 from bot.telegram.services import COMMANDS, services, session
@@ -218,6 +221,8 @@ def handlers() -> list[BaseHandler]:
         ),
         MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, on_unknown_command),
         MessageHandler(NON_TEXT, on_non_text),
+        InlineQueryHandler(on_inline_query),
+        ChosenInlineResultHandler(on_chosen_result),
         CallbackQueryHandler(on_unfollow_button, pattern=r"^unf:"),
         CallbackQueryHandler(on_button),
     ]

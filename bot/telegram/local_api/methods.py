@@ -212,6 +212,26 @@ class BotApiMethods:
         self._sent_by_chat.setdefault(chat["id"], []).append(sent)
         return message
 
+    async def api_answerinlinequery(self, params: dict[str, Any]) -> bool:
+        """Like Telegram: once per query, at most 50 results with unique ids of 1-64 bytes,
+        each message's HTML valid."""
+        query = self.inline_queries.get(str(params.get("inline_query_id")))
+        if query is None or query["answer"] is not None:
+            raise ApiError(400, "Bad Request: query is too old and response timeout expired")
+        results = params.get("results")
+        if not isinstance(results, list) or len(results) > 50:
+            raise ApiError(400, "Bad Request: RESULTS_TOO_MUCH")
+        ids = [str(r.get("id", "")) for r in results]
+        if len(set(ids)) != len(ids) or not all(1 <= len(i.encode()) <= 64 for i in ids):
+            raise ApiError(400, "Bad Request: RESULT_ID_INVALID")
+        for result in results:
+            content = result.get("input_message_content") or {}
+            if result.get("type") != "article" or not result.get("title"):
+                raise ApiError(400, "Bad Request: RESULT_TYPE_INVALID")
+            self._text({"text": content.get("message_text", ""), **content})
+        query["answer"] = params
+        return True
+
     async def api_sendchataction(self, params: dict[str, Any]) -> bool:
         self._chat(params)
         if params.get("action") not in CHAT_ACTIONS:

@@ -34,6 +34,7 @@ __all__ = ["ApiError", "FakeBotApi", "Sent", "parse_html"]
 HOST = "127.0.0.1"  # never another address: it takes any token and holds what users typed
 # Fields that Bot API clients send JSON-encoded inside form bodies.
 JSON_FIELDS = {
+    "results",
     "reply_markup",
     "entities",
     "reply_parameters",
@@ -78,6 +79,7 @@ class FakeBotApi(UpdateMaker, BotApiMethods):
         self.blocked: set[int] = set()  # chats whose user blocked the bot: sends are 403
         self.users: dict[int, dict[str, Any]] = {}
         self.callback_queries: dict[str, dict[str, Any]] = {}
+        self.inline_queries: dict[str, dict[str, Any]] = {}  # id -> {"answer": params or None}
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._pending: list[dict[str, Any]] = []  # updates not yet confirmed via offset
         self._update_ids = itertools.count(1000)
@@ -246,6 +248,12 @@ class FakeBotApi(UpdateMaker, BotApiMethods):
             lambda: self.calls_to(method)[count - 1 :] and self.calls_to(method),
             timeout,
             f"{count} call(s) of {method}",
+        )
+
+    async def wait_inline_answer(self, query_id: str, timeout: float = 20) -> dict[str, Any]:
+        """The parameters of answerInlineQuery for this query, once it is answered."""
+        return await self.wait_for(
+            lambda: self.inline_queries[query_id]["answer"], timeout, f"inline query {query_id}"
         )
 
     def answers_to(self, query_id: str) -> list[dict[str, Any]]:
