@@ -12,8 +12,6 @@ import pytest
 from bot.answer_format import PLAIN
 from bot.console import ConsoleChat
 from bot.follow.store import SCHEMA_VERSION, FollowStore, StoreError
-from retrieval.live import LiveRetriever
-from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -76,14 +74,6 @@ def test_an_article_is_pushed_once_per_version_and_topic():
 
 
 # ------------------------------------------------------------------------------ the console
-
-
-@pytest.fixture
-def live(model, config, seeds_copy, tmp_path) -> LiveRetriever:
-    encoder = Encoder(model, DEFAULT_MODEL, tmp_path / "cache")
-    return LiveRetriever(
-        seeds_copy, config.retrieval, encoder, index_root=tmp_path / "cache" / "index"
-    )
 
 
 def test_the_console_prints_a_followed_topics_new_article_once(live):

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import AppConfig, WebhookSettings
+from bot.config import WebhookSettings
 from retrieval.live import LiveRetriever
-from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
 from tests.test_follow import ARREST, ICELAND
 from tests.test_telegram import USERNAME, free_port, run, running_bot
 
@@ -24,32 +23,14 @@ TREASON = ARREST.replace("2022-01-09", "2022-01-10").replace(
 )
 
 
-@pytest.fixture(scope="module")
-def encoder(model, tmp_path_factory) -> Encoder:
-    """One paragraph cache for the module: each test's index embeds only what is new."""
-    return Encoder(model, DEFAULT_MODEL, tmp_path_factory.mktemp("paragraphs"))
-
-
-@pytest.fixture
-def live(encoder, config, seeds_copy, tmp_path) -> LiveRetriever:
-    return LiveRetriever(seeds_copy, config.retrieval, encoder, index_root=tmp_path / "index")
-
-
-@pytest.fixture
-def fresh(config, tmp_path) -> AppConfig:
-    """The session config with a cache folder (and so a follows store) of this test's own."""
-    corpus = config.corpus.model_copy(update={"cache_dir": tmp_path / "bot-cache"})
-    return config.model_copy(update={"corpus": corpus})
-
-
 async def add_seed(live: LiveRetriever, name: str, text: str) -> None:
     (Path(live.seeds_dir) / name).write_text(text, encoding="utf-8")
     await asyncio.to_thread(live.reload)
 
 
-def test_a_followed_topic_gets_a_new_article_once_and_groups_need_an_admin(live, fresh):
+def test_a_followed_topic_gets_a_new_article_once_and_groups_need_an_admin(live, fresh_config):
     async def scenario() -> None:
-        async with running_bot(live, fresh) as bot:
+        async with running_bot(live, fresh_config) as bot:
             server = bot.server
             ann, chat = bot.private(111)
             reply = await bot.ask("/follow Masimov arrest")
@@ -82,9 +63,9 @@ def test_a_followed_topic_gets_a_new_article_once_and_groups_need_an_admin(live,
     run(scenario(), 160)
 
 
-def test_unfollow_buttons_and_a_forged_one(retriever, fresh):
+def test_unfollow_buttons_and_a_forged_one(retriever, fresh_config):
     async def scenario() -> None:
-        async with running_bot(retriever, fresh) as bot:
+        async with running_bot(retriever, fresh_config) as bot:
             server = bot.server
             ann, chat = bot.private(111)
             for topic in ("OPEC", "cocoa"):
@@ -107,10 +88,10 @@ def test_unfollow_buttons_and_a_forged_one(retriever, fresh):
     run(scenario(), 160)
 
 
-def test_a_blocked_bot_drops_the_chat_and_the_hour_limit_summarises(live, fresh, caplog):
+def test_a_blocked_bot_drops_the_chat_and_the_hour_limit_summarises(live, fresh_config, caplog):
     caplog.set_level(logging.INFO)
-    config = fresh.model_copy(
-        update={"telegram": fresh.telegram.model_copy(update={"follow_pushes_per_hour": 1})}
+    config = fresh_config.model_copy(
+        update={"telegram": fresh_config.telegram.model_copy(update={"follow_pushes_per_hour": 1})}
     )
 
     async def scenario() -> None:
@@ -136,7 +117,7 @@ def test_a_blocked_bot_drops_the_chat_and_the_hour_limit_summarises(live, fresh,
     run(scenario(), 160)
 
 
-def test_a_push_in_webhook_mode(live, fresh, monkeypatch):
+def test_a_push_in_webhook_mode(live, fresh_config, monkeypatch):
     monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "s3cret-webhook_token")
     port = free_port()
     webhook = WebhookSettings(
@@ -144,7 +125,7 @@ def test_a_push_in_webhook_mode(live, fresh, monkeypatch):
     )
 
     async def scenario() -> None:
-        async with running_bot(live, fresh, mode="webhook", webhook=webhook) as bot:
+        async with running_bot(live, fresh_config, mode="webhook", webhook=webhook) as bot:
             await bot.ask("/follow Masimov arrest")
             count = len(bot.server.sent_to(111))
             await add_seed(live, "100_arrest.txt", ARREST)

@@ -34,6 +34,7 @@ from bot.telegram.inline import on_chosen_result, on_inline_query
 from bot.telegram.paging import on_button, send_reply
 from bot.telegram.sending import keep_typing, send
 from bot.telegram.services import COMMANDS, services, session
+from bot.telegram.uploads import on_add, on_document, on_remove, on_remove_button
 
 log = logging.getLogger("bot.telegram")
 
@@ -211,6 +212,9 @@ def handlers() -> list[BaseHandler]:
     special |= {"follow": on_follow, "unfollow": on_follow, "following": on_following}
     return [
         *(CommandHandler(name, special.get(name, on_command)) for name in COMMANDS),
+        CommandHandler("add", on_add),
+        CommandHandler("remove", on_remove),
+        MessageHandler(filters.ChatType.PRIVATE & filters.Document.ALL, on_document),
         MessageHandler(
             filters.ChatType.PRIVATE & (filters.TEXT | filters.CAPTION) & ~filters.COMMAND,
             on_private_text,
@@ -224,5 +228,6 @@ def handlers() -> list[BaseHandler]:
         InlineQueryHandler(on_inline_query),
         ChosenInlineResultHandler(on_chosen_result),
         CallbackQueryHandler(on_unfollow_button, pattern=r"^unf:"),
+        CallbackQueryHandler(on_remove_button, pattern=r"^rmx?:"),
         CallbackQueryHandler(on_button),
     ]

@@ -212,6 +212,16 @@ class BotApiMethods:
         self._sent_by_chat.setdefault(chat["id"], []).append(sent)
         return message
 
+    async def api_getfile(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params.get("file_id", ""))
+        if file_id not in self.files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        size = len(self.files[file_id])
+        if size > 20 * 1024 * 1024:  # the Bot API's download limit
+            raise ApiError(400, "Bad Request: file is too big")
+        path = f"documents/{file_id}.txt"
+        return {"file_id": file_id, "file_unique_id": file_id, "file_size": size, "file_path": path}
+
     async def api_answerinlinequery(self, params: dict[str, Any]) -> bool:
         """Like Telegram: once per query, at most 50 results with unique ids of 1-64 bytes,
         each message's HTML valid."""

@@ -79,6 +79,7 @@ class FakeBotApi(UpdateMaker, BotApiMethods):
         self.blocked: set[int] = set()  # chats whose user blocked the bot: sends are 403
         self.users: dict[int, dict[str, Any]] = {}
         self.callback_queries: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, bytes] = {}  # file_id -> content (getFile, /file/bot<token>/...)
         self.inline_queries: dict[str, dict[str, Any]] = {}  # id -> {"answer": params or None}
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._pending: list[dict[str, Any]] = []  # updates not yet confirmed via offset
@@ -111,6 +112,7 @@ class FakeBotApi(UpdateMaker, BotApiMethods):
     async def _listen(self) -> None:
         app = web.Application(client_max_size=10 * 1024 * 1024)
         app.router.add_route("*", "/{prefix}/{method}", self._handle)
+        app.router.add_get("/file/{prefix}/documents/{file_id}.txt", self._download)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
@@ -330,6 +332,14 @@ class FakeBotApi(UpdateMaker, BotApiMethods):
             if call.status == 0:
                 call.description = "connection dropped"
             await self._notify()
+
+    async def _download(self, request: web.Request) -> web.Response:
+        """A file's bytes, as Telegram serves them after getFile."""
+        prefix, file_id = request.match_info["prefix"], request.match_info["file_id"]
+        if prefix[3:] != self.token or file_id not in self.files:
+            return web.Response(status=404)
+        self.calls.append(Call("download", {"file_id": file_id}, time.monotonic(), 200))
+        return web.Response(body=self.files[file_id])
 
     @staticmethod
     def _error(code: int, description: str, parameters: dict | None = None) -> web.Response:
