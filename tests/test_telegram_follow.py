@@ -133,3 +133,30 @@ def test_a_push_in_webhook_mode(live, fresh_config, monkeypatch):
             assert push.text.startswith("New article about “Masimov arrest”")
 
     run(scenario(), 160)
+
+
+def test_pushes_to_a_hundred_chats_do_not_hold_up_an_answer(live, fresh_config):
+    """The flood bound of docs/speed.md: another user's question is answered while 100 pushes
+    go out (paced at 10 a second, through the same rate limiter)."""
+
+    async def scenario() -> None:
+        async with running_bot(live, fresh_config) as bot:
+            server = bot.server
+            store = bot.app.bot_data["services"].follows
+            for chat_id in range(5000, 5100):
+                bot.private(chat_id)
+                store.follow(chat_id, "Masimov arrest", limit=20)
+            await add_seed(live, "100_arrest.txt", ARREST)
+            await server.wait_for(lambda: server.sent_to(5000), what="the first push")
+            user, chat = bot.private(111)
+            asked = server.send_text(chat, user, "Who did Tokayev order to arrest?")
+            reply = await server.wait_reply(asked)
+            waited = reply.at - server.enqueued_at[server.update_id_of(asked)]
+            pushed = sum(1 for c in range(5000, 5100) if server.sent_to(c))
+            assert pushed < 100, "the pushes were over before the question: no contention"
+            assert waited < 2.0, f"the answer waited {waited:.2f} s behind the pushes"
+            await server.wait_for(
+                lambda: all(server.sent_to(c) for c in range(5000, 5100)), 60, "100 pushes"
+            )
+
+    run(scenario(), 170)
