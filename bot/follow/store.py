@@ -9,7 +9,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +63,7 @@ class Subscription:
 class FollowStore:
     """Subscriptions, pushes made and pushes sent per chat; safe to share between threads."""
 
-    def __init__(self, path: Path | None, *, clock=time.time) -> None:  # noqa: ANN001
+    def __init__(self, path: Path | None, *, clock: Callable[[], float] = time.time) -> None:
         """path None: in memory (the console's topics live as long as the chat)."""
         self.path = path
         self.clock = clock
