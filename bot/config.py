@@ -110,6 +110,10 @@ class TelegramSettings(Strict):
     poll_timeout: int = Field(10, ge=0, le=60)
     retries: int = Field(3, ge=0, le=10)
     example_questions: list[str] | None = None  # shown by /start; None: made from the articles
+    follow_max_topics: int = Field(20, ge=1, le=200)  # topics a chat may /follow
+    follow_pushes_per_hour: int = Field(5, ge=1, le=100)  # per chat; the rest in one summary
+    follow_in_groups: Literal["admins", "members"] = "admins"  # who may /follow in a group
+    inline_cache_seconds: int = Field(60, ge=0, le=86400)  # Telegram caches inline answers
 
     @field_validator("example_questions")
     @classmethod

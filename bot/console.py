@@ -17,9 +17,11 @@ from typing import TextIO
 
 from bot.answer_format import ANSI, PLAIN, Markup
 from bot.config import AppConfig
+from bot.follow.chat import ChatFollows, HeldNews
+from bot.follow.store import FollowStore
+from bot.ingest.poller import start_feed_polling
 from bot.progress import progress
 from bot.prompt import Screen, enable_line_editing, keys_held, logged_as_notes
-from bot.ingest.poller import start_feed_polling
 from bot.runtime import check_history_file, open_retriever
 from bot.session import ChatSession, Medium, update_note
 from bot.terminal import rows_taken, terminal_rows, terminal_width
@@ -27,7 +29,10 @@ from retrieval.index.local import SyncReport
 from retrieval.live import Answering, LiveRetriever
 
 MAX_QUESTION_CHARS = 1000
-COMMANDS = ("more", "timeline", "sources", "reload", "whoami", "help", "quit")
+COMMANDS = (
+    "more", "timeline", "sources", "follow", "following", "unfollow", "reload", "whoami", "help",
+    "quit",
+)  # fmt: skip
 TIMELINE_PAGE = 4  # events a page at most; on a terminal, as many as its rows hold
 BELOW_PAGE = 3  # rows under a page: "/more for the next …", the blank line, the prompt
 TERMINATED = 128 + signal.SIGTERM  # SIGTERM while loading: the shell's code for it
@@ -86,6 +91,10 @@ class ConsoleChat:
         # The chat reloads the folder it follows; a Retriever of fixed articles has none.
         reload = retriever.reload if isinstance(retriever, LiveRetriever) else None
         self.session = ChatSession(retriever, medium, reload=reload)
+        self.news: HeldNews | None = None  # /follow: matches printed before the next reply
+        if isinstance(retriever, LiveRetriever):
+            self.session.follows = ChatFollows(FollowStore(None), chat_id=0)
+            self.news = HeldNews(retriever, self.session.follows, markup)
 
     def seeds_reloaded(self, report: SyncReport) -> None:
         """A LiveRetriever listener (the watcher's thread)."""
@@ -94,6 +103,11 @@ class ConsoleChat:
         elif note := update_note(report):
             m = self.session.medium.markup
             self.notify(m.dim(f"({m.escape(note)})"))
+        if self.news is not None:
+            self.news.seeds_reloaded(report)
+            # On a terminal the prompt redraws around a note: the news is shown at once.
+            if self.notify is not None and (news := self.news.take()):
+                self.notify(news)
 
     def greeting(self) -> str:
         return self.session.greeting()
@@ -103,6 +117,9 @@ class ConsoleChat:
         reply = self.session.reply(line)
         if reply.end:
             return None
+        news = self.news.take() if self.news is not None else ""
+        if news:
+            reply.text = news + ("\n\n" + reply.text if reply.text else "")
         if reply.pager is None:
             return reply.text
         left, size = reply.pager.remaining, reply.pager.next_count()

@@ -27,6 +27,7 @@ from bot.answer_format import (
     shorten,
     shortest_passage,
 )
+from bot.follow import chat as follow
 from retrieval.index.local import SyncReport
 from retrieval.live import Answering
 from retrieval.pipeline import Answer, Hit, TimelineEvent
@@ -201,6 +202,7 @@ class ChatSession:
         self._answered: bool | None = None  # whether the last question found passages
         self._updated: str | None = None  # what the seeds folder's watcher changed, untold
         self._lock = threading.Lock()  # Telegram answers in worker threads
+        self.follows: follow.ChatFollows | None = None  # the chat's topics; None: none here
         self.commands = {
             alias: command
             for command in COMMANDS
@@ -428,6 +430,20 @@ COMMANDS = (
         slow=True,
     ),
     Command("sources", "the articles and their dates", lambda s, _: Reply(s.sources())),
+    Command(
+        "follow",
+        "get new articles about a topic",
+        lambda s, a: Reply(follow.follow(s, a)),
+        usage="topic",
+    ),
+    Command("following", "the topics this chat follows", lambda s, _: Reply(follow.following(s))),
+    Command(
+        "unfollow",
+        "stop following a topic",
+        lambda s, a: Reply(follow.unfollow(s, a)),
+        usage="topic",
+        menu=False,
+    ),
     Command(
         "reload",
         "pick up added, edited and deleted seed files now",

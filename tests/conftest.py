@@ -14,6 +14,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bot.config import AppConfig, load_config  # noqa: E402
 from retrieval.corpus import load_corpus  # noqa: E402
+from retrieval.live import LiveRetriever  # noqa: E402
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model  # noqa: E402
 from retrieval.pipeline import Retriever  # noqa: E402
 
@@ -54,3 +55,24 @@ def seeds_copy(tmp_path) -> Path:
     target = tmp_path / "seeds"
     shutil.copytree(SEEDS, target)
     return target
+
+
+@pytest.fixture(scope="module")
+def paragraph_encoder(model, tmp_path_factory) -> Encoder:
+    """One paragraph cache per test module: each test's index embeds only what is new."""
+    return Encoder(model, DEFAULT_MODEL, tmp_path_factory.mktemp("paragraphs"))
+
+
+@pytest.fixture
+def live(paragraph_encoder, config, seeds_copy, tmp_path) -> LiveRetriever:
+    """A LiveRetriever over a writable copy of the bundled seeds (followed topics, uploads)."""
+    return LiveRetriever(
+        seeds_copy, config.retrieval, paragraph_encoder, index_root=tmp_path / "index"
+    )
+
+
+@pytest.fixture
+def fresh_config(config, tmp_path) -> AppConfig:
+    """The session config with a cache folder (and so a follows store) of this test's own."""
+    corpus = config.corpus.model_copy(update={"cache_dir": tmp_path / "bot-cache"})
+    return config.model_copy(update={"corpus": corpus})

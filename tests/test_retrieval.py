@@ -256,7 +256,7 @@ LAYERS = (
     ("retrieval.index", "retrieval.answer"),
     ("retrieval.ranking",),
     ("retrieval.pipeline",),
-    ("retrieval.live",),
+    ("retrieval.live", "retrieval.follow"),
 )
 
 

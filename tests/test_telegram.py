@@ -323,6 +323,8 @@ def test_start_help_sources_and_registered_commands(retriever, config):
                 "ask",
                 "timeline",
                 "sources",
+                "follow",
+                "following",
                 "whoami",
                 "help",
                 "start",

@@ -10,7 +10,10 @@
 - sending: one message, a button's note, "typing…", network retries;
 - html: Telegram HTML cut to a message's size;
 - services: what the handlers share, and each chat's session;
-- webhook: the webhook endpoint (secret checked before the body is read).
+- webhook: the webhook endpoint (secret checked before the body is read);
+- following: /follow, /following, /unfollow and the Pusher of new articles (bot.follow);
+- inline: `@bot question` in any chat (inline mode);
+- uploads: admins' documents, /add and /remove (bot.uploads).
 
 Its health, metrics and JSON logs (`/healthz`, `/readyz`, `/metrics`) are in bot.ops.
 """

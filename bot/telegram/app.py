@@ -23,6 +23,7 @@ from bot.config import AppConfig, ConfigError, TelegramSettings
 from bot.ops.http import Ops, Routes
 from bot.ops.logs import configure_logging, progress_stream
 from bot.ops.metrics import Metrics
+from bot.telegram.following import Pusher, open_store
 from bot.telegram.guards import REPLIES_PER_QUESTION, gate
 from bot.telegram.handlers import MENU, handlers, on_error
 from bot.telegram.limits import ReplyLimit, UserRateLimit
@@ -41,7 +42,7 @@ from retrieval.live import Answering, LiveRetriever
 
 log = logging.getLogger("bot.telegram")
 
-ALLOWED_UPDATES = ["message", "callback_query"]
+ALLOWED_UPDATES = ["message", "callback_query", "inline_query", "chosen_inline_result"]
 KEPT_QUESTIONS = 1000  # questions whose "More" button still works
 # httpx connections for sending. httpcore scans every pooled connection for each request, so a
 # big pool costs more CPU than it saves; 16 parallel sends are well above Telegram's 30 msg/s.
@@ -54,15 +55,21 @@ async def _post_init(app: Application) -> None:
         await app.bot.set_my_commands(MENU)
     except TelegramError as exc:
         log.warning("could not register the command list (setMyCommands): %s; carrying on", exc)
+    if "pusher" in app.bot_data:
+        app.bot_data["pusher"].start()
 
 
 async def _post_shutdown(app: Application) -> None:
+    if "pusher" in app.bot_data:
+        await app.bot_data["pusher"].stop()
     services: Services | None = app.bot_data.get("services")
     if services is not None:
         services.executor.shutdown(wait=True)
         if isinstance(services.retriever, LiveRetriever):
             with contextlib.suppress(ValueError):
                 services.retriever.listeners.remove(services.metrics.index_updated)
+        if services.follows is not None:
+            services.follows.close()
 
 
 def build_application(config: AppConfig, retriever: Answering, token: str) -> Application:
@@ -97,9 +104,12 @@ def build_application(config: AppConfig, retriever: Answering, token: str) -> Ap
         strangers=UserRateLimit(1, settings.rate_limit_seconds),
         questions=QuestionStore(KEPT_QUESTIONS),
         metrics=metrics,
+        follows=open_store(config),
     )
     if isinstance(retriever, LiveRetriever):
         retriever.listeners.append(metrics.index_updated)
+        # New articles: pushed to the chats following them.
+        app.bot_data["pusher"] = Pusher(app, retriever, app.bot_data["services"].follows)
     app.add_handler(TypeHandler(Update, gate), group=-1)
     app.add_handlers(handlers())
     app.add_error_handler(on_error)

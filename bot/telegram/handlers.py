@@ -17,8 +17,10 @@ from telegram.error import TelegramError
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
+    ChosenInlineResultHandler,
     CommandHandler,
     ContextTypes,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
@@ -26,10 +28,13 @@ from telegram.ext import (
 from bot.session import COMMANDS as SESSION_COMMANDS
 from bot.session import Reply
 from bot.telegram.addressing import command, command_argument, question_in_group, replies_to_me
+from bot.telegram.following import on_follow, on_following, on_unfollow_button
 from bot.telegram.guards import is_admin, rate_refusal
+from bot.telegram.inline import on_chosen_result, on_inline_query
 from bot.telegram.paging import on_button, send_reply
 from bot.telegram.sending import keep_typing, send
 from bot.telegram.services import COMMANDS, services, session
+from bot.telegram.uploads import on_add, on_document, on_remove, on_remove_button
 
 log = logging.getLogger("bot.telegram")
 
@@ -243,8 +248,12 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 def handlers() -> list[BaseHandler]:
     """Every handler, in the order they are tried."""
     special = {"ask": on_ask, "timeline": on_timeline, "whoami": on_whoami}
+    special |= {"follow": on_follow, "unfollow": on_follow, "following": on_following}
     return [
         *(CommandHandler(name, special.get(name, on_command)) for name in COMMANDS),
+        CommandHandler("add", on_add),
+        CommandHandler("remove", on_remove),
+        MessageHandler(filters.ChatType.PRIVATE & filters.Document.ALL, on_document),
         MessageHandler(
             filters.ChatType.PRIVATE & (filters.TEXT | filters.CAPTION) & ~filters.COMMAND,
             on_private_text,
@@ -255,5 +264,9 @@ def handlers() -> list[BaseHandler]:
         ),
         MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, on_unknown_command),
         MessageHandler(NON_TEXT, on_non_text),
+        InlineQueryHandler(on_inline_query),
+        ChosenInlineResultHandler(on_chosen_result),
+        CallbackQueryHandler(on_unfollow_button, pattern=r"^unf:"),
+        CallbackQueryHandler(on_remove_button, pattern=r"^rmx?:"),
         CallbackQueryHandler(on_button),
     ]

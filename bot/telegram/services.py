@@ -14,6 +14,8 @@ from telegram.ext import ContextTypes
 
 from bot.answer_format import HTML
 from bot.config import TelegramSettings
+from bot.follow.chat import ChatFollows
+from bot.follow.store import FollowStore
 from bot.ops.metrics import Metrics
 from bot.session import ChatSession, Medium
 from bot.telegram.html import MAX_CHARS
@@ -22,7 +24,10 @@ from bot.telegram.store import QuestionStore
 from retrieval.index.local import SyncReport
 from retrieval.live import Answering
 
-COMMANDS = ("ask", "more", "timeline", "sources", "reload", "whoami", "help", "start")
+COMMANDS = (
+    "ask", "more", "timeline", "sources", "follow", "following", "unfollow", "reload", "whoami",
+    "help", "start",
+)  # fmt: skip
 PRIVATE_TIP = "\nTry for example:\n{listed}\n\nJust send me your question. /help explains more."
 GROUP_TIP = (
     "\nTry for example:\n{listed}\n\nHere, write /ask and your question, mention me, or reply "
@@ -42,6 +47,7 @@ class Services:
     replies: ReplyLimit  # every reply per user: commands, buttons and hints too
     strangers: UserRateLimit  # refusals outside the allowlists: one per chat, sender and window
     questions: QuestionStore  # per-question "More" state, bounded
+    follows: FollowStore | None = None  # the chats' followed topics (bot.telegram.following)
     media: dict[tuple[bool, str], Medium] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)  # /metrics (bot.ops)
 
@@ -66,6 +72,9 @@ def session(update: Update, context: ContextTypes.DEFAULT_TYPE) -> ChatSession:
         private = chat is None or chat.type == ChatType.PRIVATE
         medium = shared.medium(private, context.bot.username)
         found = ChatSession(shared.retriever, medium, reload=shared.reload)
+        if shared.follows is not None and chat is not None:
+            limit = shared.settings.follow_max_topics
+            found.follows = ChatFollows(shared.follows, chat.id, limit)
         if context.chat_data is not None:
             context.chat_data["session"] = found
     return found

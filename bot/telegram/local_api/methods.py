@@ -155,8 +155,33 @@ class BotApiMethods:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), remaining)
 
+    async def api_getchatmember(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat(params)
+        user = self.users.get(int(params.get("user_id") or 0))
+        if user is None:
+            raise ApiError(400, "Bad Request: user not found")
+        if user["id"] not in self.chat_admins.get(chat["id"], ()):
+            return {"status": "member", "user": user}
+        rights = [
+            "can_be_edited",
+            "is_anonymous",
+            "can_manage_chat",
+            "can_delete_messages",
+            "can_manage_video_chats",
+            "can_restrict_members",
+            "can_promote_members",
+            "can_change_info",
+            "can_invite_users",
+            "can_post_stories",
+            "can_edit_stories",
+            "can_delete_stories",
+        ]
+        return {"status": "administrator", "user": user, **dict.fromkeys(rights, False)}
+
     async def api_sendmessage(self, params: dict[str, Any]) -> dict[str, Any]:
         chat = self._chat(params)
+        if chat["id"] in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
         text, entities = self._text(params)
         markup = params.get("reply_markup")
         self._check_markup(markup)
@@ -186,6 +211,36 @@ class BotApiMethods:
         self.sent.append(sent)
         self._sent_by_chat.setdefault(chat["id"], []).append(sent)
         return message
+
+    async def api_getfile(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params.get("file_id", ""))
+        if file_id not in self.files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        size = len(self.files[file_id])
+        if size > 20 * 1024 * 1024:  # the Bot API's download limit
+            raise ApiError(400, "Bad Request: file is too big")
+        path = f"documents/{file_id}.txt"
+        return {"file_id": file_id, "file_unique_id": file_id, "file_size": size, "file_path": path}
+
+    async def api_answerinlinequery(self, params: dict[str, Any]) -> bool:
+        """Like Telegram: once per query, at most 50 results with unique ids of 1-64 bytes,
+        each message's HTML valid."""
+        query = self.inline_queries.get(str(params.get("inline_query_id")))
+        if query is None or query["answer"] is not None:
+            raise ApiError(400, "Bad Request: query is too old and response timeout expired")
+        results = params.get("results")
+        if not isinstance(results, list) or len(results) > 50:
+            raise ApiError(400, "Bad Request: RESULTS_TOO_MUCH")
+        ids = [str(r.get("id", "")) for r in results]
+        if len(set(ids)) != len(ids) or not all(1 <= len(i.encode()) <= 64 for i in ids):
+            raise ApiError(400, "Bad Request: RESULT_ID_INVALID")
+        for result in results:
+            content = result.get("input_message_content") or {}
+            if result.get("type") != "article" or not result.get("title"):
+                raise ApiError(400, "Bad Request: RESULT_TYPE_INVALID")
+            self._text({"text": content.get("message_text", ""), **content})
+        query["answer"] = params
+        return True
 
     async def api_sendchataction(self, params: dict[str, Any]) -> bool:
         self._chat(params)

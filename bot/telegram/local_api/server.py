@@ -34,6 +34,7 @@ __all__ = ["ApiError", "FakeBotApi", "Sent", "parse_html"]
 HOST = "127.0.0.1"  # never another address: it takes any token and holds what users typed
 # Fields that Bot API clients send JSON-encoded inside form bodies.
 JSON_FIELDS = {
+    "results",
     "reply_markup",
     "entities",
     "reply_parameters",
@@ -42,7 +43,9 @@ JSON_FIELDS = {
     "scope",
     "allowed_updates",
 }
-INT_FIELDS = {"chat_id", "message_id", "offset", "limit", "timeout", "message_thread_id"}
+INT_FIELDS = {
+    "chat_id", "user_id", "message_id", "offset", "limit", "timeout", "message_thread_id",
+}  # fmt: skip
 BOOL_FIELDS = {"drop_pending_updates", "show_alert", "disable_notification"}
 
 
@@ -72,8 +75,12 @@ class FakeBotApi(UpdateMaker, BotApiMethods):
         self.outages = 0
         self.offline = False
         self.chats: dict[int, dict[str, Any]] = {}
+        self.chat_admins: dict[int, set[int]] = {}  # group id -> its admins (getChatMember)
+        self.blocked: set[int] = set()  # chats whose user blocked the bot: sends are 403
         self.users: dict[int, dict[str, Any]] = {}
         self.callback_queries: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, bytes] = {}  # file_id -> content (getFile, /file/bot<token>/...)
+        self.inline_queries: dict[str, dict[str, Any]] = {}  # id -> {"answer": params or None}
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._pending: list[dict[str, Any]] = []  # updates not yet confirmed via offset
         self._update_ids = itertools.count(1000)
@@ -105,6 +112,7 @@ class FakeBotApi(UpdateMaker, BotApiMethods):
     async def _listen(self) -> None:
         app = web.Application(client_max_size=10 * 1024 * 1024)
         app.router.add_route("*", "/{prefix}/{method}", self._handle)
+        app.router.add_get("/file/{prefix}/documents/{file_id}.txt", self._download)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
@@ -244,6 +252,12 @@ class FakeBotApi(UpdateMaker, BotApiMethods):
             f"{count} call(s) of {method}",
         )
 
+    async def wait_inline_answer(self, query_id: str, timeout: float = 20) -> dict[str, Any]:
+        """The parameters of answerInlineQuery for this query, once it is answered."""
+        return await self.wait_for(
+            lambda: self.inline_queries[query_id]["answer"], timeout, f"inline query {query_id}"
+        )
+
     def answers_to(self, query_id: str) -> list[dict[str, Any]]:
         return self.callback_queries[query_id]["answers"]
 
@@ -318,6 +332,14 @@ class FakeBotApi(UpdateMaker, BotApiMethods):
             if call.status == 0:
                 call.description = "connection dropped"
             await self._notify()
+
+    async def _download(self, request: web.Request) -> web.Response:
+        """A file's bytes, as Telegram serves them after getFile."""
+        prefix, file_id = request.match_info["prefix"], request.match_info["file_id"]
+        if prefix[3:] != self.token or file_id not in self.files:
+            return web.Response(status=404)
+        self.calls.append(Call("download", {"file_id": file_id}, time.monotonic(), 200))
+        return web.Response(body=self.files[file_id])
 
     @staticmethod
     def _error(code: int, description: str, parameters: dict | None = None) -> web.Response:

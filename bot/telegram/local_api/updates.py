@@ -110,6 +110,45 @@ class UpdateMaker:
         self.enqueue({"callback_query": query})
         return query_id
 
+    def send_document(
+        self,
+        chat: dict,
+        user: dict,
+        name: str,
+        data: bytes,
+        *,
+        caption: str | None = None,
+        size: int | None = None,
+    ) -> dict:
+        """A user sends a file; `size` is what Telegram says it is (default: len(data))."""
+        file_id = f"BQACdoc{len(self.files) + 1}"
+        self.files[file_id] = data
+        document = {
+            "file_id": file_id,
+            "file_unique_id": f"AgADdoc{len(self.files)}",
+            "file_name": name,
+            "mime_type": "text/plain",
+            "file_size": len(data) if size is None else size,
+        }
+        content: dict[str, Any] = {"document": document}
+        if caption is not None:
+            content["caption"] = caption
+        message = self._user_message(chat, user, None, **content)
+        self.enqueue({"message": message})
+        return message
+
+    def inline_query(self, user: dict, query: str) -> str:
+        """A user types `@bot query` in some chat; returns the query's id."""
+        query_id = str(next(self._query_ids))
+        self.inline_queries[query_id] = {"answer": None}
+        self.enqueue({"inline_query": {"id": query_id, "from": user, "query": query, "offset": ""}})
+        return query_id
+
+    def choose_inline_result(self, user: dict, result_id: str, query: str = "") -> None:
+        """The user sent one of the results (inline feedback on): chosen_inline_result."""
+        chosen = {"result_id": result_id, "from": user, "query": query}
+        self.enqueue({"chosen_inline_result": chosen})
+
     def build_update(self, body: dict[str, Any]) -> dict[str, Any]:
         update_id = next(self._update_ids)
         self.enqueued_at[update_id] = time.monotonic()
