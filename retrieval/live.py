@@ -112,7 +112,7 @@ class LiveRetriever:
     def _use(self, index: LocalIndex) -> None:
         """Answer from this index from now on (one assignment), and rebuild it if it breaks.
         With an engine, the index is written there first; if that fails, the one in use stays."""
-        searched = index if self.attach is None else self.attach(index, self.progress)
+        searched = index if self.attach is None else self.attach(index, self._step)
         index.on_damage.append(self._damaged)
         self._index = index
         self.current = Retriever(searched, self.settings, self.encoder)

@@ -18,6 +18,7 @@ import pytest
 pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
 
+from eval.chat import followup_rows  # noqa: E402
 from eval.dates import bundled_date_rows, date_questions  # noqa: E402
 from eval.run import article_questions, evaluate  # noqa: E402
 from retrieval.index.milvus import (  # noqa: E402
@@ -80,6 +81,16 @@ def test_date_questions_by_both_engines(engines, name):
     questions = date_questions()["bundled"]
     rows = {split: hit for split, _n, hit, _shown in bundled_date_rows(engines[name], questions)}
     assert rows["all"] >= 0.85, rows
+
+
+def test_follow_up_questions_by_both_engines(engines):
+    """The follow-up set (eval/followup_questions.json) read with its previous question: the
+    same hit@1 from both engines."""
+    rows = {
+        name: {r.kind: r.with_context for r in followup_rows(engines[name])} for name in ENGINES
+    }
+    assert rows["milvus"]["all"] >= 0.7, rows
+    assert abs(rows["milvus"]["all"] - rows["local"]["all"]) <= 0.02, rows
 
 
 def test_time_filter_keeps_the_passages_of_that_time(engines):
