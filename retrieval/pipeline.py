@@ -2,8 +2,8 @@
 
 question -> intent (dates asked about, overview, latest, when; retrieval.question.intent)
          -> analyzer: corrected, terms, embedding (query)
-         -> candidates: BM25 over every passage + nearest sentences (ANN) + what a date or
-            "latest" needs (candidates)
+         -> candidates: BM25 over every passage + the index's search (the nearest sentences,
+            or Milvus's hybrid search) + what a date or "latest" needs (candidates)
          -> full scoring of the candidates and fusion: token matching, pooled similarity, best
             sentence, BM25 (scoring, fusion)
          -> no-answer decision -> dates -> order (order)
