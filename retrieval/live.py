@@ -27,6 +27,7 @@ from typing import Protocol
 from retrieval.corpus import Article, SeedError, SeedFile, list_seeds
 from retrieval.files import os_problem
 from retrieval.index.local import BuildProgress, LocalIndex, SyncReport, sync_index
+from retrieval.index.search import PassageIndex
 from retrieval.model.embeddings import Encoder
 from retrieval.passages import Passage
 from retrieval.pipeline import Answer, Retriever, TimelineEvent
@@ -44,6 +45,11 @@ class Answering(Protocol):
     def ask(self, question: str) -> Answer: ...
 
     def timeline(self, topic: str | None = None) -> list[TimelineEvent]: ...
+
+
+# Puts a local index in an engine (retrieval.index.milvus.MilvusEngine.attach) and returns the
+# index to answer from; raises EngineUnavailable when the engine cannot take it.
+Attach = Callable[[LocalIndex, BuildProgress | None], PassageIndex]
 
 
 class ReloadStopped(Exception):
@@ -75,8 +81,10 @@ class LiveRetriever:
         index_root: Path,
         skip_bad_files: bool = False,
         progress: BuildProgress | None = None,
+        attach: Attach | None = None,
     ) -> None:
         self.seeds_dir = seeds_dir
+        self.attach = attach
         self.settings = settings
         self.encoder = encoder
         self.index_root = index_root
@@ -102,10 +110,12 @@ class LiveRetriever:
         self._use(index)
 
     def _use(self, index: LocalIndex) -> None:
-        """Answer from this index from now on (one assignment), and rebuild it if it breaks."""
+        """Answer from this index from now on (one assignment), and rebuild it if it breaks.
+        With an engine, the index is written there first; if that fails, the one in use stays."""
+        searched = index if self.attach is None else self.attach(index, self._step)
         index.on_damage.append(self._damaged)
         self._index = index
-        self.current = Retriever(index, self.settings, self.encoder)
+        self.current = Retriever(searched, self.settings, self.encoder)
 
     @property
     def articles(self) -> list[Article]:

@@ -2,8 +2,8 @@
 
 question -> intent (dates asked about, overview, latest, when; retrieval.question.intent)
          -> analyzer: corrected, terms, embedding (query)
-         -> candidates: BM25 over every passage + nearest sentences (ANN) + what a date or
-            "latest" needs (candidates)
+         -> candidates: BM25 over every passage + the index's search (the nearest sentences,
+            or Milvus's hybrid search) + what a date or "latest" needs (candidates)
          -> full scoring of the candidates and fusion: token matching, pooled similarity, best
             sentence, BM25 (scoring, fusion)
          -> no-answer decision -> dates -> order (order)
@@ -16,6 +16,7 @@ interface of retrieval.index.search.PassageIndex.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -24,7 +25,7 @@ from retrieval.answer.short_answer import ShortAnswer, lead_with_values, short_a
 from retrieval.corpus import Article
 from retrieval.dates.timex import ImpossibleDate, QuestionTime, TimeExpression
 from retrieval.index.local import BuildProgress, build_transient
-from retrieval.index.search import PassageIndex
+from retrieval.index.search import EngineUnavailable, PassageIndex
 from retrieval.model.embeddings import Encoder
 from retrieval.question.intent import Intent, read_intent
 from retrieval.ranking.candidates import CandidateFinder
@@ -39,6 +40,9 @@ from retrieval.settings import RetrievalSettings
 from retrieval.text.clean import clean_question
 
 __all__ = ["Answer", "Hit", "Retriever", "Scores", "TimelineEvent"]
+
+log = logging.getLogger(__name__)
+STORE_DOWN = "The article store is not reachable right now; try again in a minute."
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,11 @@ class Retriever:
         if intent.overview:
             return self._overview(intent)
         query = read_query(intent.topic, self.analyzer, self.encoder)
-        candidates = self.candidates.find(query, intent)
+        try:
+            candidates = self.candidates.find(query, intent)
+        except EngineUnavailable as exc:  # the engine's client connects again next question
+            log.warning("%s", exc)
+            return Answer(question, False, (), time=intent.time, problem=STORE_DOWN)
         scores = self.scorer.score(query, candidates)
         if not decide_answerable(scores, self.settings.no_answer):
             return Answer(question, False, (), scores.corrections, time=intent.time)

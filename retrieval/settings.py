@@ -50,3 +50,29 @@ class RetrievalSettings(Strict):
         if self.stride > self.max_sentences:
             raise ValueError("stride must not exceed max_sentences, or sentences would be skipped")
         return self
+
+
+class IndexSettings(Strict):
+    # local: the index on this machine (memory-mapped files beside the cache); milvus: the
+    # candidates from a Milvus server or Milvus Lite (the `milvus` extra; docs/scaling.md).
+    engine: Literal["local", "milvus"] = "local"
+
+
+class MilvusSettings(Strict):
+    # A file path (*.db) runs Milvus Lite; http(s)://host:19530 reaches a standalone or cluster.
+    uri: str = Field("../.cache/milvus.db", min_length=1, max_length=2000)
+    token_env: str = Field("MILVUS_TOKEN", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    # Milvus collection names: a letter or underscore, then letters, digits, underscores.
+    collection_prefix: str = Field("newsbot_", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
+
+    @model_validator(mode="after")
+    def _lite_or_server(self) -> MilvusSettings:
+        if "\0" in self.uri:
+            raise ValueError("uri must not contain a NUL character")
+        if not (self.is_server or self.uri.endswith(".db")):
+            raise ValueError("uri must be a Milvus Lite file ending in .db or http(s)://host:port")
+        return self
+
+    @property
+    def is_server(self) -> bool:
+        return self.uri.startswith(("http://", "https://", "tcp://"))

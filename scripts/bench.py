@@ -265,6 +265,8 @@ def seeds_bench(args: argparse.Namespace) -> int:
         f"| answer one question | {ms(statistics.median(latencies))} |"
         f" p95 {ms(p95(latencies))} over {len(latencies)} asks ({len(questions)} questions) |"
     )
+    if args.engine == "milvus":
+        engine_rows(bot, questions, latencies, args)
     if args.peers:
         print("\n| system | model | p50 per question | p95 | start to first answer | peak RSS |")
         print("|---|---|---:|---:|---:|---:|")
@@ -308,6 +310,38 @@ def print_machine(args: argparse.Namespace) -> None:
     print()
 
 
+def engine_rows(bot, questions: list[str], local: list[float], args: argparse.Namespace) -> None:  # noqa: ANN001
+    """The same questions with the candidates from Milvus Lite (a temporary file), beside the
+    local index: writing it, p50/p95, the engine process's RSS and its files."""
+    from retrieval.index.milvus import EngineConfig, MilvusEngine
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = bot.settings
+        engine = MilvusEngine(
+            EngineConfig(f"{tmp}/bench.db", "", "bench_"), bot.encoder.model_name,
+            settings.max_sentences, settings.stride,
+        )  # fmt: skip
+        searched, write_s = timed(lambda: engine.attach(bot.index))
+        milvus = Retriever(searched, settings, bot.encoder)
+        latencies = question_latencies(milvus, questions, args.repeats)
+        disk = sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file())
+        children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+        engine_rss = sum(_rss_mib(int(c)) for c in children)
+    print("\n| engine | p50 per question | p95 | write the articles | engine RSS | engine disk |")
+    print("|---|---:|---:|---:|---:|---:|")
+    print(f"| local index | {ms(statistics.median(local))} | {ms(p95(local))} | – | – | – |")
+    print(
+        f"| Milvus Lite 2.5.1 | {ms(statistics.median(latencies))} | {ms(p95(latencies))}"
+        f" | {write_s:.1f} s | {engine_rss:,.0f} MiB | {disk / 2**20:,.0f} MiB |"
+    )
+    print(f"bot process RSS now: {_rss_mib(os.getpid()):,.0f} MiB (both engines loaded)")
+
+
+def _rss_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return int(next(x for x in status if x.startswith("VmRSS")).split()[1]) / 1024
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", help=f"embedding model (default: {DEFAULT_MODEL})")
@@ -326,6 +360,10 @@ def main() -> int:
     parser.add_argument(
         "--seeds", type=Path, help="measure this folder of articles (see the module's doc)"
     )
+    parser.add_argument(
+        "--engine", choices=["local", "milvus"], default="local",
+        help="with --seeds: milvus also measures the candidates from Milvus Lite, beside the local index",
+    )  # fmt: skip
     args = parser.parse_args()
     print_machine(args)
     args.precision = kernels.resolve_precision(args.model, args.precision)

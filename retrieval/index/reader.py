@@ -21,7 +21,7 @@ import numpy as np
 from scipy import sparse
 
 from retrieval.corpus import Article, Stamp
-from retrieval.dates.timex import TimeExpression
+from retrieval.dates.timex import Period, TimeExpression
 from retrieval.index.check import check_generation
 from retrieval.index.layout import (
     ANN,
@@ -33,7 +33,7 @@ from retrieval.index.layout import (
     map_tokens,
     passage_rows,
 )
-from retrieval.index.search import SentenceBlock, offsets, ranges
+from retrieval.index.search import LocalSearch, SentenceBlock, offsets, ranges
 from retrieval.model.vectors import unit
 from retrieval.passages import Passage
 
@@ -253,6 +253,9 @@ class LocalIndex:
         at = np.minimum(at, len(self._key_order) - 1)
         found = self._key_order[at]
         return found[self.sentence_keys[found] == keys]
+
+    def candidate_search(self, in_time: Callable[[Period], np.ndarray]) -> LocalSearch:
+        return LocalSearch(self, in_time)
 
     def has_graph(self) -> bool:
         return self._ann is not None

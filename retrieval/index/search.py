@@ -1,13 +1,16 @@
 """What retrieval asks of an index, and the scoring done on what it returns.
 
-`PassageIndex` is the one interface between the pipeline and where passages are stored:
-retrieval.index.reader.LocalIndex (memory-mapped files on this machine) implements it, and so
-would a module over OpenSearch or Qdrant (docs/scaling.md). The pipeline asks an index for
-- every passage's BM25 term frequencies (`term_frequency`, sparse) and its terms, to score BM25
-  and term coverage over the whole corpus;
-- the sentences nearest to a vector (`nearest_sentences`, approximate), to pick candidates;
-- the token vectors, pooled vectors and sentence vectors of given passages only, for the full
-  scoring of the candidates (token matching, similarity, best sentence).
+`PassageIndex` is the one interface between the pipeline and where passages are stored, in
+three parts shaped by what a question asks:
+- `CandidateSearch` (from `candidate_search`): the passages worth scoring for a question's
+  text, terms and vector, within the time it asks about, k at most. LocalSearch answers from
+  the approximate sentence graph on this machine; retrieval.index.milvus from a Milvus
+  hybrid search (BM25 and vector, the time as a filter).
+- `PassageData`: what full scoring needs of given passages only (their sentences' pooled
+  vectors, token vectors, dates, terms).
+- `CorpusStatistics`: what BM25, term coverage and the no-answer rule need of the whole corpus
+  (term frequencies, document frequencies of word pieces, the vocabulary for typo correction).
+retrieval.index.reader.LocalIndex (memory-mapped files on this machine) implements all three.
 
 Token matching (ColBERT-style MaxSim): each question word piece finds its most similar word
 piece in a passage; the passage scores the IDF-weighted mean of those best matches. Unlike one
@@ -17,7 +20,7 @@ can still find "nuclear".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,7 +28,7 @@ import numpy as np
 from scipy import sparse
 
 from retrieval.corpus import Article
-from retrieval.dates.timex import TimeExpression
+from retrieval.dates.timex import Period, TimeExpression
 from retrieval.model.embeddings import Embedding
 from retrieval.passages import Passage
 
@@ -33,7 +36,29 @@ from retrieval.passages import Passage
 K1, B, EPSILON = 1.5, 0.75, 0.25
 
 
-class PassageIndex(Protocol):
+@dataclass(frozen=True)
+class CandidateQuery:
+    """What an index is asked for candidates: the question as text (for an engine that
+    analyses text itself), as BM25 terms, as a pooled vector, and the time it asks about."""
+
+    text: str
+    terms: tuple[str, ...]
+    vector: np.ndarray
+    period: Period | None = None  # only passages of that time (article date or an event in it)
+
+
+class EngineUnavailable(OSError):
+    """The engine holding the passages did not answer; str() says so in one line."""
+
+
+class CandidateSearch(Protocol):
+    def candidates(self, query: CandidateQuery, k: int) -> np.ndarray:
+        """Ids of the passages nearest to the question, up to k searched (fewer may come
+        back), within query.period when it is given. Raises EngineUnavailable."""
+        ...
+
+
+class PassageData(Protocol):
     articles: Sequence[Article]
     passages: Sequence[Passage]  # Passage.first_sentence_id numbers sentences index-wide
     dimension: int
@@ -41,18 +66,49 @@ class PassageIndex(Protocol):
     passage_length: np.ndarray  # per passage: how many sentences
     passage_dates: np.ndarray  # per passage: its article's date, as an ordinal
     sentence_expressions: Sequence[tuple[TimeExpression, ...]]  # per sentence id
+    meta: dict  # the index's settings and counts
+
+    def read_sentences(self, ids: np.ndarray, tokens: bool = True) -> SentenceBlock: ...
+    def read_tokens(self, rows: np.ndarray) -> np.ndarray: ...
+    def passage_vectors(self, ids: np.ndarray) -> np.ndarray: ...
+    def sentence_vectors(self, ids: np.ndarray) -> np.ndarray: ...
+
+
+class CorpusStatistics(Protocol):
     vocabulary: dict  # Analyzer.vocabulary_state() of the articles, plus "terms"
     terms: dict[str, int]  # BM25 term -> column
     term_frequency: sparse.csr_matrix  # (passages, terms)
     sentence_terms: sparse.csr_matrix  # (sentences, terms), 1 where the sentence has the term
     piece_df: np.ndarray  # per tokenizer id: passages holding that word piece
 
-    def read_sentences(self, ids: np.ndarray, tokens: bool = True) -> SentenceBlock: ...
-    def read_tokens(self, rows: np.ndarray) -> np.ndarray: ...
-    def passage_vectors(self, ids: np.ndarray) -> np.ndarray: ...
-    def sentence_vectors(self, ids: np.ndarray) -> np.ndarray: ...
+
+class PassageIndex(PassageData, CorpusStatistics, Protocol):
+    def candidate_search(self, in_time: Callable[[Period], np.ndarray]) -> CandidateSearch:
+        """The index's search; in_time(period) marks, per passage, those of that time (for a
+        search that cannot filter by time itself)."""
+        ...
+
+
+class SentenceGraph(Protocol):
+    """The approximate nearest-sentence graph of an index on this machine."""
+
     def nearest_sentences(self, vector: np.ndarray, count: int) -> np.ndarray: ...
     def passages_of_sentences(self, sentence_ids: np.ndarray) -> np.ndarray: ...
+
+
+class LocalSearch:
+    """Candidates from the approximate sentence graph of a LocalIndex: the passages holding
+    the k sentences nearest to the question, those of the time asked about kept."""
+
+    def __init__(self, index: SentenceGraph, in_time: Callable[[Period], np.ndarray]) -> None:
+        self.index, self.in_time = index, in_time
+
+    def candidates(self, query: CandidateQuery, k: int) -> np.ndarray:
+        index = self.index
+        found = index.passages_of_sentences(index.nearest_sentences(query.vector, k))
+        if query.period is not None:
+            found = found[self.in_time(query.period)[found]]
+        return found
 
 
 class Bm25:
@@ -105,7 +161,7 @@ class Bm25:
         column = self.terms.get(term)
         return max(float(self.idf[column]), 0.0) if column is not None else 0.0
 
-    def sentence_terms(self, index: PassageIndex, sentence_id: int) -> set[str]:
+    def sentence_terms(self, index: CorpusStatistics, sentence_id: int) -> set[str]:
         # The row's columns straight from the CSR arrays: scipy's row slicing costs 60 µs, and
         # a question looks at some twenty sentences for its highlights.
         matrix = index.sentence_terms
@@ -197,8 +253,15 @@ __all__ = [
     "B",
     "K1",
     "Bm25",
+    "CandidateQuery",
+    "CandidateSearch",
+    "CorpusStatistics",
+    "EngineUnavailable",
+    "LocalSearch",
+    "PassageData",
     "PassageIndex",
     "SentenceBlock",
+    "SentenceGraph",
     "offsets",
     "passage_scores",
     "piece_weights",

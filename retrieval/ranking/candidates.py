@@ -1,16 +1,17 @@
 """The passages worth scoring fully for a question: the best by BM25 over every passage, those
-holding the sentences nearest to the question (the index's approximate graph), what a date or
-"latest" asks for, and a fixed sample scored with every question to normalise by.
+the index's search finds nearest to the question (retrieval.index.search.CandidateSearch), what
+a date or "latest" asks for, and a fixed sample scored with every question to normalise by.
 
 With `retrieval.search: exhaustive` (or a corpus small enough) every passage is a candidate."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from retrieval.dates.timex import Period
+from retrieval.index.search import CandidateQuery
 from retrieval.question.intent import Intent
 from retrieval.ranking.indexed import Indexed
 from retrieval.ranking.query import Query
@@ -46,12 +47,12 @@ class CandidateFinder:
         lexical, coverage = bm25.scores(query.terms), bm25.coverage(query.terms)
         found = [self.sample]
         if not self.exhaustive:
-            vector = query.embedding.vector
-            found.append(self._by_topic(lexical, vector))
+            asked = CandidateQuery(query.text, query.terms, query.embedding.vector)
+            found.append(self._by_topic(lexical, asked))
             if intent is not None and intent.period is not None:
-                found.extend(self._of_period(intent.period, lexical, coverage, vector))
+                found.extend(self._of_period(intent.period, lexical, coverage, asked))
             if intent is not None and intent.latest:
-                found.extend(self._newest(coverage, vector))
+                found.extend(self._newest(coverage, asked))
         ids = np.unique(np.concatenate(found)).astype(np.int64)
         if intent is not None and intent.latest and not self.exhaustive:
             # whether an article is about the topic is read from its lead (order.newest_first)
@@ -59,39 +60,35 @@ class CandidateFinder:
         in_sample = np.isin(ids, self.sample, assume_unique=True)
         return Candidates(ids, in_sample, lexical, coverage)
 
-    def _by_topic(self, lexical: np.ndarray, vector: np.ndarray) -> np.ndarray:
-        """The best by BM25 and those holding the sentences nearest to the question."""
+    def _by_topic(self, lexical: np.ndarray, asked: CandidateQuery) -> np.ndarray:
+        """The best by BM25 and those the index finds nearest to the question."""
         k = self.settings.candidates
-        index = self.indexed.index
-        nearest = index.passages_of_sentences(index.nearest_sentences(vector, k))
-        return np.concatenate([_top(lexical, k), nearest])
+        return np.concatenate([_top(lexical, k), self.indexed.search.candidates(asked, k)])
 
     def _of_period(
-        self, period: Period, lexical: np.ndarray, coverage: np.ndarray, vector: np.ndarray
+        self, period: Period, lexical: np.ndarray, coverage: np.ndarray, asked: CandidateQuery
     ) -> list[np.ndarray]:
         """The passages of the time asked about that the date rule may raise: those about the
         topic by their terms, and the closest of the rest."""
         k = self.settings.candidates
-        in_time = self.indexed.dated_within(period) | self.indexed.event_dates.matching(period)
+        in_time = self.indexed.in_time(period)
         of_time = np.flatnonzero(in_time)
         about = of_time[coverage[of_time] >= self.settings.no_answer.min_term_coverage]
         found = [about[_top(lexical[about], 4 * k)], of_time[_top(lexical[of_time], k)]]
         if len(of_time) <= 4 * k:
             found.append(of_time)
-        else:  # a long period ("this year"): the nearest of its passages, from the graph
-            index = self.indexed.index
-            nearest = index.passages_of_sentences(index.nearest_sentences(vector, 8 * k))
-            found.append(nearest[in_time[nearest]])
+        else:  # a long period ("this year"): the nearest of its passages, from the search
+            within = replace(asked, period=period)
+            found.append(self.indexed.search.candidates(within, 8 * k))
         return found
 
-    def _newest(self, coverage: np.ndarray, vector: np.ndarray) -> list[np.ndarray]:
+    def _newest(self, coverage: np.ndarray, asked: CandidateQuery) -> list[np.ndarray]:
         """For "latest": newest first among the passages about the topic, not only the best
         scoring, and more of the nearest."""
         k = self.settings.candidates
         about = np.flatnonzero(coverage >= self.settings.no_answer.min_term_coverage)
         newest = about[np.argsort(-self.indexed.dates[about], kind="stable")[: 2 * k]]
-        index = self.indexed.index
-        return [newest, index.passages_of_sentences(index.nearest_sentences(vector, 4 * k))]
+        return [newest, self.indexed.search.candidates(asked, 4 * k)]
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:

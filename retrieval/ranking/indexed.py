@@ -34,6 +34,17 @@ class Indexed:
         # per passage: its article's first passage, where news puts what the story is about
         self.lead_of = np.array([first[p.article.source] for p in self.passages], np.int64)
         self._title_terms: dict[str, set[str]] = {}
+        self._in_time: tuple[Period | None, np.ndarray] = (None, np.zeros(0, bool))
+        self.search = index.candidate_search(self.in_time)
+
+    def in_time(self, period: Period) -> np.ndarray:
+        """Per passage: is its article of that period, or does it say something happened then.
+        The last answer is kept: the candidates and the local search ask for the same period."""
+        last, mask = self._in_time
+        if last != period:
+            mask = self.dated_within(period) | self.event_dates.matching(period)
+            self._in_time = (period, mask)
+        return mask
 
     def title_terms(self, article: Article) -> set[str]:
         """The BM25 terms of an article's title, read once."""

@@ -11,6 +11,7 @@ from retrieval.text.analyzer import Analyzer
 
 @dataclass(frozen=True)
 class Query:
+    text: str  # the corrected question
     terms: tuple[str, ...]  # stemmed BM25 terms of the corrected question
     corrections: dict[str, str]  # misspelt word -> corpus word
     embedding: Embedding  # of the corrected question
@@ -19,4 +20,4 @@ class Query:
 def read_query(question: str, analyzer: Analyzer, encoder: Encoder) -> Query:
     corrected, corrections = analyzer.correct(question)
     terms = tuple(analyzer.terms(corrected))
-    return Query(terms, corrections, encoder.encode_query(corrected))
+    return Query(corrected, terms, corrections, encoder.encode_query(corrected))

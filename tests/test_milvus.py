@@ -1,0 +1,194 @@
+"""The Milvus engine (index.engine: milvus) against a real Milvus Lite, started once per session.
+
+Both engines answer the same questions with the two-stage search forced on the bundled article
+(a few candidates, a small sample), so that the candidates do come from the engine's search."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pymilvus")
+pytest.importorskip("milvus_lite")
+
+from eval.chat import followup_rows  # noqa: E402
+from eval.dates import bundled_date_rows, date_questions  # noqa: E402
+from eval.run import article_questions, evaluate  # noqa: E402
+from retrieval.index.milvus import (  # noqa: E402
+    EngineConfig,
+    EngineMismatch,
+    MilvusEngine,
+    MilvusIndex,
+    MilvusStore,
+)
+from retrieval.live import LiveRetriever  # noqa: E402
+from retrieval.model.embeddings import DEFAULT_MODEL  # noqa: E402
+from retrieval.pipeline import STORE_DOWN, Retriever  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+ENGINES = ("local", "milvus")
+
+
+@pytest.fixture(scope="session")
+def milvus_db(tmp_path_factory) -> str:
+    """A Milvus Lite file: the first client started on it starts the engine process."""
+    return str(tmp_path_factory.mktemp("milvus") / "engine.db")
+
+
+@pytest.fixture(scope="session")
+def engine(milvus_db) -> MilvusEngine:
+    return MilvusEngine(EngineConfig(milvus_db, "", "test_"), DEFAULT_MODEL, 3, 1)
+
+
+@pytest.fixture(scope="session")
+def two_stage(config):
+    """Candidates from the search even on one article: 5 from BM25 and 5 from the engine."""
+    return config.retrieval.model_copy(update={"candidates": 5, "sample": 5})
+
+
+@pytest.fixture(scope="session")
+def engines(retriever, engine, two_stage) -> dict[str, Retriever]:
+    local = retriever.index
+    searched = engine.attach(local)
+    return {
+        "local": Retriever(local, two_stage, retriever.encoder),
+        "milvus": Retriever(searched, two_stage, retriever.encoder),
+    }
+
+
+def _hit1(retriever: Retriever) -> float:
+    rows = {r.ranker: r for r in evaluate(retriever, article_questions())}
+    return rows["fused"].hit_at_1
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_article_questions_answered_by_both_engines(engines, name):
+    assert not engines[name].exhaustive  # the search is what is tested
+    hit1 = _hit1(engines[name])
+    assert hit1 >= 0.85, hit1
+    assert abs(hit1 - _hit1(engines["local"])) <= 0.02
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_date_questions_by_both_engines(engines, name):
+    questions = date_questions()["bundled"]
+    rows = {split: hit for split, _n, hit, _shown in bundled_date_rows(engines[name], questions)}
+    assert rows["all"] >= 0.85, rows
+
+
+def test_follow_up_questions_by_both_engines(engines):
+    """The follow-up set (eval/followup_questions.json) read with its previous question: the
+    same hit@1 from both engines."""
+    rows = {
+        name: {r.kind: r.with_context for r in followup_rows(engines[name])} for name in ENGINES
+    }
+    assert rows["milvus"]["all"] >= 0.7, rows
+    assert abs(rows["milvus"]["all"] - rows["local"]["all"]) <= 0.02, rows
+
+
+def test_time_filter_keeps_the_passages_of_that_time(engines):
+    """A search within a period brings back only passages of that time (the engine filters,
+    the bot applies the exact rule)."""
+    from retrieval.dates.period import Period
+    from retrieval.index.search import CandidateQuery
+
+    milvus = engines["milvus"]
+    query = milvus.encoder.encode_query("protests in Kazakhstan")
+    day = milvus.articles[0].date
+    period = Period(day - dt.timedelta(days=7), day)
+    asked = CandidateQuery("protests in Kazakhstan", ("protest",), query.vector, period)
+    found = milvus.indexed.search.candidates(asked, 20)
+    assert len(found)
+    assert milvus.indexed.in_time(period)[found].all()
+    far = Period(dt.date(1901, 1, 1), dt.date(1901, 1, 2))
+    assert not len(milvus.indexed.search.candidates(replace(asked, period=far), 20))
+
+
+def test_articles_added_and_removed_while_running(seeds_copy, milvus_db, two_stage, retriever):
+    engine = MilvusEngine(EngineConfig(milvus_db, "", "live_"), DEFAULT_MODEL, 3, 1)
+    live = LiveRetriever(
+        seeds_copy, two_stage, retriever.encoder, index_root=seeds_copy.parent / "index",
+        attach=engine.attach,
+    )  # fmt: skip
+    store = engine.store
+    assert store is not None and len(store.written()) == 1
+    (seeds_copy / "zebra.txt").write_text(
+        "date 2022-01-20 Zebras cross the river\n\n"
+        "Thousands of zebras crossed the Mara river on Thursday, rangers in Kenya said.\n"
+    )
+    report = live.reload()
+    assert report.added and len(store.written()) == 2
+    answer = live.ask("How many zebras crossed the Mara river?")
+    assert answer.answered and answer.hits[0].passage.article.source.endswith("zebra.txt")
+    (seeds_copy / "zebra.txt").unlink()
+    live.reload()
+    assert len(store.written()) == 1
+    rows = store.client.query(store.passages_name, filter="number >= 0", output_fields=["article"])
+    assert {r["article"] for r in rows} == set(store.written())
+
+
+def test_other_index_settings_are_refused_in_one_line(engines, milvus_db):
+    settings = {"model": "another-model", "max_sentences": 3, "stride": 1}
+    with pytest.raises(EngineMismatch) as caught:
+        MilvusStore(EngineConfig(milvus_db, "", "test_"), settings, 768)
+    message = str(caught.value)
+    assert "\n" not in message and "milvus.collection_prefix" in message
+    assert "another-model" in message
+
+
+def test_engine_stopped_while_running_then_back(tmp_path, retriever, two_stage):
+    """The engine process goes away: the question is told so, nothing raises; the next
+    question connects again (Milvus Lite starts anew on its file)."""
+    from milvus_lite.server_manager import server_manager_instance
+
+    path = str(tmp_path / "down.db")
+    engine = MilvusEngine(EngineConfig(path, "", "down_"), DEFAULT_MODEL, 3, 1)
+    bot = Retriever(engine.attach(retriever.index), two_stage, retriever.encoder)
+    assert bot.ask("Who is Karim Masimov?").answered
+    server_manager_instance.release_server(path)
+    answer = bot.ask("Who is Karim Masimov?")
+    assert not answer.answered and answer.problem == STORE_DOWN
+    assert bot.ask("Who is Karim Masimov?").answered
+
+
+def test_unreachable_engine_at_start_is_one_line_and_exit_2(tmp_path, engines):
+    """`newsbot ask` with a Milvus server that is not there: one line naming the URI, exit 2."""
+    uri = "http://127.0.0.1:9"  # the discard port: nothing listens
+    config = tmp_path / "bot.yaml"
+    config.write_text(
+        f"corpus:\n  cache_dir: {tmp_path / 'cache'}\n  seeds_dir: {ROOT / 'seeds'}\n"
+        f"index:\n  engine: milvus\nmilvus:\n  uri: {uri}\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(config), "ask", "Who is Masimov?"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()  # progress lines, then the one error line
+    said = [line for line in lines if uri in line]
+    assert said == lines[-1:] and "milvus.uri" in said[0], lines
+    assert not any("Traceback" in line or "[ERROR]" in line for line in lines), lines
+    assert time.monotonic() - started < 120
+
+
+def test_milvus_index_maps_every_passage(engines):
+    index = engines["milvus"].index
+    assert isinstance(index, MilvusIndex)
+    assert sorted(index.passage_of.values()) == list(range(len(index.passages)))
+    assert np.array_equal(index.passage_first, engines["local"].index.passage_first)
+
+
+def test_the_local_engine_never_imports_pymilvus():
+    code = (
+        "import sys, bot.__main__, bot.runtime, retrieval.live, eval.run\n"
+        "assert not [m for m in sys.modules if m.startswith(('pymilvus', 'milvus_lite'))]"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120)
