@@ -105,3 +105,59 @@ def test_a_weeks_overview_shows_that_weeks_stories_and_says_which_days(stories):
     assert "From articles of 10 May 2023, 12 May 2023 and 15 May 2023." in answer.notes, (
         answer.notes
     )
+
+
+def test_a_day_without_a_story_on_the_topic_gets_a_note(stories):
+    """Only a cocoa story is of 12 May: what was reported about Iran that day says so."""
+    answer = stories.ask("What was reported about Iran on May 12, 2023?")
+    assert answer.answered
+    assert any("12 May 2023" in note and "shown instead" in note for note in answer.notes), (
+        answer.notes
+    )
+
+
+MARCH_12 = dt.date(1987, 3, 12)
+CROP_YEAR = (
+    "Indonesia's coffee output in 1986/87, ending September 30, is expected to stagnate or"
+    " fall slightly from last year's level of 360,000 tonnes, he said."
+)
+GROWTH = "The economy grew by 5.3 pct last year, up from 4.1 pct in 1985, Ouko said."
+COFFEE = [
+    Article(
+        "Indonesia pressing for compromise over coffee",
+        MARCH_12,
+        "indonesia-coffee.txt",
+        ("Indonesian coffee exporters want a compromise on export quotas.", CROP_YEAR),
+    ),
+    Article(
+        "Indonesian coffee exporters brace for low prices",  # the same story sent again
+        MARCH_12,
+        "indonesia-coffee-again.txt",
+        ("Indonesian coffee exporters are preparing for a period of low prices.", CROP_YEAR),
+    ),
+    Article(
+        "Kenyan minister forecasts economic expansion",
+        dt.date(1987, 4, 1),
+        "kenya.txt",
+        (f"Falling coffee prices hurt Kenya's exports. {GROWTH}",),
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def coffee(model, config, tmp_path_factory) -> Retriever:
+    encoder = Encoder(model, DEFAULT_MODEL, tmp_path_factory.mktemp("coffee-timeline"))
+    return Retriever.over_articles(COFFEE, config.retrieval, encoder)
+
+
+def test_a_timeline_lists_each_sentence_once_at_its_first_date(coffee):
+    """Three dates in one sentence, a sentence in two stories, overlapping windows: once each,
+    the crop year 1986/87 ending 30 September 1987, the growth of last year (1986)."""
+    events = coffee.timeline()
+    sentences = [e.sentence for e in events]
+    assert sorted(sentences) == sorted({CROP_YEAR, GROWTH}), sentences
+    dated = {e.sentence: e for e in events}
+    assert dated[GROWTH].period.iso() == "1986"
+    assert dated[CROP_YEAR].expression.text == "1986/87"
+    ending = [e for e in coffee.event_dates.by_passage[1] if e.text == "September 30"]
+    assert [e.period.iso() for e in ending] == ["1987-09-30"]

@@ -12,6 +12,9 @@ import pytest
 from retrieval.corpus import Article, load_corpus
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
 from retrieval.pipeline import Answer, Retriever
+from retrieval.question.intent import read_intent
+from retrieval.ranking.indexed import _made_from
+from retrieval.text.analyzer import words
 
 BUNDLED_DATE = dt.date(2022, 1, 8)
 BUNDLED_TITLE = "Masimov was a loyalist of former President Nazabaryev. The purge has begun"
@@ -287,3 +290,63 @@ def test_latest_puts_the_newest_article_about_the_topic_before_a_passing_mention
     for question in ("latest cocoa news", "any recent news about cocoa?"):
         sources = [h.passage.article.source for h in latest.ask(question).hits]
         assert sources[0] == "ghana.txt", (question, sources)
+
+
+def test_latest_finds_the_newest_story_that_names_the_topic_only_by_its_adjective(
+    config, shared_encoder
+):
+    """ "Bolivian miners" in a title is about Bolivia though the story never says "Bolivia",
+    and scores below an older story that says it again and again; a newer one that mentions
+    Bolivia in passing does not come first (issue 16)."""
+
+    def article(name: str, title: str, day: int, *paragraphs: str) -> Article:
+        return Article(title, dt.date(1987, 3, day), name, paragraphs)
+
+    articles = [
+        article("growth.txt", "Bolivia should seek growth, World Bank says", 18,
+                "Bolivia should now seek growth, a World Bank official said of Bolivia.",
+                "Bolivia has cut inflation, and Bolivia's debt talks go on, he said of Bolivia."),
+        article("miners.txt", "Bolivian miners, government continue strike talks", 23,
+                "Union leaders of 9,000 tin miners employed by the state corporation Comibol"
+                " will resume pay talks with the government tomorrow, a spokesman said."),
+        article("tin.txt", "Tin prices steady in quiet trade", 27,
+                "Tin prices were steady in quiet trade on the London Metal Exchange.",
+                "Dealers said stocks rose slightly during the week.",
+                "Shipments from Bolivia and Malaysia were said to be unchanged."),
+    ]  # fmt: skip
+    latest = Retriever.over_articles(articles, config.retrieval, shared_encoder)
+    for question in ("latest news from Bolivia", "Bolivia latest", "recent Bolivia news"):
+        sources = [h.passage.article.source for h in latest.ask(question).hits]
+        assert sources[0] == "miners.txt", (question, sources)
+    assert {"bolivia", "bolivian"} <= set(latest.indexed.forms("bolivia"))
+
+
+@pytest.mark.parametrize(
+    ("word", "term", "made"),
+    [
+        ("indian", "india", True),
+        ("iranian", "iran", True),
+        ("japanes", "japan", True),
+        ("iraqi", "iraq", True),
+        ("argentin", "argentina", True),
+        ("chines", "china", True),
+        ("canadian", "canada", True),
+        ("mexican", "mexico", True),
+        ("indic", "india", False),  # "indicators"
+        ("goldman", "gold", False),
+        ("bankruptci", "bank", False),
+    ],
+)
+def test_words_made_from_a_place_name(word, term, made):
+    """Stemmed words, as the index holds them."""
+    assert _made_from(word, term) is made
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["recent Japan news", "Japan news lately", "any updates on Japan?", "the last story on Japan"],
+)
+def test_ways_of_asking_for_the_newest_news(question):
+    intent = read_intent(question, [dt.date(1987, 6, 1)])
+    assert intent.latest and intent.period is None
+    assert "japan" in words(intent.topic), intent.topic

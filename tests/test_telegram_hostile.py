@@ -294,13 +294,14 @@ def test_an_edited_reload_is_answered_not_a_crash(config, model, seeds_copy, tmp
 
 @pytest.fixture(scope="module")
 def market_days(model, config, tmp_path_factory) -> Retriever:
-    """One article of 1,050 dated events: more than a three-digit page number."""
+    """One article of 1,050 dated events: more than a three-digit page number (a sentence
+    each: a timeline lists a sentence once)."""
     seeds = tmp_path_factory.mktemp("market-days")
     day, paragraphs = dt.date(2001, 1, 1), []
     for _ in range(21):
         dates = [f"{(day + dt.timedelta(days=n)):%-d %B %Y}" for n in range(50)]
         day += dt.timedelta(days=50)
-        paragraphs.append("The market was open on " + ", on ".join(dates) + ".")
+        paragraphs.append(" ".join(f"The market was open on {d}." for d in dates))
     (seeds / "001.txt").write_text(
         "date 2020-05-05 Market days\n\n" + "\n\n".join(paragraphs) + "\n", encoding="utf-8"
     )

@@ -20,9 +20,12 @@ OVERVIEW_WORDS = frozenset(
     written day week month year days weeks months brief briefly main point points key
     events event""".split()  # noqa: SIM905
 )
+# "Recent Japan news", "Japan news lately", "the last story on Japan", "any updates on Japan?"
+# ask for the newest as "latest" does.
 _LATEST = re.compile(
-    r"\b(?:latest|newest|most\s+recent|most\s+recently|last\s+news|recent\s+news|up[-\s]to[-\s]date|"
-    r"any\s+recent|anything\s+new|what'?s\s+new)\b",
+    r"\b(?:latest|newest|(?:most\s+)?recent(?:ly)?|lately|last\s+(?:news|stor(?:y|ies)|reports?|word)|"
+    r"up[-\s]to[-\s]date|(?:any|recent)\s+updates?|updates?\s+(?:on|about|from)|anything\s+new|"
+    r"what'?s\s+new|what\s+is\s+new|(?:current|fresh)\s+news)\b",
     re.I,
 )
 # What a "latest" question asks for besides its topic: ranked by these, the newest article that

@@ -52,7 +52,7 @@ class CandidateFinder:
             if intent is not None and intent.period is not None:
                 found.extend(self._of_period(intent.period, lexical, coverage, asked))
             if intent is not None and intent.latest:
-                found.extend(self._newest(coverage, asked))
+                found.extend(self._newest(query, coverage, asked))
         ids = np.unique(np.concatenate(found)).astype(np.int64)
         if intent is not None and intent.latest and not self.exhaustive:
             # whether an article is about the topic is read from its lead (order.newest_first)
@@ -82,13 +82,21 @@ class CandidateFinder:
             found.append(self.indexed.search.candidates(within, 8 * k))
         return found
 
-    def _newest(self, coverage: np.ndarray, asked: CandidateQuery) -> list[np.ndarray]:
-        """For "latest": newest first among the passages about the topic, not only the best
-        scoring, and more of the nearest."""
+    def _newest(
+        self, query: Query, coverage: np.ndarray, asked: CandidateQuery
+    ) -> list[np.ndarray]:
+        """For "latest": newest first among the passages holding the topic's terms and the
+        lead passages of the articles that name all of it in their title and lead ("Bolivian"
+        for Bolivia; Indexed.named_whole), not only the best scoring, and more of the nearest."""
         k = self.settings.candidates
+        indexed = self.indexed
         about = np.flatnonzero(coverage >= self.settings.no_answer.min_term_coverage)
-        newest = about[np.argsort(-self.indexed.dates[about], kind="stable")[: 2 * k]]
-        return [newest, self.indexed.search.candidates(asked, 4 * k)]
+        leads = np.unique(indexed.lead_of)
+        named = leads[indexed.named_whole(query.terms, leads)]
+        found = []
+        for ids in (about, named):
+            found.append(ids[np.argsort(-indexed.dates[ids], kind="stable")[: 2 * k]])
+        return [*found, indexed.search.candidates(asked, 4 * k)]
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:

@@ -12,7 +12,7 @@ from retrieval.dates.timex import Period
 from retrieval.passages import Passage
 from retrieval.question.intent import Intent
 from retrieval.ranking.fusion import z_score
-from retrieval.ranking.indexed import Indexed
+from retrieval.ranking.indexed import ABOUT_SHARE, Indexed
 from retrieval.ranking.scoring import Scores, closeness
 from retrieval.settings import NoAnswerSettings, RetrievalSettings
 
@@ -39,7 +39,6 @@ def decide_answerable(scores: Scores, rules: NoAnswerSettings) -> bool:
 # title and first paragraph, and a story that mentions the topic in passing has it further down.
 # Chosen on the dev splits of the reuters-dev "latest" questions (eval.latest).
 LEAD_SHARE = 0.5
-TITLE_COVERAGE = 0.5
 
 
 class Ranker:
@@ -140,40 +139,36 @@ class Ranker:
         return [int(ids[i]) for i in np.flatnonzero(ranking >= best * self.settings.latest_share)]
 
     def newest_first(self, ranking: np.ndarray, scores: Scores) -> list[int]:
-        """The best passage of each article among the relevant, newest article first (the
-        better passage first on the same day); the articles about the question before those
-        that only mention it in passing. ranking[n] is the score of passage scores.ids[n]."""
+        """The best passage of each article relevant to the question or naming all of it in
+        its title and lead (Indexed.named_whole), newest article first (the better passage first on the same day);
+        the articles about the question before those that only mention it in passing.
+        ranking[n] is the score of passage scores.ids[n]."""
         score = dict(zip(scores.ids.tolist(), ranking.tolist(), strict=True))
+        terms = scores.query_terms
+        shares = self.indexed.headline_coverage(terms, scores.ids).tolist()
+        headline = dict(zip(scores.ids.tolist(), shares, strict=True))
+        named = scores.ids[self.indexed.named_whole(terms, scores.ids)].tolist()
         best: dict[str, int] = {}
-        for i in self.relevant(ranking, scores.ids):
+        for i in {*self.relevant(ranking, scores.ids), *named}:
             source = self.passages[i].article.source
             if source not in best or score[i] > score[best[source]]:
                 best[source] = i
         top = float(ranking.max(initial=0.0))
-        weights = {t: self.indexed.bm25.weight(t) for t in set(scores.query_terms)}
-        about = {i: self._about(i, score, top, weights) for i in best.values()}
+        about = {i for i in best.values() if self._about(i, headline[i], score, top)}
         order = sorted(
             best.values(),
-            key=lambda i: (about[i], self.passages[i].article.date, score[i]),
+            key=lambda i: (i in about, self.passages[i].article.date, score[i]),
             reverse=True,
         )
         return order[: self.settings.max_results]
 
-    def _about(
-        self, i: int, score: dict[int, float], top: float, weights: dict[str, float]
-    ) -> bool:
-        """Is passage i's article about the question, rather than mentioning it in passing: its
-        lead passage scores at least LEAD_SHARE of the best passage, or its title holds at
-        least TITLE_COVERAGE of the question's term weight."""
-        if top <= 0:
+    def _about(self, i: int, headline: float, score: dict[int, float], top: float) -> bool:
+        """Is passage i's article about the question, rather than mentioning it in passing:
+        its title or lead names ABOUT_SHARE of the question's term weight (headline_coverage),
+        or its lead passage scores at least LEAD_SHARE of the best passage."""
+        if top <= 0 or headline >= ABOUT_SHARE:
             return True
-        lead = int(self.indexed.lead_of[i])
-        if score.get(lead, -np.inf) >= LEAD_SHARE * top:
-            return True
-        title = self.indexed.title_terms(self.passages[i].article)
-        total = sum(weights.values())
-        held = sum(w for t, w in weights.items() if t in title)
-        return total > 0 and held / total >= TITLE_COVERAGE
+        return score.get(int(self.indexed.lead_of[i]), -np.inf) >= LEAD_SHARE * top
 
     def distinct(self, ranking: np.ndarray, ids: np.ndarray | None = None) -> list[int]:
         """Passage indices best first, skipping any that overlaps a better one or repeats its
