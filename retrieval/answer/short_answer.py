@@ -5,8 +5,8 @@ question asks for come first, and the value in the first of them is the short an
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from retrieval.answer.answer_type import AskedType, ValueType, asked_type
@@ -159,27 +159,53 @@ def _anchors(sentence: str, asked: set[str]) -> list[int]:
     return anchors
 
 
-def lead_with_values(question: str, hits: Sequence[HitLike]) -> tuple[HitLike, ...]:
+def lead_with_values(
+    question: str,
+    hits: Sequence[HitLike],
+    more: Callable[[], Sequence[HitLike]] | None = None,
+) -> tuple[HitLike, ...]:
     """The hits as ranked when the first one's best sentence holds a value of the asked type
-    (a date, a number, a description); otherwise, among the first few, those holding one near
-    the question's words first, then those holding one further from them, then the rest, each
-    group in its order."""
+    (a date, a number, a description); otherwise, among the first few, those holding one beside
+    all the question's words first, then near them, then further from them, then the rest,
+    each group in its order. more: the first hit's article's other passages, looked at when
+    none of the first few holds a value beside all the question's words (Reuters' "Net loss
+    31.2 mln vs loss 42.6 mln" names no company, so it ranks low for "How much did Valero
+    lose?")."""
     asked = asked_type(question)
     # Not for names: "They have already found the first culprits: the cop supply chain." names
     # no one and answers "Who are the first culprits?" (measured: eval/highlight_questions).
     if asked is None or asked.kind in ("person", "place", "organisation") or not hits:
         return tuple(hits)
-    group = []
-    for n, hit in enumerate(hits[:WINDOW]):
-        found = _figures(asked, hit, question, sentence_values(asked, hit, question))
-        # All the question's words beside the value: "Revs 168.5 mln" of Valero before its
-        # "Net loss 31.2 mln" for "What were Valero's revenues?".
-        full = bool(found) and _held_by(question, hit) >= OTHER_SHARE
-        group.append((0 if full else 1 if found and found[0].near else 2 if found else 3, n))
+    group = [(_group(asked, hit, question), n) for n, hit in enumerate(hits[:WINDOW])]
+    if all(g for g, _ in group) and more is not None:
+        found = next((hit for hit in _full_sentences(asked, more(), question)), None)
+        if found is not None:
+            return (found, *hits)
     if group[0][0] < 3 and not any(g == 0 for g, _ in group[1:]):
         return tuple(hits)
     order = [n for _, n in sorted(group)] + list(range(WINDOW, len(hits)))
     return tuple(hits[n] for n in order)
+
+
+def _group(asked: AskedType, hit: HitLike, question: str) -> int:
+    """0: a value beside all the question's words ("Revs 168.5 mln" of Valero before its "Net
+    loss 31.2 mln" for "What were Valero's revenues?"); 1: a value near them; 2: a value; 3:
+    none."""
+    found = _figures(asked, hit, question, sentence_values(asked, hit, question))
+    if found and _held_by(question, hit) >= OTHER_SHARE:
+        return 0
+    return 1 if found and found[0].near else 2 if found else 3
+
+
+def _full_sentences(asked: AskedType, hits: Sequence[HitLike], question: str) -> Iterator[HitLike]:
+    """The hits with a sentence holding a value beside all the question's words, that
+    sentence highlighted."""
+    for hit in hits:
+        for n in range(len(hit.passage.sentences)):
+            moved = replace(hit, highlight=n)  # type: ignore[type-var]
+            if _group(asked, moved, question) == 0:
+                yield moved
+                break
 
 
 def short_answer(question: str, hits: Sequence[HitLike]) -> ShortAnswer | None:
