@@ -47,7 +47,7 @@ _PREVIOUS = re.compile(
 _PER_SHARE = re.compile(r"^\s*(?:a|per)\s+share\b", re.I)
 _PER_SHARE_ASKED = re.compile(r"\b(?:a|per)\s+share\b", re.I)
 _SHR = re.compile(r"shr\b", re.I)
-_AS_ORG = AskedType("organisation")
+_AS_ORG = AskedType("organisation")  # "Who is buying X?" may be answered by a company
 # The label of a table line: "Net loss ", "Revs ", "Net profit ".
 _LABEL = re.compile(r"[A-Z][A-Za-z]*(?:\s+[a-z]+){0,2}\s+")
 
@@ -279,6 +279,7 @@ def _only(found: list[Value], asked: AskedType, hit: HitLike, question: str) -> 
 
 
 def _is_per_share(text: str, value: Value) -> bool:
+    """ "27 dlrs a share", or a figure of Reuters' "Shr" line ("Shr loss 1.31 dlrs")."""
     line_start = max(text.rfind(". ", 0, value.start), text.rfind("\n", 0, value.start)) + 1
     return bool(_PER_SHARE.match(text[value.end :]) or _SHR.match(text[line_start:].lstrip()))
 
