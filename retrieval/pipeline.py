@@ -123,8 +123,10 @@ class Retriever:
         ranking = self.ranker.with_dates(scores, intent)
         order = self.ranker.order(ranking, scores, intent)
         hits = self.highlighter.hits(order, ranking, scores, intent)
+        # A passage holding the value asked for first, if need be another of the best article's.
+        ranked = hits
+        hits = lead_with_values(question, hits, lambda: self._rest_of_article(ranked, intent))
         unsure = doubt(question, hits, self.analyzer.terms, scores.corrections)
-        hits = lead_with_values(question, hits)  # a passage holding the value asked for first
         return Answer(
             question,
             True,
@@ -136,6 +138,18 @@ class Retriever:
             short_answer=None if unsure else short_answer(question, hits),
             doubtful=unsure,
         )
+
+    def _rest_of_article(self, hits: Sequence[Hit], intent: Intent) -> list[Hit]:
+        """The first hit's article's passages that overlap no hit, in the article's order."""
+        source = hits[0].passage.article.source
+        rest = []
+        i = self.indexed.leads[source]
+        while i < len(self.passages) and self.passages[i].article.source == source:
+            passage = self.passages[i]
+            if not any(passage.overlaps(h.passage) for h in hits):
+                rest.append(self.highlighter.hit(i, hits[0].score, intent))
+            i += 1
+        return rest
 
     def score(self, question: str, intent: Intent | None = None) -> Scores:
         """Every signal of the candidates for a question (the evaluation compares them)."""

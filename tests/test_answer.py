@@ -11,6 +11,9 @@ from bot.answer_format import PLAIN, render_answer
 from bot.answer_json import answer_to_json
 from retrieval.answer.answer_type import asked_type
 from retrieval.answer.values import values_of
+from retrieval.corpus import Article
+from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
+from retrieval.pipeline import Retriever
 
 
 def test_when_question_leads_with_the_date_of_the_arrest(retriever):
@@ -118,3 +121,77 @@ def test_ask_json_carries_the_short_answer_and_the_doubt(retriever):
     doubted = answer_to_json(retriever.ask("How many people died in the Almaty riots?"), 3)
     assert doubted["doubtful"]["reason"] == "no_value" and "short_answer" not in doubted
     assert "but not how many people died" in doubted["doubtful"]["text"]
+
+
+# Reuters-style stories made here (tests never read data/): a results table, a takeover.
+_STORIES = [
+    Article(
+        "VALERO ENERGY CORP <VLO> 3RD QTR LOSS",
+        dt.date(1987, 10, 20),
+        "valero.txt",
+        (
+            "Shr loss 1.31 dlrs vs loss 1.80 dlrs",
+            "Net loss 31.2 mln vs loss 42.6 mln",
+            "Revs 168.5 mln vs 147.3 mln",
+        ),
+    ),
+    Article(
+        "BORG-WARNER TO SELL UNIT FOR 240 MLN DLRS",
+        dt.date(1987, 3, 9),
+        "borg.txt",
+        (
+            "Borg-Warner Corp said it agreed to sell its industrial products group to "
+            "<Clayton and Dubilier Inc> for about 240 mln dlrs.",
+        ),
+    ),
+    Article(
+        "ISRAELI INFLATION RATE IS 1.0 PCT IN FEBRUARY",
+        dt.date(1987, 3, 16),
+        "israel.txt",
+        (
+            "Israel's inflation rate for February was one pct, compared to 2.1 pct in January "
+            "and 1.6 pct in February 1986, a spokesman for the Central Bureau of Statistics said.",
+        ),
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def stories(model, config, tmp_path_factory) -> Retriever:
+    encoder = Encoder(model, DEFAULT_MODEL, tmp_path_factory.mktemp("stories-cache"))
+    return Retriever.over_articles(_STORIES, config.retrieval, encoder)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # The table line's label, not the year-ago figure, not the loss per share.
+        ("How much did Valero lose?", "Net loss 31.2 mln"),
+        ("What were Valero's revenues?", "Revs 168.5 mln"),
+        # Reuters marks companies: one organisation, though "and" is inside it.
+        ("Who is buying Borg-Warner's industrial products group?", "Clayton and Dubilier Inc"),
+        # The figures after "compared to" are the earlier ones.
+        ("What was Israel's inflation rate in February 1987?", "one pct"),
+    ],
+)
+def test_short_answer_in_reuters_style_stories(stories, question, expected):
+    answer = stories.ask(question)
+    short = answer.short_answer
+    assert short is not None and short.text == expected
+    assert answer.hits[short.passage].passage.text[short.start : short.end] == expected
+    # Above the passages (after a note on the dates asked about, if any).
+    assert PLAIN.bold(expected) in render_answer(answer, PLAIN).splitlines()[:2]
+
+
+def test_a_count_unrelated_to_the_population_is_no_answer(retriever):
+    """ "two border crises" stands beside "Kazakhstan" but is not how many live there."""
+    answer = retriever.ask("What is the population of Kazakhstan?")
+    assert answer.short_answer is None
+    assert answer.doubtful is not None and answer.doubtful.reason == "no_value"
+
+
+def test_a_name_after_the_noun_asked_with_is_of_its_type():
+    which_broker = asked_type("Which broker put Cuba's sugar crop at 7.5 mln tonnes?")
+    assert which_broker is not None and which_broker.noun == "broker"
+    sentence = "Cuban sugar output is put at 7.5 mln tonnes by broker C.Czarnikow in its review."
+    assert [v.text for v in values_of(which_broker, sentence, [])] == ["C.Czarnikow"]

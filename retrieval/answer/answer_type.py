@@ -57,6 +57,16 @@ _RULES: tuple[tuple[ValueType, re.Pattern[str]], ...] = tuple(
                    rf"^\s*what\s+is\s+the\s+name\s+of\s+the\b[^?]*\b{_PERSON_NOUNS}\b"),
     )
 )  # fmt: skip
+# The noun that says the type ("Which broker ...?", "In which town ...?"): not what the question
+# is about, and a name right after it in a sentence is of the type asked ("by broker C.Czarnikow").
+_TYPE_NOUN = re.compile(
+    rf"^\s*(?:(?:in|to|from|at|by|with|for)\s+)?{_WHICH}(?P<noun>{_PLACE_NOUNS}|{_ORG_NOUNS}|"
+    rf"{_PERSON_NOUNS})\b",
+    re.I,
+)
+_POPULATION = re.compile(r"\bpopulation\b", re.I)
+# What a population is counted in ("a population of 90,000", "90,000 inhabitants").
+_PEOPLE = ("population", "people", "inhabitants", "residents")
 _YEAR = re.compile(r"^\s*(?:(?:in|by|until)\s+)?(?:what|which)\s+year\b", re.I)
 _HOW_MANY = re.compile(r"^\s*how\s+many\s+(?P<noun>[^\W\d_]+(?:\s+[^\W\d_]+)?)", re.I)
 
@@ -66,6 +76,7 @@ class AskedType:
     kind: ValueType
     counted: tuple[str, ...] = ()  # "How many Russian soldiers": the words a count goes with
     year: bool = False  # "In which year ...?": a date that says its year ("December 28" does not)
+    noun: str | None = None  # "Which bank ...?": the noun saying the type, folded ("bank")
 
 
 def asked_type(question: str) -> AskedType | None:
@@ -75,5 +86,13 @@ def asked_type(question: str) -> AskedType | None:
             counted = ()
             if kind == "count" and (match := _HOW_MANY.search(question)):
                 counted = tuple(w for w in words(match["noun"]) if w not in STOP_WORDS)
-            return AskedType(kind, counted, bool(_YEAR.search(question)))
+            elif kind == "count" and _POPULATION.search(question):
+                counted = _PEOPLE
+            noun = _TYPE_NOUN.search(question)
+            return AskedType(
+                kind,
+                counted,
+                bool(_YEAR.search(question)),
+                noun["noun"].casefold() if noun else None,
+            )
     return None

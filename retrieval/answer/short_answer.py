@@ -4,8 +4,9 @@ question asks for come first, and the value in the first of them is the short an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from retrieval.answer.answer_type import AskedType, ValueType, asked_type
@@ -24,10 +25,31 @@ WINDOW = 3
 NEAR = 40
 # The short answer's sentence holds at least this share of the question's words.
 MIN_SHARE = 0.5
+# Another sentence of the passage than the best one: only one that holds (nearly) all of them.
+OTHER_SHARE = 0.9
 # Words that say what type of value is asked for, not what about.
 TYPE_WORDS = frozenset(
     ["many", "much", "old", "long", "year", "years", "date", "day", "month", "century"]
 )
+
+
+# Reuters' abbreviations and verbs asked for their nouns, folded.
+_SAME = {"lose": "loss", "lost": "loss", "losses": "loss", "revs": "revenues", "shr": "share",
+         "earn": "net", "earned": "net", "earnings": "net"}  # fmt: skip
+# The figure a value is compared with: "Net loss 31.2 mln vs loss 42.6 mln", "to 7.75 from 7.5".
+# And the figures listed after "compared to" in the same clause ("one pct, compared to 2.1 pct
+# in January and 1.6 pct in February 1986").
+_PREVIOUS = re.compile(
+    r"(?:\bvs\.?|\bversus|\bfrom|\bagainst)(?:\s+[a-z]+)?\s*$|"
+    r"\bcompared\s+(?:with|to)\b(?:[^.;]|(?<=\d)\.(?=\d)){0,60}$",
+    re.I,
+)
+_PER_SHARE = re.compile(r"^\s*(?:a|per)\s+share\b", re.I)
+_PER_SHARE_ASKED = re.compile(r"\b(?:a|per)\s+share\b", re.I)
+_SHR = re.compile(r"shr\b", re.I)
+_AS_ORG = AskedType("organisation")  # "Who is buying X?" may be answered by a company
+# The label of a table line: "Net loss ", "Revs ", "Net profit ".
+_LABEL = re.compile(r"[A-Z][A-Za-z]*(?:\s+[a-z]+){0,2}\s+")
 
 
 class HitLike(Protocol):
@@ -51,13 +73,20 @@ class ShortAnswer:
 
 
 def sentence_values(
-    asked: AskedType, hit: HitLike, question: str, *, loose: bool = False
+    asked: AskedType,
+    hit: HitLike,
+    question: str,
+    *,
+    loose: bool = False,
+    sentence_no: int | None = None,
 ) -> list[Value]:
-    """The values of the asked type in the hit's best sentence, offsets into the passage text,
-    nearest the question's words first; those the question names itself are left out."""
+    """The values of the asked type in the hit's best sentence (or sentence_no), offsets into
+    the passage text, nearest the question's words first; those the question names itself are
+    left out."""
     passage = hit.passage
-    at = passage.sentence_offsets[hit.highlight]
-    sentence = passage.sentences[hit.highlight]
+    n = hit.highlight if sentence_no is None else sentence_no
+    at = passage.sentence_offsets[n]
+    sentence = passage.sentences[n]
     dates = [d.shifted(-at) for d in hit.dates if at <= d.start and d.end <= at + len(sentence)]
     asked_words = _asked_words(question)
     # A value sharing a word with the question is its subject, not its answer ("Tokayev" in
@@ -79,23 +108,44 @@ def sentence_values(
 
 
 def _asked_words(question: str) -> set[str]:
-    """The question's words that say what it is about (not "the", not "many")."""
-    return {w for w in words(question) if w not in STOP_WORDS and w not in TYPE_WORDS}
+    """The question's words that say what it is about (not "the", not "many", not the "bank"
+    of "Which bank ...?")."""
+    asked = asked_type(question)
+    noun = asked.noun if asked else None
+    return {w for w in words(question) if w not in STOP_WORDS and w not in TYPE_WORDS and w != noun}
+
+
+def _stem(word: str) -> str:
+    """A word by its first five letters, Reuters' abbreviations and a few verbs as their nouns
+    ("lose" asks for the "loss" of "Net loss 31.2 mln")."""
+    return _SAME.get(word, word)[:5]
 
 
 def attached(value: Value, text: str, question: str) -> bool:
     """A word of the question (not one saying the type) among the three on either side."""
-    asked = {w[:5] for w in _asked_words(question)}
+    asked = {_stem(w) for w in _asked_words(question)}
     around = [w for w in words(text[: value.start]) if w not in STOP_WORDS][-3:]
     around += [w for w in words(text[value.end :]) if w not in STOP_WORDS][:3]
-    return any(w[:5] in asked for w in around)
+    return any(_stem(w) in asked for w in around)
 
 
-def _share_held(question: str, sentence: str) -> float:
-    """The share of the question's words (by their first five letters) in the sentence."""
-    asked = {w[:5] for w in _asked_words(question)}
-    have = {w[:5] for w in words(sentence)}
+def _share_held(question: str, sentence: str, context: str = "") -> float:
+    """The share of the question's words (by their first five letters) in the sentence; the
+    words of the names it asks about count when the passage or its title (context) has them
+    ("Valero" is in the title, not in "Net loss 31.2 mln vs loss 42.6 mln")."""
+    asked = {_stem(w) for w in _asked_words(question)}
+    have = {_stem(w) for w in words(sentence)}
+    if context:
+        named = {_stem(w) for n in names(question) for w in words(n)}
+        have |= named & {_stem(w) for w in words(context)}
     return len(asked & have) / len(asked) if asked else 1.0
+
+
+def _held_by(question: str, hit: HitLike) -> float:
+    """The share of the question's words in the hit's best sentence (names: in its passage)."""
+    passage = hit.passage
+    context = f"{passage.text} {passage.article.title}"
+    return _share_held(question, passage.sentences[hit.highlight], context)
 
 
 def _anchors(sentence: str, asked: set[str]) -> list[int]:
@@ -109,52 +159,133 @@ def _anchors(sentence: str, asked: set[str]) -> list[int]:
     return anchors
 
 
-def lead_with_values(question: str, hits: Sequence[HitLike]) -> tuple[HitLike, ...]:
+def lead_with_values(
+    question: str,
+    hits: Sequence[HitLike],
+    more: Callable[[], Sequence[HitLike]] | None = None,
+) -> tuple[HitLike, ...]:
     """The hits as ranked when the first one's best sentence holds a value of the asked type
-    (a date, a number, a description); otherwise, among the first few, those holding one near
-    the question's words first, then those holding one further from them, then the rest, each
-    group in its order."""
+    (a date, a number, a description); otherwise, among the first few, those holding one beside
+    all the question's words first, then near them, then further from them, then the rest,
+    each group in its order. more: the first hit's article's other passages, looked at when
+    none of the first few holds a value beside all the question's words (Reuters' "Net loss
+    31.2 mln vs loss 42.6 mln" names no company, so it ranks low for "How much did Valero
+    lose?")."""
     asked = asked_type(question)
     # Not for names: "They have already found the first culprits: the cop supply chain." names
     # no one and answers "Who are the first culprits?" (measured: eval/highlight_questions).
     if asked is None or asked.kind in ("person", "place", "organisation") or not hits:
         return tuple(hits)
-    group = []
-    for n, hit in enumerate(hits[:WINDOW]):
-        found = sentence_values(asked, hit, question)
-        if n == 0 and found:
-            return tuple(hits)
-        group.append((0 if found and found[0].near else 1 if found else 2, n))
+    group = [(_group(asked, hit, question), n) for n, hit in enumerate(hits[:WINDOW])]
+    if all(g for g, _ in group) and more is not None:
+        found = next((hit for hit in _full_sentences(asked, more(), question)), None)
+        if found is not None:
+            return (found, *hits)
+    if group[0][0] < 3 and not any(g == 0 for g, _ in group[1:]):
+        return tuple(hits)
     order = [n for _, n in sorted(group)] + list(range(WINDOW, len(hits)))
     return tuple(hits[n] for n in order)
 
 
+def _group(asked: AskedType, hit: HitLike, question: str) -> int:
+    """0: a value beside all the question's words ("Revs 168.5 mln" of Valero before its "Net
+    loss 31.2 mln" for "What were Valero's revenues?"); 1: a value near them; 2: a value; 3:
+    none."""
+    found = _figures(asked, hit, question, sentence_values(asked, hit, question))
+    if found and _held_by(question, hit) >= OTHER_SHARE:
+        return 0
+    return 1 if found and found[0].near else 2 if found else 3
+
+
+def _full_sentences(asked: AskedType, hits: Sequence[HitLike], question: str) -> Iterator[HitLike]:
+    """The hits with a sentence holding a value beside all the question's words, that
+    sentence highlighted."""
+    for hit in hits:
+        for n in range(len(hit.passage.sentences)):
+            moved = replace(hit, highlight=n)  # type: ignore[type-var]
+            if _group(asked, moved, question) == 0:
+                yield moved
+                break
+
+
 def short_answer(question: str, hits: Sequence[HitLike]) -> ShortAnswer | None:
-    """The value in the first hit's best sentence, when the question asks for one, the
-    sentence is about the question (it holds at least half of its words) and the value is the
-    only one of its type there, or the only one beside a word of the question: of two
-    otherwise ("In 1066, Duke William ... killing King Harold") the nearest is as often wrong
-    as right, and a wrong short answer is worse than none."""
+    """The value in the first hit's best sentence, or in the passage's sentence most about the
+    question when that one holds none, when the question asks for one, the sentence is about
+    the question (it holds at least half of its words) and the value is the only one of its
+    type there, or the only one beside a word of the question: of two otherwise ("In 1066,
+    Duke William ... killing King Harold") the nearest is as often wrong as right, and a wrong
+    short answer is worse than none."""
     asked = asked_type(question)
     if asked is None or asked.kind == "description" or not hits:
         return None
     hit = hits[0]
-    if _share_held(question, hit.passage.sentences[hit.highlight]) < MIN_SHARE:
-        return None
+    passage = hit.passage
+    context = f"{passage.text} {passage.article.title}"
     # Of another company or person than the question names: "George Wimpey's 1986 pretax
     # profit" is not in "Pantherella will show a 1986 pretax profit of about 690,000 stg".
     # One of its names will do ("ECU" may be "European Currency Unit" in the passage).
-    held = {w[:4] for w in words(hit.passage.text)}
+    held = {w[:4] for w in words(context)}
     named = [words(n) for n in names(question)]
     if named and not any(w[:4] in held for n in named for w in n):
         return None
-    found = sentence_values(asked, hit, question)
-    if len(found) > 1:  # "placed 1.04 billion dlrs of loans" for "How much in loans ...?"
-        found = [v for v in found if attached(v, hit.passage.text, question)]
-    if len(found) != 1:
-        return None
-    value = found[0]
-    period = next(
-        (d.period for d in hits[0].dates if (d.start, d.end) == (value.start, value.end)), None
+    shares = [_share_held(question, s, context) for s in passage.sentences]
+    # The best sentence first, then the others most about the question.
+    order = [hit.highlight] + sorted(
+        (n for n in range(len(shares)) if n != hit.highlight), key=lambda n: -shares[n]
     )
-    return ShortAnswer(value.text, asked.kind, 0, value.start, value.end, hits[0].highlight, period)
+    for n in order:
+        if shares[n] < (MIN_SHARE if n == hit.highlight else OTHER_SHARE):
+            continue
+        found = sentence_values(asked, hit, question, sentence_no=n)
+        if not found and asked.kind == "person":  # "Who is buying X?": <Clayton and Dubilier Inc>
+            found = [
+                v
+                for v in sentence_values(_AS_ORG, hit, question, sentence_no=n)
+                if passage.text[v.start - 1 : v.start] == "<"
+            ]
+        if not found:
+            continue
+        value = _only(found, asked, hit, question)
+        if value is None:
+            return None  # values of the type, but which one answers is unclear
+        period = next(
+            (d.period for d in hit.dates if (d.start, d.end) == (value.start, value.end)), None
+        )
+        start = _table_label(passage.text, value, passage.sentence_offsets[n])
+        text = passage.text[start : value.end] if start != value.start else value.text
+        return ShortAnswer(text, asked.kind, 0, start, value.end, n, period)
+    return None
+
+
+def _figures(asked: AskedType, hit: HitLike, question: str, found: list[Value]) -> list[Value]:
+    """Amounts and counts but the figure compared with ("vs loss 42.6 mln", "from 7.5 pct"),
+    and per share only when asked ("Shr loss 1.31 dlrs" does not say how much Valero lost)."""
+    if asked.kind not in ("amount", "count"):
+        return found
+    text = hit.passage.text
+    found = [v for v in found if not _PREVIOUS.search(text[: v.start])] or found
+    per_share = bool(_PER_SHARE_ASKED.search(question))
+    return [v for v in found if _is_per_share(text, v) == per_share]
+
+
+def _only(found: list[Value], asked: AskedType, hit: HitLike, question: str) -> Value | None:
+    """The one value that answers, when one stands out (_figures), then the one beside the
+    question's words ("placed 1.04 billion dlrs of loans" for "How much in loans ...?")."""
+    text = hit.passage.text
+    found = _figures(asked, hit, question, found)
+    if len(found) > 1:
+        found = [v for v in found if attached(v, text, question)]
+    return found[0] if len(found) == 1 else None
+
+
+def _is_per_share(text: str, value: Value) -> bool:
+    """ "27 dlrs a share", or a figure of Reuters' "Shr" line ("Shr loss 1.31 dlrs")."""
+    line_start = max(text.rfind(". ", 0, value.start), text.rfind("\n", 0, value.start)) + 1
+    return bool(_PER_SHARE.match(text[value.end :]) or _SHR.match(text[line_start:].lstrip()))
+
+
+def _table_label(text: str, value: Value, sentence_start: int) -> int:
+    """Where the short answer starts: at the label of a Reuters table line ("Net loss 31.2 mln
+    vs loss 42.6 mln" -> "Net loss 31.2 mln"), else at the value."""
+    label = text[sentence_start : value.start]
+    return sentence_start if _LABEL.fullmatch(label) else value.start

@@ -83,6 +83,14 @@ _AFTER_PERSON = re.compile(
     r"spokesman|spokeswoman|minister|secretary|manager|governor)\b)",
     re.I,
 )
+_MARKED = re.compile(r"<(?P<name>[^<>]{2,60})>")
+_TICKER = re.compile(r"[A-Z0-9.]{1,8}")
+_ORG_AFTER = re.compile(
+    r"^\s+(?:secret\s+)?(?:service|agency|bank|group|company|committee|party|federation|"
+    r"corporation|firm|ministry)\b"
+)
+_PLACE_FIRST = frozenset(["mount", "lake", "cape", "fort", "port", "gulf", "river"])
+_PLACE_AFTER = re.compile(r"^(?:,\s+[A-Z][\w.]*)?-based\b")
 _NOT_NAMES = frozenset(
     """the a an this that these those it its he she they we i in on at of and but or so if
     when while after before as for with by from to officially however because also yet
@@ -108,9 +116,17 @@ def quantities(sentence: str, dates: Iterable[TimeExpression] = ()) -> list[Valu
 
 def names(sentence: str) -> list[Value]:
     """Capitalised runs, each sorted as a person, a place or an organisation where the words
-    around it tell; "name" where they do not."""
-    found = []
+    around it tell; "name" where they do not. Reuters marks companies: "<Clayton and Dubilier
+    Inc>" is one organisation (a ticker such as "<VLO>" is none)."""
+    found = [
+        Value(m["name"], "organisation", m.start("name"), m.end("name"))
+        for m in _MARKED.finditer(sentence)
+        if not _TICKER.fullmatch(m["name"])
+    ]
+    marked = [(m.start(), m.end()) for m in _MARKED.finditer(sentence)]
     for m in _NAME.finditer(sentence):
+        if any(s <= m.start() < e for s, e in marked):
+            continue
         text, start = m.group(0).rstrip(".'’"), m.start()
         parts = text.split()
         while parts and (fold(parts[0]) in _NOT_NAMES or fold(parts[0]) in TITLES):
@@ -121,7 +137,7 @@ def names(sentence: str) -> list[Value]:
         text = " ".join(parts)
         end = start + len(text)
         found.append(Value(text, _kind(sentence, text, start, end), start, end))
-    return found
+    return sorted(found, key=lambda v: v.start)
 
 
 def _kind(sentence: str, text: str, start: int, end: int) -> str:
@@ -129,7 +145,11 @@ def _kind(sentence: str, text: str, start: int, end: int) -> str:
     before, after = sentence[:start], sentence[end:]
     if any(w in _ORG_WORDS for w in folded) or (text.isupper() and len(text) > 1):
         return "organisation"
-    if any(w in _PLACE_WORDS for w in folded[-1:]):
+    if _ORG_AFTER.match(after):  # "the Knb secret service"
+        return "organisation"
+    if any(w in _PLACE_WORDS for w in folded[-1:]) or folded[0] in _PLACE_FIRST:
+        return "place"
+    if _PLACE_AFTER.match(after):  # "the Richardson, Texas-based company"
         return "place"
     if _BEFORE_PERSON.search(before) or _AFTER_PERSON.search(after):
         return "person"
@@ -193,18 +213,31 @@ def values_of(
         # "six years ago" is a date and the answer to "How many years ago ...?".
         in_dates = () if set(asked.counted) & _TIME_UNITS else dates
         return [v for v in quantities(sentence, in_dates) if _counts(v, sentence, asked.counted)]
-    # A run of two or more capitalised words that is neither a place nor an organisation is
-    # most often a person's name ("Sergei Lavrov"); one word alone may be anything ("Russian").
-    return [v for v in names(sentence) if loose or v.kind == kind]
+    # Only names the words around them sort: a run of capitalised words may be anything
+    # ("Premier League", "First Crusade"). A name right after the noun the question asks with is of its type ("by broker X").
+    return [
+        v
+        for v in names(sentence)
+        if loose
+        or v.kind == kind
+        or (v.kind == "name" and asked.noun and _after_noun(sentence[: v.start], asked.noun))
+    ]
+
+
+def _after_noun(before: str, noun: str) -> bool:
+    """The text before a name ends with the noun, singular or plural ("broker ", "the town of ")."""
+    last = [w[:4] for w in words(before)[-2:]]
+    return bool(last) and (last[-1] == noun[:4] or last == [noun[:4], "of"])
 
 
 def _counts(value: Value, sentence: str, counted: tuple[str, ...]) -> bool:
     """A count goes with the word counted ("2,500 Russian soldiers" for "how many soldiers"):
-    that word within the next four, matched on its first five letters."""
+    that word within the next four, or the two before ("a population of 90,000"), matched on
+    its first five letters."""
     if value.kind == "amount" and "%" not in value.text and "pct" not in value.text:
         return False
     if not counted:
         return True
-    following = words(sentence[value.end :])[:4]
+    around = words(sentence[value.end :])[:4] + words(sentence[: value.start])[-2:]
     stems = {w[:5] for w in counted}
-    return any(w[:5] in stems for w in following)
+    return any(w[:5] in stems for w in around)
