@@ -214,7 +214,8 @@ def values_of(
         in_dates = () if set(asked.counted) & _TIME_UNITS else dates
         return [v for v in quantities(sentence, in_dates) if _counts(v, sentence, asked.counted)]
     # Only names the words around them sort: a run of capitalised words may be anything
-    # ("Premier League", "First Crusade"). A name right after the noun the question asks with is of its type ("by broker X").
+    # ("Premier League", "First Crusade"). A name right after the noun the question asks with
+    # is of its type ("by broker X").
     return [
         v
         for v in names(sentence)
@@ -225,7 +226,8 @@ def values_of(
 
 
 def _after_noun(before: str, noun: str) -> bool:
-    """The text before a name ends with the noun, singular or plural ("broker ", "the town of ")."""
+    """The text before a name ends with the noun, singular or plural ("broker ", "the town
+    of ")."""
     last = [w[:4] for w in words(before)[-2:]]
     return bool(last) and (last[-1] == noun[:4] or last == [noun[:4], "of"])
 
