@@ -4,7 +4,8 @@ a question (retrieval.pipeline), only restricted to that article's passages.
 
 The article's passages are scored together with the usual candidates and normalisation sample,
 so that the fused scores are normalised as for a question; the no-answer rule then looks at
-the article's passages alone. The text an edit must change to be news again is `digest`.
+the article's passages alone, and the article's best passage must also be one of the passages
+about the topic as /timeline TOPIC finds them (within `latest_share` of the best anywhere). The text an edit must change to be news again is `digest`.
 
 Above retrieval.pipeline: it reads a Retriever's parts; nothing under retrieval imports it.
 """
@@ -65,4 +66,8 @@ def match(retriever: Retriever, topic: str, passages: np.ndarray) -> Hit | None:
         return None
     ranking = scores.fused_stats.z(scores.fused)
     best = int(scores.ids[mine][np.argmax(ranking[mine])])
+    # About the topic as /timeline TOPIC reads it: scoring near the best passage anywhere, so
+    # an article that only shares a word or a theme with the topic is not news of it.
+    if best not in retriever.ranker.relevant(ranking, scores.ids):
+        return None
     return retriever.highlighter.hits([best], ranking, scores, intent)[0]
