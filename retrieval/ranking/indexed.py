@@ -111,7 +111,7 @@ class Indexed:
         return found
 
     def _weight(self, term: str, forms: list[str]) -> float:
-        """The term's IDF, or its commonest form's when the passages lack the term itself."""
+        """The term's IDF, or its forms' largest when the passages lack the term itself."""
         own = self.bm25.weight(term)
         return own if own > 0 or term in self.bm25.terms else max(map(self.bm25.weight, forms))
 
