@@ -89,6 +89,7 @@ def test_cached_paragraphs_equal_fresh_ones(model, warm, cache_copy):
         assert old.sentences == new.sentences
         assert np.array_equal(old.piece_ids, new.piece_ids) and len(old.piece_ids) > 5
         assert np.allclose(old.means, new.means, atol=2e-2)  # stored in float16
+        assert np.allclose(old.vectors, new.vectors, atol=2e-3)  # unit rows, float16
         assert np.allclose(old.token_vectors(), new.token_vectors(), atol=1e-3)
 
 

@@ -67,12 +67,14 @@ def test_without_dates_the_topic_alone_cannot_tell_the_days_apart(dated):
     undated = Retriever.over_articles(
         dated.articles, dated.settings.model_copy(update={"dates": False}), dated.encoder
     )
-    assert top_source(dated, "What was reported about Iran on December 20?") == IRAN_DECEMBER
-    sources = {
-        top_source(undated, f"What was reported about Iran on {day}?")
-        for day in ("December 20", "12 January")
-    }
-    assert len(sources) == 1  # the same article for both days
+    wanted = {"December 20": IRAN_DECEMBER, "12 January": IRAN_JANUARY}
+
+    def top(retriever: Retriever, day: str) -> str:
+        return top_source(retriever, f"What was reported about Iran on {day}?")
+
+    assert all(top(dated, day) == source for day, source in wanted.items())
+    # Read as words only, the day does not pick the story: at least one day gets the other's.
+    assert any(top(undated, day) != source for day, source in wanted.items())
 
 
 def test_what_happened_on_a_day_finds_the_event_not_the_article_date(dated):

@@ -16,8 +16,10 @@ import pytest
 from retrieval.corpus import load_corpus
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model
 from retrieval.model.kernels import resolve_precision
+from retrieval.model.late_chunking import embed_paragraphs
 from retrieval.model.onnx_model import OnnxModel, onnx_dir
 from retrieval.model.packages import MINILM, MPNET, ModelError
+from retrieval.model.vectors import unit
 from retrieval.passages import split_passages
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +66,21 @@ def test_fast_path_vectors_match_sentence_transformers(expected, texts, precisio
     assert len(pooled) == len(texts) and len(pieces) > 20 * len(texts)
     assert pooled.min() >= least, f"pooled vectors: worst cosine {pooled.min():.5f}"
     assert pieces.min() >= least, f"word-piece vectors: worst cosine {pieces.min():.5f}"
+
+
+def test_sentences_are_compared_by_their_own_vectors(expected, texts):
+    """A sentence of a paragraph of several is matched to questions by its vector alone, as
+    sentence-transformers embeds it, not by its slice of the paragraph's pass (which leans to
+    the paragraph); a paragraph of one sentence needs no second pass: its mean is that."""
+    reference = {text: e.vector for text, e in zip(texts, expected, strict=True)}
+    paragraphs = [p for a in load_corpus(ROOT / "seeds") for p in a.paragraphs]
+    *article, alone = embed_paragraphs(load_model(MPNET), [*paragraphs, "One sentence alone."])
+    wanted = np.stack([reference[s] for e in article for s in e.sentences])
+    own = cosines(np.concatenate([e.vectors for e in article]), wanted)
+    sliced = cosines(np.concatenate([e.means for e in article]), wanted)
+    assert len(own) >= 20 and own.min() >= 0.99, f"worst cosine {own.min():.5f}"
+    assert sliced.min() < 0.9 < own.min()  # what the second pass is for
+    assert np.allclose(alone.vectors, unit(alone.means), atol=2e-3)
 
 
 def test_default_model_is_mpnet_on_onnx_runtime_in_the_precision_measured_here(retriever):

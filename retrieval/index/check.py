@@ -99,7 +99,7 @@ def check_arrays(stored: Stored, paragraph_lengths: list[int]) -> None:
     _require(_within(a["token_ids"], count("pieces")), "token_ids.npy: a piece id out of range")
     _require(not len(a["sentence_counts"]) or int(a["sentence_counts"].min()) >= 0,
              "sentence_counts.npy: a negative count")  # fmt: skip
-    for name in ("sentence_norms", "sentence_scales", "token_scales"):
+    for name in ("sentence_norms", "sentence_scales", "match_scales", "token_scales"):
         _require(bool(np.isfinite(a[name]).all()), f"{name}.npy: a value that is not a number")
     _check_passages(stored, np.asarray(paragraph_lengths, np.int64))
 

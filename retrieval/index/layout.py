@@ -13,7 +13,9 @@ A generation is a folder of:
 - the arrays of ARRAYS (.npy), read whole into memory;
 - the large files, memory-mapped: tokens.i8 (each content word piece's unit vector in int8,
   one row of `dimension` bytes per piece, no header), sentence_codes.npy (each sentence's mean
-  state as a unit vector in int8) and ann.usearch (an HNSW graph over the sentence vectors).
+  state in its paragraph's pass as a unit vector in int8, which windows are pooled from),
+  match_codes.npy (each sentence's own vector, which questions are compared with, in int8) and
+  ann.usearch (an HNSW graph over the sentences' own vectors).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import numpy as np
 
 from retrieval.files import read_regular_file
 
-FORMAT = 5  # bump when a generation's files change meaning (it is part of the index's key)
+FORMAT = 6  # bump when a generation's files change meaning (it is part of the index's key)
 
 META = "meta.json"
 ARTICLES = "articles.json"
@@ -41,8 +43,9 @@ VOCABULARY = "vocabulary.json"
 JSON_FILES = (ARTICLES, SENTENCES, DATES, VOCABULARY)
 TOKENS = "tokens.i8"
 SENTENCE_CODES = "sentence_codes.npy"
+MATCH_CODES = "match_codes.npy"
 ANN = "ann.usearch"
-MAPPED = (TOKENS, SENTENCE_CODES, ANN)
+MAPPED = (TOKENS, SENTENCE_CODES, MATCH_CODES, ANN)
 
 # One row per passage (a window of consecutive sentences of one paragraph).
 PASSAGE = np.dtype(
@@ -69,6 +72,7 @@ ARRAYS: dict[str, tuple[tuple[np.dtype, ...], str]] = {
     "sentence_counts": ((np.dtype("<i4"),), "sentences"),  # word pieces of each sentence
     "sentence_norms": ((np.dtype("<f4"),), "sentences"),  # length of its mean state
     "sentence_scales": ((np.dtype("<f4"),), "sentences"),  # of its int8 code
+    "match_scales": ((np.dtype("<f4"),), "sentences"),  # of its own vector's int8 code
     # A key per sentence that stays with it from generation to generation (the graph's key).
     "sentence_keys": ((np.dtype("<i8"),), "sentences"),
     "passages": ((PASSAGE,), "passages"),
@@ -258,10 +262,11 @@ def load_stored(folder: Path) -> Stored:
     return Stored(folder, meta, arrays, articles, sentences, dates, vocabulary)
 
 
-def map_sentence_codes(folder: Path, sentences: int, dimension: int) -> np.ndarray:
-    codes = np.load(folder / SENTENCE_CODES, mmap_mode="r")
+def map_sentence_codes(folder: Path, sentences: int, dimension: int, name: str) -> np.ndarray:
+    """One int8 row per sentence: SENTENCE_CODES or MATCH_CODES."""
+    codes = np.load(folder / name, mmap_mode="r")
     if codes.dtype != np.int8 or codes.shape != (sentences, dimension):
-        raise Damaged(f"{SENTENCE_CODES}: {codes.dtype} {codes.shape}, expected {sentences:,} rows")
+        raise Damaged(f"{name}: {codes.dtype} {codes.shape}, expected {sentences:,} rows")
     return codes.view(np.ndarray)
 
 

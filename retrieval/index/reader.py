@@ -25,6 +25,7 @@ from retrieval.dates.timex import Period, TimeExpression
 from retrieval.index.check import check_generation
 from retrieval.index.layout import (
     ANN,
+    MATCH_CODES,
     SENTENCE_CODES,
     TOKENS,
     Damaged,
@@ -89,9 +90,10 @@ class LocalIndex:
         self._read_passages(stored)
         self._read_terms(stored)
         sentences = len(self.sentence_counts)
-        self.sentence_codes = map_sentence_codes(folder, sentences, dimension)
+        self.sentence_codes = map_sentence_codes(folder, sentences, dimension, SENTENCE_CODES)
+        self.match_codes = map_sentence_codes(folder, sentences, dimension, MATCH_CODES)
         self.token_codes = map_tokens(folder, int(stored.meta["tokens"]), dimension)
-        mapped = [SENTENCE_CODES] + ([TOKENS] if len(self.token_codes) else [])
+        mapped = [SENTENCE_CODES, MATCH_CODES] + ([TOKENS] if len(self.token_codes) else [])
         self._ann = None
         if sentences:
             from usearch.index import Index
@@ -106,6 +108,7 @@ class LocalIndex:
         self.sentence_counts = arrays["sentence_counts"]
         # Each sentence's mean state: a unit vector in int8 (one scale per row) and its norm.
         self.sentence_scales = arrays["sentence_scales"]
+        self.match_scales = arrays["match_scales"]  # of each sentence's own vector
         self.sentence_norms = arrays["sentence_norms"]
         self.token_scales = arrays["token_scales"]
         self.token_ids = arrays["token_ids"]
@@ -186,6 +189,8 @@ class LocalIndex:
         # Zeros in place of what cannot be read: np.zeros takes no memory until written.
         if SENTENCE_CODES in names:
             self.sentence_codes = np.zeros(self.sentence_codes.shape, np.int8)
+        if MATCH_CODES in names:
+            self.match_codes = np.zeros(self.match_codes.shape, np.int8)
         if TOKENS in names:
             self.token_codes = np.zeros(self.token_codes.shape, np.int8)
         if ANN in names:
@@ -210,13 +215,26 @@ class LocalIndex:
         combine = sparse.csr_matrix(
             (weights, (owner, np.arange(len(sentences)))), shape=(len(lengths), len(sentences))
         )
-        return unit(np.asarray(combine @ self.sentence_vectors(sentences)))
+        return unit(np.asarray(combine @ self._mean_directions(sentences)))
 
     def sentence_vectors(self, ids: np.ndarray) -> np.ndarray:
+        """Each sentence's own vector, the one compared with questions."""
+        return self._unit_rows(self.match_codes, self.match_scales, ids)
+
+    def sentence_context_vectors(self, ids: np.ndarray) -> np.ndarray:
+        """Each sentence as its paragraph's pass read it (its mean state, made unit): what it
+        says in its context ("With Masimov, last Thursday, ... was also torpedoed")."""
+        return self._mean_directions(ids)
+
+    def _mean_directions(self, ids: np.ndarray) -> np.ndarray:
+        """Each sentence's mean state in its paragraph's pass, made unit: windows pool these."""
+        return self._unit_rows(self.sentence_codes, self.sentence_scales, ids)
+
+    def _unit_rows(self, codes: np.ndarray, scales: np.ndarray, ids: np.ndarray) -> np.ndarray:
         self._check_mapped()
         ids = np.asarray(ids, np.int64)
-        vectors = self.sentence_codes[ids].astype(np.float32).reshape(-1, self.dimension)
-        return unit(vectors * self.sentence_scales[ids, None])
+        vectors = codes[ids].astype(np.float32).reshape(-1, self.dimension)
+        return unit(vectors * scales[ids, None])
 
     def read_tokens(self, rows: np.ndarray) -> np.ndarray:
         self._check_mapped()
@@ -228,6 +246,7 @@ class LocalIndex:
         """Vectors of the sentences (ascending ids) and, with tokens, their content pieces'."""
         ids = np.asarray(ids, np.int64)
         vectors = self.sentence_vectors(ids)
+        means = self._mean_directions(ids)
         weights = self.sentence_norms[ids] * self.sentence_counts[ids]
         counts = self.sentence_token_start[ids + 1] - self.sentence_token_start[ids]
         if tokens:
@@ -235,7 +254,7 @@ class LocalIndex:
             starts = offsets(counts)
         else:
             matrix, starts = None, self.sentence_token_start[ids]
-        return SentenceBlock(ids, vectors, vectors * weights[:, None], matrix, starts, counts)
+        return SentenceBlock(ids, vectors, means * weights[:, None], matrix, starts, counts)
 
     def passages_of_sentences(self, sentence_ids: np.ndarray) -> np.ndarray:
         """Every passage holding any of the sentences."""

@@ -3,14 +3,15 @@ unchanged), split into sentences and windows, their terms counted and dates reso
 every file saved (retrieval.index.layout) and sealed with its record.
 
 What a generation holds, each thing once:
-- per sentence: its first token row, piece count, mean state (a unit vector in int8 with its
-  scale and norm), its BM25 term counts and its resolved time expressions;
+- per sentence: its first token row, piece count, mean state in its paragraph's pass (a unit
+  vector in int8 with its scale and norm), its own vector (int8 with its scale), its BM25 term
+  counts and its resolved time expressions;
 - per passage (a window of consecutive sentences): its first sentence and length; its token rows
   are its sentences' rows, contiguous, so overlapping windows share them;
 - every content word piece's unit vector in int8 with one scale per row (token matching reads
   only the rows of the passages it scores, through the page cache), and each piece's
   document frequency;
-- an HNSW graph over the sentence vectors (usearch).
+- an HNSW graph over the sentences' own vectors (usearch).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from retrieval.dates.timex import TimeExpression
 from retrieval.index import layout
 from retrieval.index.layout import (
     ANN,
+    MATCH_CODES,
     PASSAGE,
     SENTENCE_CODES,
     TOKENS,
@@ -45,7 +47,8 @@ from retrieval.text.analyzer import Analyzer
 # Index build progress: (stage, done, total). Stages: "embedding" (paragraphs), "dates"
 # (sentences), "writing" (articles), "graph" (sentence vectors).
 BuildProgress = Callable[[str, int, int], None]
-RAW_CODES = "sentence_codes.i8"  # written row by row, saved as sentence_codes.npy at the end
+# Written row by row, saved as the .npy files at the end.
+RAW_CODES = {SENTENCE_CODES: "sentence_codes.i8", MATCH_CODES: "match_codes.i8"}
 
 
 class _Writer:
@@ -54,7 +57,9 @@ class _Writer:
     def __init__(self, out: Path, pieces: int, windows: tuple[int, int], next_key: int) -> None:
         self.out, self.windows, self.next_key = out, windows, next_key
         self.tokens = open(out / TOKENS, "wb")  # noqa: SIM115 - closed in close()
-        self.sentence_codes = open(out / RAW_CODES, "wb")  # noqa: SIM115
+        self.sentence_codes = open(out / RAW_CODES[SENTENCE_CODES], "wb")  # noqa: SIM115
+        self.match_codes = open(out / RAW_CODES[MATCH_CODES], "wb")  # noqa: SIM115
+        self.match_scales: list[np.ndarray] = []
         self.token_start = [0]
         self.token_scales: list[np.ndarray] = []
         self.token_ids: list[np.ndarray] = []
@@ -103,6 +108,9 @@ class _Writer:
         codes, scales = quantize(means / np.where(lengths == 0, 1.0, lengths)[:, None])
         self.sentence_codes.write(codes.tobytes())
         self.sentence_scales.append(scales)
+        codes, scales = quantize(e.vectors)
+        self.match_codes.write(codes.tobytes())
+        self.match_scales.append(scales)
         self.norms.append(lengths.astype(np.float32))
         self.tokens.write(np.ascontiguousarray(e.codes).tobytes())
         self.token_scales.append(np.asarray(e.scales, np.float32))
@@ -130,6 +138,8 @@ class _Writer:
             np.ascontiguousarray(previous.sentence_codes[first:end]).tobytes()
         )
         self.sentence_scales.append(np.asarray(previous.sentence_scales[first:end], np.float32))
+        self.match_codes.write(np.ascontiguousarray(previous.match_codes[first:end]).tobytes())
+        self.match_scales.append(np.asarray(previous.match_scales[first:end], np.float32))
         self.tokens.write(np.ascontiguousarray(previous.token_codes[rows]).tobytes())
         self.token_scales.append(np.asarray(previous.token_scales[rows], np.float32))
         pieces = np.asarray(previous.token_ids[rows], np.int32)
@@ -156,6 +166,7 @@ class _Writer:
     def close(self) -> None:
         self.tokens.close()
         self.sentence_codes.close()
+        self.match_codes.close()
 
     def save(self, analyzer: Analyzer, dimension: int) -> None:
         """Every array and the vocabulary and dates (articles and sentences are the caller's)."""
@@ -163,11 +174,12 @@ class _Writer:
         save_array(out, "sentence_token_start", np.array(self.token_start, np.int64))
         save_array(out, "sentence_counts", join(self.counts, np.int32))
         save_array(out, "sentence_norms", join(self.norms, np.float32))
-        raw = out / RAW_CODES
-        codes = np.fromfile(raw, np.int8).reshape(self.sentences, dimension)
-        np.save(out / SENTENCE_CODES, codes)
-        raw.unlink()
+        for name, raw in RAW_CODES.items():
+            codes = np.fromfile(out / raw, np.int8).reshape(self.sentences, dimension)
+            np.save(out / name, codes)
+            (out / raw).unlink()
         save_array(out, "sentence_scales", join(self.sentence_scales, np.float32))
+        save_array(out, "match_scales", join(self.match_scales, np.float32))
         save_array(out, "sentence_keys", join(self.keys, np.int64))
         save_array(out, "passages", _passage_rows(np.array(self.passages, np.int64).reshape(-1, 5)))
         save_array(out, "token_scales", join(self.token_scales, np.float32))
@@ -239,8 +251,8 @@ def build_generation(
     save_json(out, layout.ARTICLES, [_record(a, stamps.get(a.source)) for a in articles])
     save_json(out, layout.SENTENCES, sentence_lists)
     if w.sentences:
-        codes = np.load(out / SENTENCE_CODES, mmap_mode="r")
-        scales = np.load(out / "sentence_scales.npy")
+        codes = np.load(out / MATCH_CODES, mmap_mode="r")
+        scales = np.load(out / "match_scales.npy")
         keys = np.load(out / "sentence_keys.npy")
         _write_graph(out / ANN, codes, scales, keys, previous, tell)
     counts = {

@@ -6,9 +6,17 @@ word went through the model about four times. Here each word goes through once, 
 whole paragraph as context (Günther et al. 2024, "Late Chunking"). Measured with
 all-mpnet-base-v2 (docs/model.md, "Embed less"): the same article hit@1 and SQuAD +0.014.
 
+Seen with the whole paragraph, a sentence's own vector drifts toward the paragraph (a name
+mentioned in passing looks like the sentence that introduces it), which cost the chat sets
+(docs/model.md, "Sentences alone again"). So a sentence that shares its pass with others also
+goes through the model alone: its own vector is that pass's mean (as sentence-transformers
+pools), and its word pieces mix that pass with the paragraph's. A sentence that is its pass's
+only one (most Reuters paragraphs) needs no second pass.
+
 What is kept per paragraph, enough to build any window of its sentences:
-- per sentence, the mean of its pieces' states and how many pieces it has, so a window's pooled
-  vector is the count-weighted mean of its sentences' means (exactly the mean over its pieces);
+- per sentence, the mean of its pieces' states in the paragraph's pass and how many pieces it
+  has, so a window's pooled vector is the count-weighted mean of its sentences' means (exactly
+  the mean over its pieces); and its own vector, which questions are compared with;
 - per content word piece, its token id, its sentence, and its unit vector in int8 with one scale
   per row (for token matching); a window's pieces are those of its sentences.
 """
@@ -27,15 +35,20 @@ from typing import Any
 import numpy as np
 
 from retrieval.cache import CacheFile
+from retrieval.model.onnx_model import TokenStates
 from retrieval.model.vectors import EmbeddingModel, content_piece, unit
 from retrieval.passages import split_sentences
 
 log = logging.getLogger(__name__)
 
 # Part of the cache key: bump it when what is stored per paragraph changes.
-PARAGRAPH_FORMAT = "late-chunks/1"
+PARAGRAPH_FORMAT = "late-chunks/2"  # 2: and each sentence's own vector
 # Paragraphs per model call and per cache commit: a kill loses at most this batch.
 BATCH_PARAGRAPHS = 64
+# A word piece of a sentence with a pass of its own: this much of that pass's unit vector, the
+# rest of the paragraph's. On the article's sets (docs/model.md) 0.3 and 0.4 gave follow-ups
+# 0.914 and article hit@1 0.924; 0.5 lost an article question, 0.6 two, 1.0 (alone only) four.
+ALONE_SHARE = 0.3
 
 
 # Embeds batches of paragraphs, yielding each batch's embeddings in the order the batches came:
@@ -52,6 +65,10 @@ class ParagraphEmbedding:
     piece_sentence: np.ndarray  # (pieces,) int32: the sentence each content piece is in
     codes: np.ndarray  # (pieces, d) int8: unit vector of each content piece, times 127 / scale
     scales: np.ndarray  # (pieces,) float32: vector = codes * scales[:, None]
+    # (sentences, d) float32, unit: each sentence's own vector, which questions are compared
+    # with: the sentence through the model alone (its mean in the paragraph's pass when that
+    # pass held no other sentence)
+    vectors: np.ndarray
 
     def token_vectors(self) -> np.ndarray:
         return self.codes.astype(np.float32) * self.scales[:, None]
@@ -119,13 +136,24 @@ def embed_paragraphs(
     for n, (paragraph, sentences) in enumerate(zip(paragraphs, split, strict=True)):
         lengths = [len(e.ids) - 2 for e in tokenizer.encode_batch(sentences)] if sentences else []
         chunks.extend(_chunks(n, paragraph, sentences, lengths, limit))
-    states = model.embed([c.text for c in chunks])
+    # Each sentence that shares its chunk with others goes through the model alone as well; in
+    # the same call, so the model's length-sorted batches pad little.
+    alone = [
+        (c.paragraph, n, c.text[begin:end])
+        for c in chunks
+        if len(c.sentences) > 1
+        for n, begin, end in c.sentences
+    ]
+    states = model.embed([c.text for c in chunks] + [text for _, _, text in alone])
     parts: list[list[tuple]] = [[] for _ in paragraphs]
-    for chunk, state in zip(chunks, states, strict=True):
+    for chunk, state in zip(chunks, states[: len(chunks)], strict=True):
         parts[chunk.paragraph].append((chunk, state))
+    own: list[dict[int, TokenStates]] = [{} for _ in paragraphs]
+    for (paragraph, n, _), state in zip(alone, states[len(chunks) :], strict=True):
+        own[paragraph][n] = state
     results = []
     for n, sentences in enumerate(split):
-        results.append(_assemble(sentences, parts[n], model.dimension, tokenizer))
+        results.append(_assemble(sentences, parts[n], own[n], model.dimension, tokenizer))
     if progress:
         progress(len(paragraphs))
     return results
@@ -152,7 +180,7 @@ def balanced_order(costs: Sequence[int]) -> list[int]:
     return order
 
 
-def _assemble(sentences, parts, dimension: int, tokenizer) -> ParagraphEmbedding:  # noqa: ANN001
+def _assemble(sentences, parts, own, dimension: int, tokenizer) -> ParagraphEmbedding:  # noqa: ANN001
     sums = np.zeros((len(sentences), dimension), np.float64)
     counts = np.zeros(len(sentences), np.int32)
     vectors, ids, owners = [], [], []
@@ -173,19 +201,38 @@ def _assemble(sentences, parts, dimension: int, tokenizer) -> ParagraphEmbedding
     # Rounded to float16, as the cache stores them: a paragraph has the same vectors whether it
     # was embedded now or read back, so answers do not change with the state of the cache.
     means = (sums / np.maximum(counts, 1)[:, None]).astype(np.float16).astype(np.float32)
-    matrix = np.array(vectors, np.float32).reshape(len(vectors), dimension)
-    codes, scales = quantize(unit(matrix))
+    matrix = unit(np.array(vectors, np.float32).reshape(len(vectors), dimension))
+    ids_array, owners_array = np.array(ids, np.int32), np.array(owners, np.int32)
+    alone = unit(means)
+    for sentence, state in own.items():
+        alone[sentence] = unit(state.vectors.mean(axis=0))
+        _mix_pieces(matrix, ids_array, owners_array == sentence, state, tokenizer)
+    codes, scales = quantize(matrix)
     return ParagraphEmbedding(
         tuple(sentences),
         counts,
         means,
-        np.array(ids, np.int32),
-        np.array(owners, np.int32),
+        ids_array,
+        owners_array,
         codes,
         scales,
+        alone.astype(np.float16).astype(np.float32),  # as the cache stores them, like means
     )
 
 
+def _mix_pieces(matrix, ids, rows, state: TokenStates, tokenizer) -> None:  # noqa: ANN001
+    """A sentence's content pieces (`rows` of matrix, unit vectors from the paragraph's pass)
+    moved toward the same pieces in the sentence's own pass, in place. Should the sentence
+    alone split into other pieces, the paragraph's are kept."""
+    keep = [i for i, piece in enumerate(state.pieces) if content_piece(piece)]
+    if [tokenizer.token_to_id(state.pieces[i]) for i in keep] != ids[rows].tolist():
+        return
+    mixed = ALONE_SHARE * unit(state.vectors[keep]) + (1 - ALONE_SHARE) * matrix[rows]
+    matrix[rows] = unit(mixed)
+
+
+# means: each sentence's mean state, then each sentence's own vector (float16, 2 x sentences
+# rows): the same columns as the format before, whose rows the key no longer finds.
 TABLE = (
     "CREATE TABLE paragraph_embeddings ("
     " model TEXT NOT NULL, text_sha TEXT NOT NULL, sentences TEXT NOT NULL,"
@@ -317,7 +364,7 @@ class ParagraphStore:
                         paragraph_key(text),
                         json.dumps(e.sentences, ensure_ascii=False),
                         e.counts.astype(np.int32).tobytes(),
-                        e.means.astype(np.float16).tobytes(),
+                        np.concatenate([e.means, e.vectors]).astype(np.float16).tobytes(),
                         e.piece_ids.astype(np.int32).tobytes(),
                         e.piece_sentence.astype(np.int32).tobytes(),
                         e.codes.tobytes(),
@@ -349,26 +396,30 @@ def _from_row(
         texts = json.loads(sentences)
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
             return None
+        rows = np.frombuffer(means, np.float16).astype(np.float32).reshape(-1, dimension)
         embedding = ParagraphEmbedding(
             tuple(texts),
             np.frombuffer(counts, np.int32),
-            np.frombuffer(means, np.float16).astype(np.float32).reshape(-1, dimension),
+            rows[: len(texts)],
             np.frombuffer(ids, np.int32),
             np.frombuffer(owners, np.int32),
             np.frombuffer(codes, np.int8).reshape(-1, dimension),
             np.frombuffer(scales, np.float32),
+            rows[len(texts) :],
         )
     except (TypeError, ValueError):
         return None
     n, pieces = len(embedding.sentences), len(embedding.piece_ids)
     sizes_agree = (
-        len(embedding.counts) == len(embedding.means) == n
+        len(embedding.counts) == len(embedding.means) == len(embedding.vectors) == n
         and len(embedding.piece_sentence) == len(embedding.codes) == len(embedding.scales) == pieces
     )
     if not sizes_agree or (
         pieces and not 0 <= embedding.piece_sentence.min() <= embedding.piece_sentence.max() < n
     ):
         return None
-    if not (np.isfinite(embedding.means).all() and np.isfinite(embedding.scales).all()):
+    if not all(
+        np.isfinite(a).all() for a in (embedding.means, embedding.vectors, embedding.scales)
+    ):
         return None
     return embedding

@@ -13,7 +13,7 @@ from retrieval.passages import Passage
 from retrieval.question.intent import Intent
 from retrieval.ranking.fusion import z_score
 from retrieval.ranking.indexed import ABOUT_SHARE, Indexed
-from retrieval.ranking.scoring import Scores, closeness
+from retrieval.ranking.scoring import Scores
 from retrieval.settings import NoAnswerSettings, RetrievalSettings
 
 # z-points, times the share of the topic's term weight in the article's title or lead, for a
@@ -82,9 +82,11 @@ class Ranker:
 
     def _closest_dated_sentence(self, scores: Scores) -> np.ndarray:
         """Per passage scored, the cosine of its closest sentence that says when something
-        happened (the least close of all when it has none)."""
+        happened (the least close of all when it has none), as its paragraph reads it: a date
+        answers "When ...?" in its context ("With Masimov, last Thursday, his deputy was also
+        torpedoed" dates the arrest told just before), which the sentence alone does not say."""
         best: list[float | None] = []
-        event_dates = self.indexed.event_dates
+        event_dates, index = self.indexed.event_dates, self.indexed.index
         for i in scores.ids:
             passage = self.passages[i]
             dated = [
@@ -92,8 +94,11 @@ class Ranker:
                 for n in range(len(passage.sentences))
                 if event_dates.in_sentence(passage, n)
             ]
-            near = closeness(self.indexed.index, scores, np.array(dated)) if dated else None
-            best.append(float(near.max()) if near is not None else None)
+            if not dated:
+                best.append(None)
+                continue
+            near = index.sentence_context_vectors(np.array(dated)) @ scores.query_vector
+            best.append(float(near.max()))
         floor = min((b for b in best if b is not None), default=0.0)
         return np.array([floor if b is None else b for b in best])
 
