@@ -167,7 +167,8 @@ def open_retriever(
                 index_root=index_root,
                 skip_bad_files=config.corpus.skip_bad_files,
                 progress=build_progress,
-                attach=_engine(config, model_name),
+                # The precision too: int8 and fp32 vectors must not share one store.
+                attach=_engine(config, f"{model_name} {model.precision}"),
             )
             hold(retriever.index.folder.parent)  # `newsbot index --prune` leaves it alone
         except EngineUnavailable as exc:
