@@ -7,13 +7,12 @@ following their topics). Nothing here knows Telegram: each call returns the line
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.ingest.writer import write_seed_file
 from retrieval.corpus import DATE_LINE, MAX_SEED_BYTES, Article, SeedError, parse_article
 from retrieval.live import LiveRetriever
 
@@ -77,13 +76,12 @@ def add_article(
     copy = next((a.source for a in live.articles if (a.date, a.title, a.paragraphs) == same), None)
     if copy is not None:
         return Outcome(False, f"Not added: the same article is there already, as {copy}.")
-    if target.exists() and not replace:
+    if not write_seed_file(target, data, replace=replace):
         return Outcome(
             False,
             f"Not added: {name} exists already (an article of the same date and title); "
             "send it again with /add --replace to overwrite it.",
         )
-    _write_atomically(target, data)
     report = live.reload()
     passages = sum(1 for p in live.passages if p.article.source == name)
     if report.problem or not passages:
@@ -94,20 +92,6 @@ def add_article(
         f"{verb}: {article.title} ({article.date.isoformat()}), {passages} passage"
         + ("s" if passages != 1 else ""),
     )
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    """A temporary file the watcher does not read (not *.txt), synced, then renamed."""
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def find_article(live: LiveRetriever, wanted: str) -> tuple[Article | None, str]:

@@ -108,21 +108,28 @@ class SeedWriter:
         return Written(name)
 
     def _write(self, name: str, data: bytes) -> bool:
-        """Write through a temporary file in the folder (not *.txt, so the watcher never reads
-        it half-written), then link it in place: all or nothing, and never over an existing
-        file (False then)."""
-        fd, temporary = tempfile.mkstemp(dir=self.folder, prefix=".import-", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(temporary, 0o644)  # mkstemp makes it 0600; a seed file is for all to read
-            try:
-                os.link(temporary, self.folder / name)
-            except FileExistsError:
-                return False
+        return write_seed_file(self.folder / name, data, replace=False)
+
+
+def write_seed_file(target: Path, data: bytes, *, replace: bool) -> bool:
+    """Write through a temporary file in the folder (not *.txt, so the watcher never reads it
+    half-written), synced, then put in place: all or nothing. Without `replace`, never over an
+    existing file (False then; the file is linked in, which fails when the name is taken)."""
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".seed-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp makes it 0600; a seed file is for all to read
+        if replace:
+            os.replace(temporary, target)
             return True
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
+        try:
+            os.link(temporary, target)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
