@@ -113,6 +113,11 @@ def test_a_blocked_bot_drops_the_chat_and_the_hour_limit_summarises(live, fresh_
             assert dropped == [
                 "follow_dropped chat_id=222 topics=1 reason=Forbidden: bot was blocked by the user"
             ]
+            # /metrics counts them: the push and the summary sent, the blocked chat gone.
+            registry = bot.app.bot_data["services"].metrics.registry
+            sent = registry.get_sample_value("newsbot_pushes_total", {"outcome": "sent"})
+            gone = registry.get_sample_value("newsbot_pushes_total", {"outcome": "chat_gone"})
+            assert (sent, gone) == (2.0, 1.0)
 
     run(scenario(), 160)
 

@@ -88,6 +88,12 @@ class Metrics:
             "RetryAfter (flood control) answers of the Bot API",
             registry=registry,
         )
+        self.pushes = Counter(
+            "newsbot_pushes",
+            "Messages pushed to chats following a topic (/follow), by outcome",
+            ["outcome"],  # sent, failed, chat_gone
+            registry=registry,
+        )
         self.retry_after_seconds = Counter(
             "newsbot_telegram_retry_after_seconds",
             "Seconds the Bot API asked to wait (RetryAfter), summed",

@@ -165,18 +165,23 @@ class Pusher:
 
     async def _send(self, item: Outgoing) -> bool:
         """False when the chat is gone for good (and its topics dropped)."""
+        pushes = self.app.bot_data["services"].metrics.pushes
         try:
             await self.app.bot.send_message(
                 item.chat_id, item.text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
             )
             log.info("push chat_id=%s counted=%s", item.chat_id, item.counted)
+            pushes.labels("sent").inc()
         except (Forbidden, BadRequest) as exc:  # Forbidden: blocked by the user, kicked
             if isinstance(exc, Forbidden) or any(w in str(exc).lower() for w in _GONE_CHAT):
                 self.store.drop_chat(item.chat_id, str(exc))
+                pushes.labels("chat_gone").inc()
                 return False
             log.warning("push to chat_id=%s failed: %s", item.chat_id, exc)
+            pushes.labels("failed").inc()
         except TelegramError as exc:  # the rate limiter retried already
             log.warning("push to chat_id=%s failed: %s", item.chat_id, exc)
+            pushes.labels("failed").inc()
         return True
 
     async def stop(self) -> None:
