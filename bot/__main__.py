@@ -110,6 +110,15 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="try the Telegram bot without a token: a local Bot API server and a chat client",
     )
+    _add_index_parser(commands, common)
+    from bot.ingest.cli import add_import_parser
+
+    add_import_parser(commands, common)
+    return parser
+
+
+def _add_index_parser(commands, common: argparse.ArgumentParser) -> None:  # noqa: ANN001
+    """`newsbot index` and its options (commands: the subparsers action)."""
     index = commands.add_parser(
         "index", parents=[common], help="build or update the index of the seeds ahead of time"
     )
@@ -129,10 +138,6 @@ def _parser() -> argparse.ArgumentParser:
         help="embed on the Ray cluster at ADDRESS (host:port, ray://host:port, or local to start"
         " one here); needs the ray extra",
     )
-    from bot.ingest.cli import add_import_parser
-
-    add_import_parser(commands, common)
-    return parser
 
 
 def _loading(message: str) -> AbstractContextManager[object]:

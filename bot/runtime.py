@@ -152,12 +152,7 @@ def open_retriever(
             raise _model_error(config, f"cannot unpack it: {os_problem(exc)}") from None
         encoder = Encoder(model, model_name, cache, _spread(ray_address, model))
         if build_progress is None and callable(report):
-            bar = report
-
-            def build_progress(stage: str, done: int, total: int) -> None:
-                if stage == "embedding":
-                    bar(done, total)
-
+            build_progress = _embedding_bar(report)
         index_root = _index_root(cache)
         try:
             retriever = LiveRetriever(
@@ -180,6 +175,16 @@ def open_retriever(
         except SpreadError as exc:  # the cluster failed mid-build: what was embedded is cached
             raise IndexBuildError(str(exc)) from None
         return retriever
+
+
+def _embedding_bar(bar: Callable[[int, int], None]) -> BuildProgress:
+    """A build's progress drawn on the loading line: only the embedding, the slow stage."""
+
+    def build_progress(stage: str, done: int, total: int) -> None:
+        if stage == "embedding":
+            bar(done, total)
+
+    return build_progress
 
 
 def _spread(address: str | None, model: OnnxModel) -> BatchEmbedder | None:
