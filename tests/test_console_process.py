@@ -7,6 +7,7 @@ import codecs
 import fcntl
 import os
 import select
+import signal
 import subprocess
 import sys
 import termios
@@ -19,6 +20,14 @@ from tests.test_console import set_size
 from tests.test_telegram_shutdown import sigterm_during_reloads, watching
 
 # --- the chat as its own process on a terminal: Ctrl-C, Ctrl-D, pasting -------------------------
+
+
+def _take_the_terminal() -> None:
+    """In the child before exec: the pty becomes its controlling terminal, and Ctrl-C its
+    SIGINT. A program started from a terminal gets SIGINT's default; a test run as a shell's
+    background job (`make test &`) ignores SIGINT, and the child would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 class TerminalProcess:
@@ -40,7 +49,7 @@ class TerminalProcess:
             stderr=slave,
             env=env,
             start_new_session=True,
-            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+            preexec_fn=_take_the_terminal,
         )
         os.close(slave)
         self.seen = ""
