@@ -51,6 +51,17 @@ def _live(update: Update, context: ContextTypes.DEFAULT_TYPE) -> LiveRetriever |
     return shared.retriever
 
 
+async def _live_or_refuse(
+    update: Update, context: ContextTypes.DEFAULT_TYPE
+) -> LiveRetriever | None:
+    """The retriever an admin's message changes; anyone else is told why not (None)."""
+    live = _live(update, context)
+    if isinstance(live, str):
+        await send(context, update.effective_message, HTML.escape(live))
+        return None
+    return live
+
+
 async def _run(context: ContextTypes.DEFAULT_TYPE, work: Callable[[], Outcome]) -> Outcome:
     return await asyncio.get_running_loop().run_in_executor(services(context).executor, work)
 
@@ -58,9 +69,8 @@ async def _run(context: ContextTypes.DEFAULT_TYPE, work: Callable[[], Outcome]) 
 async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A document in a private chat: an admin's article (checked before and after download)."""
     message = update.effective_message
-    live = _live(update, context)
-    if isinstance(live, str):
-        await send(context, message, HTML.escape(live))
+    live = await _live_or_refuse(update, context)
+    if live is None:
         return
     document = message.document
     name = document.file_name or "document"
@@ -81,9 +91,8 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 async def on_add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/add [--replace] and the article's text."""
     message = update.effective_message
-    live = _live(update, context)
-    if isinstance(live, str):
-        await send(context, message, HTML.escape(live))
+    live = await _live_or_refuse(update, context)
+    if live is None:
         return
     text = command_argument(message).strip()
     replace = text.startswith("--replace")
@@ -99,9 +108,8 @@ async def on_add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/remove <file name or title>: asks to confirm with a button."""
     message = update.effective_message
-    live = _live(update, context)
-    if isinstance(live, str):
-        await send(context, message, HTML.escape(live))
+    live = await _live_or_refuse(update, context)
+    if live is None:
         return
     article, problem = find_article(live, command_argument(message))
     if article is None:
