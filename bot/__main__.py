@@ -41,7 +41,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one line on stderr, like every other error."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message} (see '{self.prog.split()[0]} --help')")
+        raise UsageError(f"{message} (see '{self.prog} --help')")  # prog: "python -m bot ask"
 
     def _print_message(self, message: str, file=None) -> None:  # noqa: ANN001
         # argparse drops an OSError here: `--help > /dev/full` would exit 0 having shown nothing.

@@ -368,8 +368,8 @@ def test_argument_errors_are_one_line(args):
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        ([], ["required", "COMMAND"]),
-        (["ask"], ["required", "question"]),
+        ([], ["required", "COMMAND", "(see 'python -m bot --help')"]),
+        (["ask"], ["required", "question", "(see 'python -m bot ask --help')"]),
         (["ask", "--top-k", "abc", "Who?"], ["--top-k", "abc"]),
         (["frobnicate"], ["invalid choice", "frobnicate"]),
     ],

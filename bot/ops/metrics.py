@@ -74,6 +74,10 @@ class Metrics:
             )
             for front_end in FRONT_ENDS
         }
+        self._count_events(registry)
+
+    def _count_events(self, registry: CollectorRegistry) -> None:
+        """The counters of what happens besides questions: updates, Bot API retries, pushes."""
         self.index_updates = Counter(
             "newsbot_index_updates", "Live updates of the index applied", registry=registry
         )
