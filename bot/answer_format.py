@@ -280,7 +280,8 @@ def doubt_line(answer: Answer, m: Markup) -> str | None:
     if doubt is None:
         return None
     about = " ".join(doubt.held) or "this"
-    if doubt.reason == "no_value" and doubt.asked in _ASKED:
+    # withheld: a passage says the value is not given ("did not know how much ...").
+    if doubt.reason in ("no_value", "withheld") and doubt.asked in _ASKED:
         lacking = " ".join(w for w in doubt.missing if w.casefold() not in _TYPE_WORDS)
         said = f"The articles mention {about} but not {_ASKED[doubt.asked]} {lacking}".rstrip()
     elif doubt.reason == "missing_number":

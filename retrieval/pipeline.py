@@ -126,7 +126,8 @@ class Retriever:
         # A passage holding the value asked for first, if need be another of the best article's.
         ranked = hits
         hits = lead_with_values(question, hits, lambda: self._rest_of_article(ranked, intent))
-        unsure = doubt(question, hits, self.analyzer.terms, scores.corrections)
+        short = short_answer(question, hits)
+        unsure = doubt(question, hits, self.analyzer.terms, scores.corrections, short)
         return Answer(
             question,
             True,
@@ -135,7 +136,7 @@ class Retriever:
             time=intent.time,
             notes=self.ranker.notes(order, intent, scores),
             when=self.highlighter.when(hits, intent),
-            short_answer=None if unsure else short_answer(question, hits),
+            short_answer=None if unsure else short,
             doubtful=unsure,
         )
 
