@@ -21,6 +21,7 @@ pytest.importorskip("milvus_lite")
 from eval.chat import followup_rows  # noqa: E402
 from eval.dates import bundled_date_rows, date_questions  # noqa: E402
 from eval.run import article_questions, evaluate  # noqa: E402
+from retrieval.index import milvus_store  # noqa: E402
 from retrieval.index.milvus import (  # noqa: E402
     EngineConfig,
     EngineMismatch,
@@ -30,7 +31,8 @@ from retrieval.index.milvus import (  # noqa: E402
 )
 from retrieval.live import LiveRetriever  # noqa: E402
 from retrieval.model.embeddings import DEFAULT_MODEL  # noqa: E402
-from retrieval.pipeline import STORE_DOWN, Retriever  # noqa: E402
+from retrieval.pipeline import STORE_DOWN, Retriever, StoreDown  # noqa: E402
+from tests.test_telegram import ARREST, run, running_bot  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINES = ("local", "milvus")
@@ -143,10 +145,14 @@ def test_other_index_settings_are_refused_in_one_line(engines, milvus_db):
     assert "another-model" in message
 
 
-def test_engine_stopped_while_running_then_back(tmp_path, retriever, two_stage):
+def test_engine_stopped_while_running_then_back(
+    tmp_path, retriever, two_stage, config, monkeypatch
+):
     """The engine process goes away: the question is told so, nothing raises; the next
     question connects again (Milvus Lite starts anew on its file)."""
     from milvus_lite.server_manager import server_manager_instance
+
+    monkeypatch.setattr(milvus_store, "CALL_SECONDS", 3)  # each failed call waits this long
 
     path = str(tmp_path / "down.db")
     engine = MilvusEngine(EngineConfig(path, "", "down_"), DEFAULT_MODEL, 3, 1)
@@ -156,6 +162,30 @@ def test_engine_stopped_while_running_then_back(tmp_path, retriever, two_stage):
     answer = bot.ask("Who is Karim Masimov?")
     assert not answer.answered and answer.problem == STORE_DOWN
     assert bot.ask("Who is Karim Masimov?").answered
+    server_manager_instance.release_server(path)  # a timeline is told so too
+    with pytest.raises(StoreDown, match="not reachable"):
+        bot.timeline("Karim Masimov")
+    assert bot.timeline("Karim Masimov")
+
+    async def telegram() -> None:  # and a Telegram user, for a question and a timeline
+        async with running_bot(bot, config) as chat:
+            for asked in ("Who is Karim Masimov?", "/timeline Karim Masimov"):
+                server_manager_instance.release_server(path)
+                assert STORE_DOWN in (await chat.ask(asked, user_id=7)).text, asked
+                back = await chat.ask("Who is Karim Masimov?", user_id=7)  # connects again
+                assert "Masimov" in back.text
+
+    run(telegram())
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_telegram_question_answered_by_both_engines(engines, config, name):
+    async def scenario() -> None:
+        async with running_bot(engines[name], config) as bot:
+            reply = await bot.ask(ARREST, user_id=42)
+            assert "Masimov" in reply.text and "8 January 2022" in reply.text, reply.text
+
+    run(scenario())
 
 
 def test_unreachable_engine_at_start_is_one_line_and_exit_2(tmp_path, engines):
@@ -184,6 +214,19 @@ def test_milvus_index_maps_every_passage(engines):
     assert isinstance(index, MilvusIndex)
     assert sorted(index.passage_of.values()) == list(range(len(index.passages)))
     assert np.array_equal(index.passage_first, engines["local"].index.passage_first)
+
+
+def test_sentences_read_from_milvus_are_the_local_numbers(engines):
+    """What full scoring reads of sentences (vectors, pooled weights, word pieces) comes from
+    Milvus bit for bit as the local index has it, so both engines score alike."""
+    local, milvus = engines["local"].index, engines["milvus"].index
+    ids = np.array([0, 3, len(local.sentence_counts) - 1])
+    mine, theirs = milvus.read_sentences(ids), local.read_sentences(ids)
+    for field in ("vectors", "weighted", "tokens", "token_starts", "token_counts"):
+        assert np.array_equal(getattr(mine, field), getattr(theirs, field)), field
+    assert np.array_equal(milvus.sentence_vectors(ids), local.sentence_vectors(ids))
+    context = milvus.sentence_context_vectors(ids)
+    assert np.array_equal(context, local.sentence_context_vectors(ids))
 
 
 def test_the_local_engine_never_imports_pymilvus():
