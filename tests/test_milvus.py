@@ -136,6 +136,37 @@ def test_articles_added_and_removed_while_running(seeds_copy, milvus_db, two_sta
     assert {r["article"] for r in rows} == set(store.written())
 
 
+@pytest.mark.parametrize("name", ENGINES)
+def test_typo_when_and_no_answer_by_both_engines(engines, name):
+    """A representative part of the retrieval and dates tests, on each engine: a misspelt
+    name corrected, a "When" question led by its resolved date, an unrelated question
+    refused."""
+    bot = engines[name]
+    typo = bot.ask("Who is Karim Masimof?")
+    assert typo.answered and typo.corrections == {"masimof": "masimov"}, typo.corrections
+    when = bot.ask("When did the riots in Zhanaozen begin?")
+    assert when.when is not None and when.when.period.iso() == "2022-01-02"
+    assert not bot.ask("What is the capital of France?").answered
+
+
+def test_a_second_process_on_a_lite_file_is_told_why(milvus_db, engines):
+    """Milvus Lite serves one process per file: a second bot on the same file gets one line
+    saying so (two readers and a writer need a Milvus server)."""
+    code = (
+        "import sys\n"
+        "from retrieval.index.milvus_store import EngineConfig, MilvusStore\n"
+        "from retrieval.index.search import EngineUnavailable\n"
+        "try:\n"
+        f"    MilvusStore(EngineConfig({milvus_db!r}, '', 'test_'), {{}}, 768)\n"
+        "except EngineUnavailable as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert "one process per file" in done.stdout and milvus_db in done.stdout, done
+
+
 def test_other_index_settings_are_refused_in_one_line(engines, milvus_db):
     settings = {"model": "another-model", "max_sentences": 3, "stride": 1}
     with pytest.raises(EngineMismatch) as caught:

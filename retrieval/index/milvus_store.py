@@ -290,6 +290,8 @@ class _Calling:
         reason = getattr(exc, "message", None) or str(exc) or kind.__name__
         first = reason.strip().splitlines()[0] if reason.strip() else kind.__name__
         uri = self.store.config.uri
+        if "Open local milvus failed" in first:  # Milvus Lite runs one process per file
+            first += " (Milvus Lite serves one process per file: is another bot using it?)"
         raise EngineUnavailable(f"cannot {self.what} in Milvus at {uri}: {first}") from None
 
 
