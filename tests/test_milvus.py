@@ -136,6 +136,20 @@ def test_articles_added_and_removed_while_running(seeds_copy, milvus_db, two_sta
     assert {r["article"] for r in rows} == set(store.written())
 
 
+def test_a_long_sentence_spans_rows_and_reads_back_whole(engines):
+    """A sentence whose word pieces pass one row's VARCHAR limit is written in parts and read
+    back joined (reuters tables run to hundreds of pieces)."""
+    store = engines["milvus"].index.store
+    packed = bytes(range(256)) * 500  # 128,000 bytes: three parts
+    rows = milvus_store.sentence_rows("f" * 32, 0, packed, np.ones(768, np.float32))
+    assert len(rows) == 3 and all(len(r["data"]) <= milvus_store.MAX_TEXT for r in rows)
+    store.client.insert(store.sentences_name, rows)
+    try:
+        assert store.sentences(["f" * 32 + ":0", "e" * 32 + ":0"]) == {"f" * 32 + ":0": packed}
+    finally:
+        store.client.delete(store.sentences_name, filter=f'article == "{"f" * 32}"')
+
+
 @pytest.mark.parametrize("name", ENGINES)
 def test_typo_when_and_no_answer_by_both_engines(engines, name):
     """A representative part of the retrieval and dates tests, on each engine: a misspelt

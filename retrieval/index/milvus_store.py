@@ -244,7 +244,7 @@ class MilvusStore:
             while wanted:
                 rows = self.client.get(
                     self.sentences_name, ids=wanted, output_fields=["parts", "data"],
-                    timeout=CALL_SECONDS,
+                    consistency_level="Strong", timeout=CALL_SECONDS,
                 )  # fmt: skip
                 wanted = []
                 for row in rows:
