@@ -303,13 +303,18 @@ def _timeline(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppCon
     from bot.answer_format import ANSI, TEXT, render_timeline
     from bot.answer_json import timeline_to_json
     from bot.runtime import open_retriever
+    from retrieval.pipeline import StoreDown
     from retrieval.text.clean import clean_question
 
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit: must be at least 1, got {args.limit}")
     topic = clean_question(args.topic or "") or None
     retriever = open_retriever(config, seeds_dir=args.seeds, progress=_loading)
-    events = retriever.timeline(topic)[: args.limit]
+    try:
+        events = retriever.timeline(topic)[: args.limit]
+    except StoreDown as exc:  # the engine went away after the start: one line, exit 1
+        print(exc, file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(timeline_to_json(events), ensure_ascii=False))
     elif not events:

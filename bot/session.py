@@ -30,7 +30,7 @@ from bot.answer_format import (
 from bot.follow import chat as follow
 from retrieval.index.local import SyncReport
 from retrieval.live import Answering
-from retrieval.pipeline import Answer, Hit, TimelineEvent
+from retrieval.pipeline import Answer, Hit, StoreDown, TimelineEvent
 from retrieval.question.checks import question_problem
 from retrieval.question.followup import Conversation
 from retrieval.text.clean import clean_question
@@ -301,7 +301,10 @@ class ChatSession:
         problem = topic and question_problem(topic, self.medium.max_question_chars)
         if problem:
             return Reply(m.escape(problem))
-        events = self.retriever.timeline(topic or None)
+        try:
+            events = self.retriever.timeline(topic or None)
+        except StoreDown as exc:
+            return Reply(m.escape(str(exc)))
         if not events:
             about = f" about “{m.escape(topic)}”" if topic else ""
             return Reply(f"I found no dated events{about} in the articles.")

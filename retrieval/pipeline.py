@@ -39,10 +39,15 @@ from retrieval.ranking.timeline import TimelineEvent, dated_events
 from retrieval.settings import RetrievalSettings
 from retrieval.text.clean import clean_question
 
-__all__ = ["Answer", "Hit", "Retriever", "Scores", "TimelineEvent"]
+__all__ = ["STORE_DOWN", "Answer", "Hit", "Retriever", "Scores", "StoreDown", "TimelineEvent"]
 
 log = logging.getLogger(__name__)
 STORE_DOWN = "The article store is not reachable right now; try again in a minute."
+
+
+class StoreDown(Exception):
+    """A question path other than ask() (which answers with problem=STORE_DOWN) could not
+    reach the engine; str() is STORE_DOWN, what the front end tells the user."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,13 @@ class Retriever:
     def ask(self, question: str) -> Answer:
         question = clean_question(question)
         try:
+            return self._ask(question)
+        except EngineUnavailable as exc:  # the engine's client connects again next question
+            log.warning("%s", exc)
+            return Answer(question, False, (), problem=STORE_DOWN)
+
+    def _ask(self, question: str) -> Answer:
+        try:
             intent = read_intent(question, self.article_dates, use_dates=self.settings.dates)
         except ImpossibleDate as exc:
             return Answer(question, False, (), impossible_date=exc)
@@ -112,11 +124,7 @@ class Retriever:
         if intent.overview:
             return self._overview(intent)
         query = read_query(intent.topic, self.analyzer, self.encoder)
-        try:
-            candidates = self.candidates.find(query, intent)
-        except EngineUnavailable as exc:  # the engine's client connects again next question
-            log.warning("%s", exc)
-            return Answer(question, False, (), time=intent.time, problem=STORE_DOWN)
+        candidates = self.candidates.find(query, intent)
         scores = self.scorer.score(query, candidates)
         if not decide_answerable(scores, self.settings.no_answer):
             return Answer(question, False, (), scores.corrections, time=intent.time)
@@ -158,11 +166,16 @@ class Retriever:
         return self.scorer.score(query, self.candidates.find(query, intent))
 
     def timeline(self, topic: str | None = None) -> list[TimelineEvent]:
-        """Dated events in date order, of every passage or of the passages about a topic."""
+        """Dated events in date order, of every passage or of the passages about a topic.
+        Raises StoreDown when the engine holding the passages does not answer."""
         topic = clean_question(topic or "")
         if not topic:
             return dated_events(self.indexed, range(len(self.passages)))
-        scores = self.score(topic)
+        try:
+            scores = self.score(topic)
+        except EngineUnavailable as exc:  # as in ask: said once here, the front end says why
+            log.warning("%s", exc)
+            raise StoreDown(STORE_DOWN) from None
         if not decide_answerable(scores, self.settings.no_answer):
             return []
         about = self.ranker.relevant(scores.fused_stats.z(scores.fused), scores.ids)

@@ -21,6 +21,7 @@ pytest.importorskip("milvus_lite")
 from eval.chat import followup_rows  # noqa: E402
 from eval.dates import bundled_date_rows, date_questions  # noqa: E402
 from eval.run import article_questions, evaluate  # noqa: E402
+from retrieval.index import milvus_store  # noqa: E402
 from retrieval.index.milvus import (  # noqa: E402
     EngineConfig,
     EngineMismatch,
@@ -30,7 +31,8 @@ from retrieval.index.milvus import (  # noqa: E402
 )
 from retrieval.live import LiveRetriever  # noqa: E402
 from retrieval.model.embeddings import DEFAULT_MODEL  # noqa: E402
-from retrieval.pipeline import STORE_DOWN, Retriever  # noqa: E402
+from retrieval.pipeline import STORE_DOWN, Retriever, StoreDown  # noqa: E402
+from tests.test_telegram import ARREST, run, running_bot  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINES = ("local", "milvus")
@@ -134,6 +136,51 @@ def test_articles_added_and_removed_while_running(seeds_copy, milvus_db, two_sta
     assert {r["article"] for r in rows} == set(store.written())
 
 
+def test_a_long_sentence_spans_rows_and_reads_back_whole(engines):
+    """A sentence whose word pieces pass one row's VARCHAR limit is written in parts and read
+    back joined (reuters tables run to hundreds of pieces)."""
+    store = engines["milvus"].index.store
+    packed = bytes(range(256)) * 500  # 128,000 bytes: three parts
+    rows = milvus_store.sentence_rows("f" * 32, 0, packed, np.ones(768, np.float32))
+    assert len(rows) == 3 and all(len(r["data"]) <= milvus_store.MAX_TEXT for r in rows)
+    store.client.insert(store.sentences_name, rows)
+    try:
+        assert store.sentences(["f" * 32 + ":0", "e" * 32 + ":0"]) == {"f" * 32 + ":0": packed}
+    finally:
+        store.client.delete(store.sentences_name, filter=f'article == "{"f" * 32}"')
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_typo_when_and_no_answer_by_both_engines(engines, name):
+    """A representative part of the retrieval and dates tests, on each engine: a misspelt
+    name corrected, a "When" question led by its resolved date, an unrelated question
+    refused."""
+    bot = engines[name]
+    typo = bot.ask("Who is Karim Masimof?")
+    assert typo.answered and typo.corrections == {"masimof": "masimov"}, typo.corrections
+    when = bot.ask("When did the riots in Zhanaozen begin?")
+    assert when.when is not None and when.when.period.iso() == "2022-01-02"
+    assert not bot.ask("What is the capital of France?").answered
+
+
+def test_a_second_process_on_a_lite_file_is_told_why(milvus_db, engines):
+    """Milvus Lite serves one process per file: a second bot on the same file gets one line
+    saying so (two readers and a writer need a Milvus server)."""
+    code = (
+        "import sys\n"
+        "from retrieval.index.milvus_store import EngineConfig, MilvusStore\n"
+        "from retrieval.index.search import EngineUnavailable\n"
+        "try:\n"
+        f"    MilvusStore(EngineConfig({milvus_db!r}, '', 'test_'), {{}}, 768)\n"
+        "except EngineUnavailable as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert "one process per file" in done.stdout and milvus_db in done.stdout, done
+
+
 def test_other_index_settings_are_refused_in_one_line(engines, milvus_db):
     settings = {"model": "another-model", "max_sentences": 3, "stride": 1}
     with pytest.raises(EngineMismatch) as caught:
@@ -143,10 +190,14 @@ def test_other_index_settings_are_refused_in_one_line(engines, milvus_db):
     assert "another-model" in message
 
 
-def test_engine_stopped_while_running_then_back(tmp_path, retriever, two_stage):
+def test_engine_stopped_while_running_then_back(
+    tmp_path, retriever, two_stage, config, monkeypatch
+):
     """The engine process goes away: the question is told so, nothing raises; the next
     question connects again (Milvus Lite starts anew on its file)."""
     from milvus_lite.server_manager import server_manager_instance
+
+    monkeypatch.setattr(milvus_store, "CALL_SECONDS", 3)  # each failed call waits this long
 
     path = str(tmp_path / "down.db")
     engine = MilvusEngine(EngineConfig(path, "", "down_"), DEFAULT_MODEL, 3, 1)
@@ -156,6 +207,30 @@ def test_engine_stopped_while_running_then_back(tmp_path, retriever, two_stage):
     answer = bot.ask("Who is Karim Masimov?")
     assert not answer.answered and answer.problem == STORE_DOWN
     assert bot.ask("Who is Karim Masimov?").answered
+    server_manager_instance.release_server(path)  # a timeline is told so too
+    with pytest.raises(StoreDown, match="not reachable"):
+        bot.timeline("Karim Masimov")
+    assert bot.timeline("Karim Masimov")
+
+    async def telegram() -> None:  # and a Telegram user, for a question and a timeline
+        async with running_bot(bot, config) as chat:
+            for asked in ("Who is Karim Masimov?", "/timeline Karim Masimov"):
+                server_manager_instance.release_server(path)
+                assert STORE_DOWN in (await chat.ask(asked, user_id=7)).text, asked
+                back = await chat.ask("Who is Karim Masimov?", user_id=7)  # connects again
+                assert "Masimov" in back.text
+
+    run(telegram())
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_telegram_question_answered_by_both_engines(engines, config, name):
+    async def scenario() -> None:
+        async with running_bot(engines[name], config) as bot:
+            reply = await bot.ask(ARREST, user_id=42)
+            assert "Masimov" in reply.text and "8 January 2022" in reply.text, reply.text
+
+    run(scenario())
 
 
 def test_unreachable_engine_at_start_is_one_line_and_exit_2(tmp_path, engines):
@@ -184,6 +259,19 @@ def test_milvus_index_maps_every_passage(engines):
     assert isinstance(index, MilvusIndex)
     assert sorted(index.passage_of.values()) == list(range(len(index.passages)))
     assert np.array_equal(index.passage_first, engines["local"].index.passage_first)
+
+
+def test_sentences_read_from_milvus_are_the_local_numbers(engines):
+    """What full scoring reads of sentences (vectors, pooled weights, word pieces) comes from
+    Milvus bit for bit as the local index has it, so both engines score alike."""
+    local, milvus = engines["local"].index, engines["milvus"].index
+    ids = np.array([0, 3, len(local.sentence_counts) - 1])
+    mine, theirs = milvus.read_sentences(ids), local.read_sentences(ids)
+    for field in ("vectors", "weighted", "tokens", "token_starts", "token_counts"):
+        assert np.array_equal(getattr(mine, field), getattr(theirs, field)), field
+    assert np.array_equal(milvus.sentence_vectors(ids), local.sentence_vectors(ids))
+    context = milvus.sentence_context_vectors(ids)
+    assert np.array_equal(context, local.sentence_context_vectors(ids))
 
 
 def test_the_local_engine_never_imports_pymilvus():

@@ -4,10 +4,13 @@ Imported only when the configuration asks for Milvus: the bot without the `milvu
 imports pymilvus. `milvus.uri` is a file path for Milvus Lite (the Milvus core as a child
 process, no server to run) or `http://host:19530` for a Milvus standalone or cluster.
 
-Two collections per `milvus.collection_prefix`:
+The collections (retrieval.index.milvus_store) per `milvus.collection_prefix`:
 - `<prefix>passages`: one row per passage: its text (english analyzer, stemmed) with Milvus's
   BM25 function, its pooled vector, its article's key and its number in the article, the
   article's date as a day number, and the first and last day its sentences mention;
+- `<prefix>sentences`: per sentence, what full scoring reads (its own and its in-context
+  vector, its word pieces' vectors), packed as the local index stores them (int8 codes and
+  their scales), so both engines score with the same numbers;
 - `<prefix>articles`: one row per article fully written (its fingerprint), and one row
   `settings` with the index's settings (model, passage windows, date resolver, vector size).
 Writing goes by article: its record goes first when it is removed or changed, and comes last
@@ -15,55 +18,43 @@ when it is written, so a write cut short (kill -9) leaves the article invisible,
 sync writes it again. A question's candidates are one hybrid_search (BM25 on the text and the
 vector, reciprocal rank fusion) with the time asked about as a filter; the full scoring,
 no-answer rule, dates and highlights then run in the bot as with the local index, on the
-passage data of the local index (retrieval.index.reader.LocalIndex).
+sentences' vectors read from Milvus for the passages scored. The passages' texts, dates and
+term statistics (BM25, the no-answer rule, typo correction) are still the local index's
+metadata in this process; its vector files are not read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+import struct
+from collections.abc import Callable, Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
-from pymilvus import (
-    AnnSearchRequest,
-    DataType,
-    Function,
-    FunctionType,
-    MilvusClient,
-    MilvusException,
-    RRFRanker,
-)
+from scipy import sparse
 
 from retrieval.corpus import Article
 from retrieval.dates.timex import RESOLVER_VERSION, Period
+from retrieval.index.milvus_store import (
+    MAX_TEXT,
+    EngineConfig,
+    EngineMismatch,
+    MilvusStore,
+    sentence_rows,
+)
 from retrieval.index.reader import LocalIndex
-from retrieval.index.search import CandidateQuery, EngineUnavailable
+from retrieval.index.search import CandidateQuery, SentenceBlock, offsets, ranges
+from retrieval.model.vectors import unit
 
-log = logging.getLogger(__name__)
-# pymilvus logs each failed connection on its own (a line in its own format, with a stack for
-# some); the bot says it once, in its words (EngineUnavailable), so its lines are kept out.
-for _name in ("pymilvus", "pymilvus.milvus_client"):
-    logging.getLogger(_name).setLevel(logging.CRITICAL)
-CONNECT_SECONDS = 10.0  # how long a server that does not answer is waited for
-# Per call: pymilvus retries a failed call 75 times (3.5 minutes) unless given a whole number
-# of seconds; a question waits this long at most before it is told the store is unreachable.
-CALL_SECONDS = 8
-
-SETTINGS_ROW = "settings"
 ARTICLES_PER_WRITE = 50  # articles written (then made visible) together
-BATCH = 256  # passages per insert: well under Milvus's 64 MB message limit at any text length
-MAX_TEXT = 65535  # Milvus's VARCHAR limit, in bytes
-RRF_K = 60
+# Stored with the settings: collections written before the sentences were are refused.
+LAYOUT = 2
 ProgressHook = Callable[[str, int, int], None]
-
-
-class EngineMismatch(ValueError):
-    """The collections were written with other index settings; str() says which, in one line."""
+# A packed sentence: word pieces, their count (for pooling), norm of its mean state, scales of
+# its in-context and own int8 codes; then those two codes, then the pieces' scales and codes.
+HEAD = struct.Struct("<iifff")
 
 
 def article_key(source: str) -> str:
@@ -73,203 +64,6 @@ def article_key(source: str) -> str:
 def fingerprint(article: Article) -> str:
     raw = json.dumps([article.title, article.date.isoformat(), list(article.paragraphs)])
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    uri: str
-    token: str  # "" for none (Milvus Lite, a server without authentication)
-    prefix: str
-
-
-class MilvusStore:
-    """The connection and the two collections; every call that fails is EngineUnavailable."""
-
-    def __init__(self, config: EngineConfig, settings: dict[str, Any], dimension: int) -> None:
-        """Raises EngineUnavailable (cannot reach it) or EngineMismatch (other settings)."""
-        self.config, self.settings, self.dimension = config, settings, dimension
-        self.passages_name = f"{config.prefix}passages"
-        self.articles_name = f"{config.prefix}articles"
-        self._lock = threading.Lock()
-        self._client: MilvusClient | None = None
-        with self._calling("open"):
-            self._create()
-        self._check_settings()
-
-    @property
-    def client(self) -> MilvusClient:
-        """Connected on first use and again after a failure (the server restarted)."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    kwargs = {"token": self.config.token} if self.config.token else {}
-                    self._client = MilvusClient(
-                        uri=self.config.uri, timeout=CONNECT_SECONDS, **kwargs
-                    )
-        return self._client
-
-    def _calling(self, what: str) -> _Calling:
-        return _Calling(self, what)
-
-    def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            try:
-                client.close()
-            except Exception as exc:  # closing a dead connection: nothing left to do
-                log.debug("closing Milvus: %s", exc)
-
-    def _create(self) -> None:
-        client, wait = self.client, CALL_SECONDS
-        if not client.has_collection(self.passages_name, timeout=wait):
-            client.create_collection(
-                self.passages_name,
-                schema=self._passage_schema(),
-                index_params=self._indexes(),
-                timeout=wait,
-            )
-        if not client.has_collection(self.articles_name, timeout=wait):
-            schema = MilvusClient.create_schema(auto_id=False)
-            schema.add_field("key", DataType.VARCHAR, max_length=64, is_primary=True)
-            schema.add_field("value", DataType.VARCHAR, max_length=4096)
-            schema.add_field("unused", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector
-            index = MilvusClient.prepare_index_params()
-            index.add_index("unused", index_type="FLAT", metric_type="L2")
-            client.create_collection(
-                self.articles_name, schema=schema, index_params=index, timeout=wait
-            )
-        client.load_collection(self.passages_name, timeout=wait)
-        client.load_collection(self.articles_name, timeout=wait)
-
-    def _passage_schema(self) -> Any:
-        schema = MilvusClient.create_schema(auto_id=False)
-        schema.add_field("id", DataType.VARCHAR, max_length=64, is_primary=True)
-        schema.add_field("article", DataType.VARCHAR, max_length=64)
-        schema.add_field("number", DataType.INT64)
-        analyzer = {"type": "english"}
-        schema.add_field(
-            "text", DataType.VARCHAR, max_length=MAX_TEXT, enable_analyzer=True,
-            analyzer_params=analyzer,
-        )  # fmt: skip
-        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dimension)
-        for name in ("day", "event_first", "event_last"):
-            schema.add_field(name, DataType.INT64)
-        schema.add_function(
-            Function(
-                name="bm25", function_type=FunctionType.BM25, input_field_names=["text"],
-                output_field_names=["sparse"],
-            )
-        )  # fmt: skip
-        return schema
-
-    def _indexes(self) -> Any:
-        index = MilvusClient.prepare_index_params()
-        index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-        # AUTOINDEX: Milvus Lite has no HNSW; a server picks its own (docs/scaling.md).
-        index.add_index("vector", index_type="AUTOINDEX", metric_type="IP")
-        return index
-
-    def _check_settings(self) -> None:
-        wanted = json.dumps(self.settings, sort_keys=True)
-        with self._calling("read the settings"):
-            rows = self.client.get(
-                self.articles_name,
-                ids=[SETTINGS_ROW],
-                output_fields=["value"],
-                timeout=CALL_SECONDS,
-            )
-            if not rows:
-                self._put_record(SETTINGS_ROW, wanted)
-                return
-        found = json.loads(rows[0]["value"])
-        differ = sorted(k for k in self.settings.keys() | found.keys()
-                        if self.settings.get(k) != found.get(k))  # fmt: skip
-        if differ:
-            said = ", ".join(
-                f"{k} {found.get(k)!r} there, {self.settings.get(k)!r} here" for k in differ
-            )
-            raise EngineMismatch(
-                f"Milvus collection {self.passages_name} at {self.config.uri} was written with"
-                f" other index settings ({said}); set another milvus.collection_prefix or drop"
-                " the collections"
-            )
-
-    def _put_record(self, key: str, value: str) -> None:
-        row = {"key": key, "value": value, "unused": [0.0, 0.0]}
-        self.client.upsert(self.articles_name, [row], timeout=CALL_SECONDS)
-
-    def written(self) -> dict[str, str]:
-        """Article key -> fingerprint, of every article fully written."""
-        found: dict[str, str] = {}
-        with self._calling("read the articles"):
-            iterator = self.client.query_iterator(
-                self.articles_name, batch_size=1000, filter=f'key != "{SETTINGS_ROW}"',
-                output_fields=["key", "value"], timeout=CALL_SECONDS,
-            )  # fmt: skip
-            while batch := iterator.next():
-                found.update((row["key"], row["value"]) for row in batch)
-            iterator.close()
-        return found
-
-    def remove(self, keys: Sequence[str]) -> None:
-        """The records first (the articles are invisible from then on), then their passages."""
-        with self._calling("remove articles"):
-            self.client.delete(self.articles_name, ids=list(keys), timeout=CALL_SECONDS)
-            self._delete_passages(keys)
-
-    def write(self, records: dict[str, str], rows: list[dict]) -> None:
-        """Some articles' passages (what a write cut short left goes first), then their
-        records (key -> fingerprint): an article is visible only once all of it is in."""
-        with self._calling("write articles"):
-            self._delete_passages(list(records))
-            for start in range(0, len(rows), BATCH):
-                batch = rows[start : start + BATCH]
-                self.client.insert(self.passages_name, batch, timeout=CALL_SECONDS)
-            made = [{"key": k, "value": v, "unused": [0.0, 0.0]} for k, v in records.items()]
-            self.client.upsert(self.articles_name, made, timeout=CALL_SECONDS)
-
-    def _delete_passages(self, keys: Sequence[str]) -> None:
-        if keys:  # the keys are hex digests: nothing in them needs quoting
-            listed = ", ".join(f'"{k}"' for k in keys)
-            self.client.delete(
-                self.passages_name, filter=f"article in [{listed}]", timeout=CALL_SECONDS
-            )
-
-    def search(self, query: CandidateQuery, k: int, within: str) -> list[tuple[str, int]]:
-        """(article key, passage number) of the passages nearest to the question."""
-        vector = [np.asarray(query.vector, np.float32).tolist()]
-        requests = [AnnSearchRequest(vector, "vector", {"metric_type": "IP"}, k, expr=within)]
-        if any(c.isalnum() for c in query.text):  # BM25 of an empty text is refused
-            bm25 = {"metric_type": "BM25"}
-            requests.append(AnnSearchRequest([query.text], "sparse", bm25, k, expr=within))
-        with self._calling("search"):
-            found = self.client.hybrid_search(
-                self.passages_name, requests, RRFRanker(RRF_K), limit=min(2 * k, 16384),
-                output_fields=["article", "number"], consistency_level="Strong",
-                timeout=CALL_SECONDS,
-            )  # fmt: skip
-        return [(hit["entity"]["article"], int(hit["entity"]["number"])) for hit in found[0]]
-
-
-class _Calling:
-    """Around a call to Milvus: a failure becomes EngineUnavailable (one line) and drops the
-    connection, so the next call connects again."""
-
-    def __init__(self, store: MilvusStore, what: str) -> None:
-        self.store, self.what = store, what
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, exc, _tb) -> bool:  # noqa: ANN001
-        if exc is None or not isinstance(exc, MilvusException | OSError | RuntimeError):
-            return False
-        self.store.close()
-        reason = getattr(exc, "message", None) or str(exc) or kind.__name__
-        first = reason.strip().splitlines()[0] if reason.strip() else kind.__name__
-        uri = self.store.config.uri
-        raise EngineUnavailable(f"cannot {self.what} in Milvus at {uri}: {first}") from None
 
 
 def passage_rows(index: LocalIndex, ids: np.ndarray, key: str) -> list[dict]:
@@ -324,50 +118,166 @@ class MilvusSearch:
 
 
 class MilvusIndex:
-    """A LocalIndex whose candidates come from Milvus: the passage data and corpus statistics
-    are the local index's (retrieval.index.search.PassageIndex)."""
+    """A PassageIndex whose candidates (MilvusSearch) and sentence vectors (read_sentences) come
+    from Milvus. The passages, their dates and the term statistics are the local index's
+    metadata, taken one by one here; its vector files are never read."""
 
     def __init__(self, local: LocalIndex, store: MilvusStore) -> None:
-        self.local, self.store = local, store
-        self.keys = {a.source: article_key(a.source) for a in local.articles}
+        self.store = store
+        self.articles, self.passages, self.meta = local.articles, local.passages, local.meta
+        self.dimension = local.dimension
+        self.passage_first, self.passage_length = local.passage_first, local.passage_length
+        self.passage_dates = local.passage_dates
+        self.sentence_expressions = local.sentence_expressions
+        self.vocabulary, self.terms, self.piece_df = local.vocabulary, local.terms, local.piece_df
+        self.term_frequency, self.sentence_terms = local.term_frequency, local.sentence_terms
+        self.keys = [article_key(a.source) for a in local.articles]
         self.passage_of: dict[tuple[str, int], int] = {}
-        counts: dict[str, int] = {}
-        for i, passage in enumerate(local.passages):
-            key = self.keys[passage.article.source]
-            number = counts.get(key, 0)
-            counts[key] = number + 1
-            self.passage_of[(key, number)] = i
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.local, name)
+        for a, (start, end) in enumerate(pairwise(local.article_passages)):
+            for number, i in enumerate(range(start, end)):
+                self.passage_of[(self.keys[a], number)] = i
+        # Sentence ids are laid out article by article: a sentence's row is its article's key
+        # and its number there.
+        owner = np.repeat(local.passage_article, local.passage_length)
+        held = ranges(local.passage_first, local.passage_length)
+        self._sentence_article = np.zeros(len(local.sentence_counts), np.int32)
+        self._sentence_article[held] = owner
+        self._article_first = np.full(len(self.keys), len(local.sentence_counts), np.int64)
+        np.minimum.at(self._article_first, owner, held)
 
     def candidate_search(self, in_time: Callable[[Period], np.ndarray]) -> MilvusSearch:
         return MilvusSearch(self.store, self.passage_of, in_time)
 
-    def by_article(self) -> Iterator[tuple[Article, str, np.ndarray]]:
-        """Each article with its key and its passages' ids."""
-        ids: dict[str, list[int]] = {}
-        for (key, _number), i in sorted(self.passage_of.items(), key=lambda kv: kv[1]):
-            ids.setdefault(key, []).append(i)
-        for article in self.local.articles:
-            key = self.keys[article.source]
-            yield article, key, np.array(ids.get(key, []), np.int64)
+    def _row(self, sentence: int) -> str:
+        article = int(self._sentence_article[sentence])
+        return f"{self.keys[article]}:{sentence - int(self._article_first[article])}"
 
-    def sync(self, progress: ProgressHook | None = None) -> tuple[int, int]:
-        """Bring Milvus in step with the local index, by article; (written, removed)."""
-        written = self.store.written()
-        wanted = {self.keys[a.source] for a in self.local.articles}
-        stale = sorted(set(written) - wanted)
-        for start in range(0, len(stale), ARTICLES_PER_WRITE):
-            self.store.remove(stale[start : start + ARTICLES_PER_WRITE])
-        todo = [(a, k, ids) for a, k, ids in self.by_article() if written.get(k) != fingerprint(a)]
-        for start in range(0, len(todo), ARTICLES_PER_WRITE):
-            chunk = todo[start : start + ARTICLES_PER_WRITE]
-            rows = [row for _a, key, ids in chunk for row in passage_rows(self.local, ids, key)]
-            self.store.write({key: fingerprint(a) for a, key, _ids in chunk}, rows)
-            if progress is not None:
-                progress("milvus", start + len(chunk), len(todo))
-        return len(todo), len(stale)
+    def _read(self, ids: np.ndarray) -> list[tuple[Any, ...]]:
+        """Each sentence unpacked (unpack_sentence); raises EngineUnavailable."""
+        rows = [self._row(int(i)) for i in ids]
+        found = self.store.sentences(rows)
+        return [unpack_sentence(found.get(row), self.dimension) for row in rows]
+
+    def read_sentences(self, ids: np.ndarray, tokens: bool = True) -> SentenceBlock:
+        """As LocalIndex.read_sentences, from Milvus; the word pieces come along always (they
+        are in the same rows), so read_tokens is never needed."""
+        ids = np.asarray(ids, np.int64)
+        read = self._read(ids)
+        d = self.dimension
+        count = np.array([r[1] for r in read], np.int32)
+        norms = np.array([r[2] for r in read], np.float32)
+        means = _unit_rows([r[5] for r in read], [r[3] for r in read], d)
+        vectors = _unit_rows([r[6] for r in read], [r[4] for r in read], d)
+        pieces = np.array([r[0] for r in read], np.int64)
+        matrix = np.concatenate([r[7] for r in read]) if read else np.zeros((0, d), np.int8)
+        matrix = matrix.astype(np.float32)
+        matrix *= np.concatenate([r[8] for r in read] or [np.zeros(0, np.float32)])[:, None]
+        weights = norms * count
+        return SentenceBlock(
+            ids, vectors, means * weights[:, None], matrix, offsets(pieces), pieces
+        )
+
+    def sentence_vectors(self, ids: np.ndarray) -> np.ndarray:
+        read = self._read(np.asarray(ids, np.int64))
+        return _unit_rows([r[6] for r in read], [r[4] for r in read], self.dimension)
+
+    def sentence_context_vectors(self, ids: np.ndarray) -> np.ndarray:
+        read = self._read(np.asarray(ids, np.int64))
+        return _unit_rows([r[5] for r in read], [r[3] for r in read], self.dimension)
+
+    def passage_vectors(self, ids: np.ndarray) -> np.ndarray:
+        """As LocalIndex.passage_vectors: the pieces' mean over each passage's sentences."""
+        ids = np.asarray(ids, np.int64)
+        lengths = self.passage_length[ids]
+        block = self.read_sentences(ranges(self.passage_first[ids], lengths))
+        owner = np.repeat(np.arange(len(ids)), lengths)
+        combine = sparse.csr_matrix(
+            (np.ones(len(owner), np.float32), (owner, np.arange(len(owner)))),
+            shape=(len(ids), len(owner)),
+        )
+        return unit(np.asarray(combine @ block.weighted))
+
+
+def _unit_rows(codes: list[np.ndarray], scales: list[float], d: int) -> np.ndarray:
+    """As LocalIndex._unit_rows: int8 codes times their scales, made unit."""
+    if not codes:
+        return np.zeros((0, d), np.float32)
+    vectors = np.stack(codes).astype(np.float32).reshape(-1, d)
+    return unit(vectors * np.array(scales, np.float32)[:, None])
+
+
+def pack_sentence(index: LocalIndex, sentence: int) -> bytes:
+    """What full scoring reads of one sentence, as the local index stores it (HEAD, then its
+    in-context and own int8 codes, then its pieces' scales and int8 codes)."""
+    start, end = (int(x) for x in index.sentence_token_start[sentence : sentence + 2])
+    head = HEAD.pack(
+        end - start, int(index.sentence_counts[sentence]), float(index.sentence_norms[sentence]),
+        float(index.sentence_scales[sentence]), float(index.match_scales[sentence]),
+    )  # fmt: skip
+    return b"".join([
+        head, index.sentence_codes[sentence].tobytes(), index.match_codes[sentence].tobytes(),
+        np.asarray(index.token_scales[start:end], "<f4").tobytes(),
+        np.ascontiguousarray(index.token_codes[start:end]).tobytes(),
+    ])  # fmt: skip
+
+
+def unpack_sentence(packed: bytes | None, d: int) -> tuple[Any, ...]:
+    """(pieces, count, norm, context scale, own scale, context code, own code, piece codes,
+    piece scales); a sentence not found reads as one without pieces and a zero vector."""
+    if packed is None:
+        zero = np.zeros(d, np.int8)
+        return 0, 0, 0.0, 0.0, 0.0, zero, zero, np.zeros((0, d), np.int8), np.zeros(0, np.float32)
+    pieces, count, norm, context_scale, own_scale = HEAD.unpack_from(packed)
+    at = HEAD.size
+    context = np.frombuffer(packed, np.int8, d, at)
+    own = np.frombuffer(packed, np.int8, d, at + d)
+    at += 2 * d
+    scales = np.frombuffer(packed, "<f4", pieces, at)
+    codes = np.frombuffer(packed, np.int8, pieces * d, at + 4 * pieces).reshape(pieces, d)
+    return pieces, count, norm, context_scale, own_scale, context, own, codes, scales
+
+
+def article_rows(local: LocalIndex, a: int, key: str) -> tuple[list[dict], list[dict]]:
+    """The rows of one article's passages and of its sentences."""
+    start, end = local.article_passages[a], local.article_passages[a + 1]
+    ids = np.arange(start, end, dtype=np.int64)
+    passages = passage_rows(local, ids, key)
+    if not len(ids):
+        return passages, []
+    first = int(local.passage_first[ids].min())
+    last = int((local.passage_first[ids] + local.passage_length[ids]).max())
+    vectors = local.sentence_vectors(np.arange(first, last))
+    sentences = [
+        row
+        for n, vector in enumerate(vectors)
+        for row in sentence_rows(key, n, pack_sentence(local, first + n), vector)
+    ]
+    return passages, sentences
+
+
+def sync_store(
+    store: MilvusStore, local: LocalIndex, progress: ProgressHook | None
+) -> tuple[int, int]:
+    """Bring Milvus in step with the local index, by article; (written, removed)."""
+    written = store.written()
+    keys = [article_key(a.source) for a in local.articles]
+    stale = sorted(set(written) - set(keys))
+    for start in range(0, len(stale), ARTICLES_PER_WRITE):
+        store.remove(stale[start : start + ARTICLES_PER_WRITE])
+    todo = [a for a, article in enumerate(local.articles)
+            if written.get(keys[a]) != fingerprint(article)]  # fmt: skip
+    for start in range(0, len(todo), ARTICLES_PER_WRITE):
+        chunk = todo[start : start + ARTICLES_PER_WRITE]
+        passages, sentences = [], []
+        for a in chunk:
+            more = article_rows(local, a, keys[a])
+            passages += more[0]
+            sentences += more[1]
+        records = {keys[a]: fingerprint(local.articles[a]) for a in chunk}
+        store.write(records, passages, sentences)
+        if progress is not None:
+            progress("milvus", start + len(chunk), len(todo))
+    return len(todo), len(stale)
 
 
 class MilvusEngine:
@@ -385,11 +295,10 @@ class MilvusEngine:
     def attach(self, local: LocalIndex, progress: ProgressHook | None = None) -> MilvusIndex:
         """Raises EngineUnavailable or EngineMismatch (one line each)."""
         if self.store is None:
-            settings = {**self.settings, "dimension": local.dimension}
+            settings = {**self.settings, "dimension": local.dimension, "layout": LAYOUT}
             self.store = MilvusStore(self.config, settings, local.dimension)
-        index = MilvusIndex(local, self.store)
-        index.sync(progress)
-        return index
+        sync_store(self.store, local, progress)
+        return MilvusIndex(local, self.store)
 
 
 __all__: Sequence[str] = [

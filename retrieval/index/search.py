@@ -10,7 +10,8 @@ three parts shaped by what a question asks:
   vectors, token vectors, dates, terms).
 - `CorpusStatistics`: what BM25, term coverage and the no-answer rule need of the whole corpus
   (term frequencies, document frequencies of word pieces, the vocabulary for typo correction).
-retrieval.index.reader.LocalIndex (memory-mapped files on this machine) implements all three.
+retrieval.index.reader.LocalIndex (memory-mapped files on this machine) implements all three;
+retrieval.index.milvus.MilvusIndex reads the candidates and the sentences' vectors from Milvus.
 
 Token matching (ColBERT-style MaxSim): each question word piece finds its most similar word
 piece in a passage; the passage scores the IDF-weighted mean of those best matches. Unlike one
@@ -69,7 +70,10 @@ class PassageData(Protocol):
     meta: dict  # the index's settings and counts
 
     def read_sentences(self, ids: np.ndarray, tokens: bool = True) -> SentenceBlock: ...
-    def read_tokens(self, rows: np.ndarray) -> np.ndarray: ...
+    def read_tokens(self, rows: np.ndarray) -> np.ndarray:
+        """Word-piece vectors by row: asked only for a SentenceBlock whose tokens are None."""
+        ...
+
     def passage_vectors(self, ids: np.ndarray) -> np.ndarray: ...
     def sentence_vectors(self, ids: np.ndarray) -> np.ndarray: ...
     def sentence_context_vectors(self, ids: np.ndarray) -> np.ndarray: ...
