@@ -19,7 +19,7 @@ from bot.answer_format import ANSI, PLAIN, Markup
 from bot.config import AppConfig
 from bot.follow.chat import ChatFollows, HeldNews
 from bot.follow.store import FollowStore
-from bot.ingest.poller import start_feed_polling
+from bot.ingest.poller import updating
 from bot.progress import progress
 from bot.prompt import Screen, enable_line_editing, keys_held, logged_as_notes
 from bot.runtime import check_history_file, open_retriever
@@ -175,19 +175,14 @@ def _chat(config: AppConfig, retriever: LiveRetriever, screen: Screen, history: 
         enable_line_editing(history) if screen.interactive else (None, lambda: None)
     )
     screen.say(chat.greeting())
-    feeds = None
+    if config.corpus.watch:
+        retriever.listeners.append(chat.seeds_reloaded)
     try:
-        with screen.open(readline), _leave_on_sigterm():
-            if config.corpus.watch:
-                retriever.listeners.append(chat.seeds_reloaded)
-                retriever.watch(config.corpus.watch_seconds)
-            feeds = start_feed_polling(config, retriever.seeds_dir)  # None without corpus.feeds
+        with screen.open(readline), _leave_on_sigterm(), updating(config, retriever):
             _converse(chat, screen)
     except _Terminated:
         pass
     finally:
-        if feeds is not None:
-            feeds.stop()
         retriever.stop()  # waits for the watcher: no thread left inside the model at exit
         save_history()
     print("Bye.", file=stdout, flush=True)

@@ -19,7 +19,7 @@ from bot.config import AppConfig
 from bot.runtime import Progress
 from bot.telegram.local_api import FakeBotApi, Sent
 from bot.telegram.local_api.running import pointed_at, running_bot
-from retrieval.live import Answering, LiveRetriever
+from retrieval.live import Answering
 
 BOT_NAME = "NewsTestBot"
 # The shape of a real token (bot id, colon, 35 characters); only the local server accepts it.
@@ -197,14 +197,12 @@ async def _sandbox(config: AppConfig, retriever: Answering, out: TextIO, markup:
 def run_sandbox(config: AppConfig, *, seeds_dir: Path | None = None, progress: Progress) -> int:
     """`newsbot try-telegram`: the model first (`progress` shows its loading), then the
     server, the bot and the client."""
+    from bot.ingest.poller import updating
     from bot.runtime import open_retriever
 
     retriever = open_retriever(config, seeds_dir=seeds_dir, progress=progress)
     markup = ANSI if sys.stdout.isatty() else PLAIN
-    try:
+    with updating(config, retriever):  # as the real bot: the seeds watcher and corpus.feeds
         asyncio.run(_sandbox(config, retriever, sys.stdout, markup))
-    finally:
-        if isinstance(retriever, LiveRetriever):
-            retriever.stop()
     print(file=sys.stdout, flush=True)  # the prompt's line ends
     return 0

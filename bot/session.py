@@ -59,7 +59,7 @@ class Medium:
     max_chars: int | None = None  # longest message; None: no limit
     fits: Callable[[str], bool] | None = None  # whether a timeline page fits the screen
     page_headings: bool = False  # each page says what it continues (a message of its own)
-    admins_only: bool = False  # Command.admin ones are for admins: not in /help
+    admins_only: bool = False  # Command.admin ones are for admins: in their /help alone
     examples: tuple[str, ...] = ()
     timeline_page: int = TIMELINE_PAGE  # events on a page of a timeline
     title_chars: int | None = (
@@ -358,12 +358,13 @@ class ChatSession:
         )
         return "\n".join(lines)
 
-    def help(self) -> str:
+    def help(self, admin: bool = False) -> str:
+        """The commands this medium offers; with admins_only, the admin ones for admins alone."""
         example = self.medium.markup.escape(self.examples()[0])
         lines = [self.medium.help_intro.format(example=example)]
         for command in COMMANDS:
             if command.name in self.medium.commands and not (
-                command.admin and self.medium.admins_only
+                command.admin and self.medium.admins_only and not admin
             ):
                 usage = f"/{command.name}" + (f" {command.usage}" if command.usage else "")
                 lines.append(self.medium.help_line.format(usage=usage, summary=command.summary))
@@ -416,6 +417,13 @@ def _ask(session: ChatSession, argument: str) -> Reply:
     return session.ask(argument, via="/ask")
 
 
+def _on_telegram(name: str, summary: str, usage: str) -> Command:
+    """An admins' command offered on Telegram alone, whose own handlers run it (/add, /remove:
+    the download, the confirm button; bot.telegram.uploads); the console does not list it."""
+    text = "Articles are added and removed on Telegram, by the bot's admins."
+    return Command(name, summary, lambda s, _: Reply(text), usage=usage, menu=False, admin=True)
+
+
 # In this order in every /help and in Telegram's menu.
 COMMANDS = (
     Command("ask", "ask a question", _ask, usage="question", slow=True),
@@ -455,6 +463,8 @@ COMMANDS = (
         menu=False,
         admin=True,
     ),
+    _on_telegram("add", "add an article (or send a .txt file)", "[--replace] article"),
+    _on_telegram("remove", "remove an article, after a confirm button", "file name or title"),
     Command("whoami", "your Telegram user id and this chat's id", lambda s, _: s.whoami()),
     Command("help", "this help", lambda s, _: Reply(s.help())),
     Command("start", "greeting and example questions", lambda s, _: Reply(s.greeting())),

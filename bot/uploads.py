@@ -1,5 +1,5 @@
-"""Articles added and removed by the bot's admins while it runs (Telegram's documents, /add and
-/remove): checked with the seed reader (size, encoding, format: its one-line errors), written
+"""Articles added and removed by the bot's admins while it runs (Telegram's documents, /add, a
+pasted or forwarded article, /remove): checked with the seed reader (size, encoding, format: its one-line errors), written
 atomically into the seeds folder under a safe name made from the date and title, and indexed
 at once by the live update path (LiveRetriever.reload, which also pushes them to the chats
 following their topics). Nothing here knows Telegram: each call returns the line to reply.
@@ -7,17 +7,22 @@ following their topics). Nothing here knows Telegram: each call returns the line
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.ingest.items import parse_date
 from bot.ingest.writer import write_seed_file
 from retrieval.corpus import DATE_LINE, MAX_SEED_BYTES, Article, SeedError, parse_article
 from retrieval.live import LiveRetriever
 
 SHOWN_NAME = 60  # characters of a sender's file name echoed back
 SLUG_CHARS = 60  # of the title, in a file name
+# A pasted message is an article, not a question, with a body this long after its title and date
+# lines: a question is a line or two, and one followed by a date line is no article.
+MIN_PASTED_BODY = 100
 
 
 @dataclass(frozen=True)
@@ -45,12 +50,43 @@ def _shown(name: str) -> str:
 
 def from_message(text: str) -> str:
     """/add's text as a seed file: already one ("date YYYY-MM-DD Title" first), or a title line
-    then a date line then the body."""
+    then a date line ("2022-01-09", "9 January 2022", "Jan 9, 2022") then the body. A date line
+    that is no date is kept as it is, for the reader to name."""
     lines = text.strip().splitlines()
     if not lines or DATE_LINE.match(lines[0].strip()) or len(lines) < 2:
         return text.strip() + "\n"
-    title, date = lines[0].strip(), lines[1].strip()
-    return f"date {date} {title}\n\n" + "\n".join(lines[2:]).strip() + "\n"
+    date = _date(lines[1])
+    return _seed(lines[0], date.isoformat() if date else lines[1].strip(), lines[2:])
+
+
+def _seed(title: str, date: str, body: list[str]) -> str:
+    return f"date {date} {title.strip()}\n\n" + "\n".join(body).strip() + "\n"
+
+
+def _date(line: str) -> dt.date | None:
+    try:
+        return parse_date(line)
+    except ValueError:
+        return None
+
+
+def pasted_article(text: str, posted: dt.date | None = None) -> str | None:
+    """An admin's plain message as a seed file when it is an article, None when it is a
+    question. An article: the seed format, or a title line, a date line (as /add reads it) and
+    a body of MIN_PASTED_BODY characters. A forwarded message (posted: the day its original was
+    posted) is an article whatever its length, and without a date line is of that day."""
+    lines = text.strip().splitlines()
+    if lines and DATE_LINE.match(lines[0].strip()):
+        body = lines[1:]
+    elif len(lines) >= 2 and _date(lines[1]) is not None:
+        body = lines[2:]
+    elif posted is not None and len(lines) >= 2:
+        return _seed(lines[0], posted.isoformat(), lines[1:])
+    else:
+        return None
+    if posted is None and len("\n".join(body).strip()) < MIN_PASTED_BODY:
+        return None
+    return from_message(text)
 
 
 def file_name(article: Article) -> str:

@@ -18,7 +18,7 @@ import pytest
 from bot.__main__ import main
 from bot.config import ConfigError, load_config
 from bot.ingest.fetch import FetchError, fetch
-from bot.ingest.poller import FeedPoller, start_feed_polling
+from bot.ingest.poller import FeedPoller, updating
 from retrieval.live import LiveRetriever
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
 
@@ -164,15 +164,17 @@ def test_feeds_in_the_config_are_checked(tmp_path):
 def test_a_running_live_retriever_indexes_what_the_poller_writes(
     site, model, config, seeds_copy, tmp_path
 ):
-    """The poller as the bot starts it (its first round at once), the seeds watcher of a
-    running LiveRetriever, and the new article answering a question."""
+    """The poller and the seeds watcher as every front end starts them (bot.ingest.poller.
+    updating: the console, Telegram and try-telegram; the first round at once), and the new
+    article answering a question; both stopped at the end."""
     site.pages["/volcano"] = (200, ICELAND_RSS, "application/rss+xml")
     encoder = Encoder(model, DEFAULT_MODEL, tmp_path / "cache")
     live = LiveRetriever(seeds_copy, config.retrieval, encoder, index_root=tmp_path / "index")
-    live.watch(interval=0.1)
-    corpus = config.corpus.model_copy(update={"feeds": [f"{site.url}/volcano"]})
-    poller = start_feed_polling(config.model_copy(update={"corpus": corpus}), seeds_copy)
-    try:
+    corpus = config.corpus.model_copy(
+        update={"feeds": [f"{site.url}/volcano"], "watch": True, "watch_seconds": 0.1}
+    )
+    before = set(threading.enumerate())
+    with updating(config.model_copy(update={"corpus": corpus}), live):
         deadline = time.monotonic() + 120
         while len(live.articles) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -181,7 +183,6 @@ def test_a_running_live_retriever_indexes_what_the_poller_writes(
         best = live.ask("How many people live in Grindavik?").hits[0].passage
         assert best.article.date.isoformat() == "2023-11-11"
         assert "3,700" in best.text
-    finally:
-        poller.stop()
-        live.stop()
+    started = set(threading.enumerate()) - before
+    assert not {t.name for t in started} & {"seeds-watcher", "feed-poller"}
     assert (Path(config.corpus.cache_dir) / "feeds.json").exists()

@@ -12,6 +12,7 @@ import pytest
 from bot.answer_format import PLAIN
 from bot.console import ConsoleChat
 from bot.follow.store import SCHEMA_VERSION, FollowStore, StoreError
+from retrieval.follow import article_passages, match
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -71,6 +72,30 @@ def test_an_article_is_pushed_once_per_version_and_topic():
     assert store.claim(1, "opec", "a.txt", "v1") is None
     assert store.claim(1, "opec", "a.txt", "v2") == "updated"
     assert store.claim(1, "cocoa", "a.txt", "v2") == "new"
+
+
+AIRLINES = """date 2023-12-01 European airlines cut winter flights as fuel costs rise
+
+Several European airlines said on Friday they would cut winter flights and raise fares, blaming
+jet fuel prices that rose by a fifth since the summer.
+
+Lufthansa and Air France-KLM said the cuts would fall mostly on short routes within Europe.
+
+Flights to Iceland were briefly disrupted last month when a volcano erupted near Grindavik.
+"""
+
+
+def test_an_article_that_mentions_a_topic_in_passing_is_not_news_of_it(live):
+    """A story of another subject with one line on the topic is not pushed, though a question
+    about the topic is answered from that line; a topic it is about is."""
+    (Path(live.seeds_dir) / "102_airlines.txt").write_text(AIRLINES, encoding="utf-8")
+    live.reload()
+    answer = live.ask("Iceland volcano")
+    assert answer.answered and answer.hits[0].passage.article.source == "102_airlines.txt"
+    retriever = live.current
+    passages = article_passages(retriever, "102_airlines.txt")
+    assert match(retriever, "Iceland volcano", passages) is None
+    assert match(retriever, "airline fuel costs", passages) is not None
 
 
 # ------------------------------------------------------------------------------ the console

@@ -1,6 +1,6 @@
 """Followed topics on Telegram, end to end through the local Bot API server: /follow in a private
 chat and a group (admins only), a new seed file pushed once, unfollow buttons (a forged one
-drops nothing), a blocked bot's chat dropped, the hourly limit's summary, and webhook mode.
+drops nothing), bad topics (empty, 5,000 characters, another script) one line each, a blocked bot's chat dropped, the hourly limit's summary, and webhook mode.
 The harness is in tests/test_telegram.py."""
 
 from __future__ import annotations
@@ -82,8 +82,14 @@ def test_unfollow_buttons_and_a_forged_one(retriever, fresh_config):
             assert (await server.wait_answered(pressed))["text"] == "No longer following “OPEC”."
             assert (await bot.ask("/following")).text.count("•") == 1
             assert (await bot.ask("/unfollow cocoa")).text == "No longer following “cocoa”."
-            for topic, problem in (("", "Please put a topic"), ("Новости", "in English")):
-                assert problem in (await bot.ask(f"/follow {topic}")).text
+            for topic, problem in (
+                ("", "Please put a topic"),
+                ("oil " * 1250, "That topic is 4,999 characters long"),
+                ("Новости", "in English"),
+            ):
+                reply = (await bot.ask(f"/follow {topic}")).text
+                assert problem in reply and "\n" not in reply, reply
+            assert (await bot.ask("/following")).text.startswith("This chat follows no topics")
 
     run(scenario(), 160)
 

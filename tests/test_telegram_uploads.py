@@ -1,13 +1,17 @@
 """Articles added and removed from Telegram, end to end through the local Bot API server: an
 admin's .txt document indexed and then asked about, /add with a title line and a date line,
-/add --replace, /remove with its confirm button, non-admins refused, and bad files (an image
+/add --replace, an article pasted or forwarded as a plain message (and /help naming the admins'
+commands to admins alone), /remove with its confirm button, non-admins refused, and bad files (an image
 renamed .txt, 50 MB, invalid UTF-8, not the seed format) each one line with the seeds folder
 unchanged. The harness is in tests/test_telegram.py; the live retriever in test_telegram_follow."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
+from bot.uploads import from_message, pasted_article
 from tests.test_follow import ARREST, ICELAND
 from tests.test_telegram import run, running_bot
 
@@ -52,6 +56,61 @@ def test_an_admins_document_is_indexed_and_answers(live, fresh_config):
             assert added.text == (
                 "Added: Iceland volcano threatens Grindavik (2023-11-11), 1 passage"
             )
+
+    run(scenario(), 170)
+
+
+PASTED = """Iceland volcano threatens Grindavik
+11 November 2023
+The fishing town of Grindavik, home to about 3,700 people, was evacuated overnight as magma
+moved under the town and earthquakes shook the Reykjanes peninsula.
+"""
+
+
+def test_a_pasted_message_is_an_article_only_with_a_title_a_date_line_and_a_body():
+    assert pasted_article("Who was arrested?") is None
+    assert pasted_article("Who was arrested?\n2022-01-09\nAnd why?") is None  # too short
+    assert pasted_article("Who was arrested?\nby whom\n" + "x" * 200) is None  # no date line
+    assert pasted_article(ARREST) == ARREST  # the seed format itself
+    assert pasted_article(PASTED) == ICELAND.replace("declares emergency as volcano", "volcano")
+    assert from_message("Oil\nJan 9, 2022\nPrices rose.") == "date 2022-01-09 Oil\n\nPrices rose.\n"
+    forwarded = dt.date(2022, 1, 9)  # the day the original was posted
+    assert pasted_article("Masimov held\nHe was arrested.", forwarded) == (
+        "date 2022-01-09 Masimov held\n\nHe was arrested.\n"
+    )
+    assert pasted_article("Just a line", forwarded) is None
+
+
+def test_an_admins_pasted_or_forwarded_article_is_added_a_question_stays_one(live, fresh_config):
+    async def scenario() -> None:
+        async with running_bot(live, fresh_config, admin_user_ids=[ADMIN]) as bot:
+            server = bot.server
+            ann, chat = bot.private(ADMIN)
+            bob, bob_chat = bot.private(222, "Bob")
+            before = folder(live)
+            # Anyone else's article-shaped message, and an admin's question: questions.
+            for sent in (server.send_text(bob_chat, bob, PASTED),
+                         server.send_text(chat, ann, "Who was arrested?\n2022-01-09")):  # fmt: skip
+                reply = await server.wait_reply(sent)
+                assert not reply.text.startswith(("Added", "Not added", "Only the bot's"))
+            assert folder(live) == before
+            pasted = await bot.ask(PASTED)  # the date line in words, read as /add reads it
+            assert (
+                pasted.text == "Added: Iceland volcano threatens Grindavik (2023-11-11), 1 passage"
+            )
+            channel = {"id": -1001, "type": "channel", "title": "Wire"}
+            posted = int(dt.datetime(2022, 1, 9, 12, tzinfo=dt.UTC).timestamp())
+            body = ARREST.split("\n", 2)[2]  # no date line: the day the post was made
+            forwarded = server.send_text(chat, ann, "Masimov held\n" + body,
+                                         forwarded_from=channel, posted=posted)  # fmt: skip
+            reply = await server.wait_reply(forwarded)
+            assert reply.text == "Added: Masimov held (2022-01-09), 2 passages"
+            assert "2022-01-09_masimov-held.txt" in folder(live)
+            clash = await bot.ask(PASTED.replace("3,700", "3,800"))
+            assert "exists already" in clash.text and "/add --replace" in clash.text
+            admins_help, others_help = await bot.ask("/help"), await bot.ask("/help", user_id=222)
+            for command in ("/add", "/remove", "/reload"):
+                assert command in admins_help.text and command not in others_help.text
 
     run(scenario(), 170)
 

@@ -17,6 +17,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from bot.ingest.items import BadItem
 from bot.ingest.sources import SourceError, feed_items
 from bot.ingest.writer import SeedWriter, Written
 from retrieval.files import os_problem
+from retrieval.live import Answering, LiveRetriever
 
 log = logging.getLogger(__name__)
 FIRST_RETRY_SECONDS = 60.0
@@ -182,3 +184,22 @@ def start_feed_polling(config, seeds_dir: Path) -> FeedPoller | None:  # noqa: A
     )
     poller.start()
     return poller
+
+
+@contextlib.contextmanager
+def updating(config, retriever: Answering) -> Iterator[None]:  # noqa: ANN001 - AppConfig
+    """While a front end runs (console, Telegram, try-telegram): a live retriever's seeds watcher
+    (corpus.watch) and its feeds' poller (corpus.feeds); after, both stopped and waited for (a
+    thread left inside the model when the interpreter exits aborts it)."""
+    if not isinstance(retriever, LiveRetriever):
+        yield
+        return
+    if config.corpus.watch:
+        retriever.watch(config.corpus.watch_seconds)
+    feeds = start_feed_polling(config, retriever.seeds_dir)  # None without corpus.feeds
+    try:
+        yield
+    finally:
+        if feeds is not None:
+            feeds.stop()
+        retriever.stop()

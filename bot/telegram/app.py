@@ -279,7 +279,7 @@ def run_telegram(config: AppConfig, seeds_dir: Path | None = None) -> int:
         secret = read_webhook_secret(settings)
     redact_secrets(token, secret)
     configure_logging(config.logging)
-    from bot.ingest.poller import start_feed_polling
+    from bot.ingest.poller import updating
     from bot.progress import BuildReporter
     from bot.runtime import open_retriever
 
@@ -289,17 +289,8 @@ def run_telegram(config: AppConfig, seeds_dir: Path | None = None) -> int:
         progress=_logged_step,
         build_progress=BuildReporter(progress_stream(config.logging), terminal=False),
     )
-    live = retriever if isinstance(retriever, LiveRetriever) else None
-    if live is not None and config.corpus.watch:
-        live.watch(config.corpus.watch_seconds)
-    feeds = start_feed_polling(config, live.seeds_dir) if live is not None else None
-    try:
+    with updating(config, retriever):  # the seeds watcher and corpus.feeds, stopped after
         return _serve_until_stopped(build_application(config, retriever, token), config, secret)
-    finally:
-        if feeds is not None:
-            feeds.stop()
-        if live is not None:
-            live.stop()
 
 
 def _serve_until_stopped(app: Application, config: AppConfig, secret: str | None) -> int:

@@ -34,7 +34,7 @@ from bot.telegram.inline import on_chosen_result, on_inline_query
 from bot.telegram.paging import on_button, send_reply
 from bot.telegram.sending import keep_typing, send
 from bot.telegram.services import COMMANDS, services, session
-from bot.telegram.uploads import on_add, on_document, on_remove, on_remove_button
+from bot.telegram.uploads import add_pasted, on_add, on_document, on_remove, on_remove_button
 
 log = logging.getLogger("bot.telegram")
 
@@ -159,8 +159,11 @@ async def on_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Any text in a private chat is a question; so is a photo's or file's caption."""
+    """Any text in a private chat is a question, but an admin's pasted or forwarded article (bot.
+    telegram.uploads.add_pasted); a photo's or file's caption is a question too."""
     message = update.effective_message
+    if await add_pasted(update, context):
+        return
     await answer_question(update, context, message.text or message.caption or "")
 
 
@@ -209,6 +212,13 @@ async def on_whoami(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await send_reply(context, update.effective_message, reply)
 
 
+async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/help: the commands, the admin ones (/reload, /add, /remove) too for an admin."""
+    admin = is_admin(update, services(context).settings)
+    chat = session(update, context)
+    await send_reply(context, update.effective_message, Reply(chat.help(admin=admin)))
+
+
 async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     name, _ = command(message) or ((message.text or "").split(" ")[0].lstrip("/"), None)
@@ -249,10 +259,9 @@ def handlers() -> list[BaseHandler]:
     """Every handler, in the order they are tried."""
     special = {"ask": on_ask, "timeline": on_timeline, "whoami": on_whoami}
     special |= {"follow": on_follow, "unfollow": on_follow, "following": on_following}
+    special |= {"add": on_add, "remove": on_remove, "help": on_help}
     return [
         *(CommandHandler(name, special.get(name, on_command)) for name in COMMANDS),
-        CommandHandler("add", on_add),
-        CommandHandler("remove", on_remove),
         MessageHandler(filters.ChatType.PRIVATE & filters.Document.ALL, on_document),
         MessageHandler(
             filters.ChatType.PRIVATE & (filters.TEXT | filters.CAPTION) & ~filters.COMMAND,

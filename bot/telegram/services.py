@@ -25,8 +25,8 @@ from retrieval.index.local import SyncReport
 from retrieval.live import Answering
 
 COMMANDS = (
-    "ask", "more", "timeline", "sources", "follow", "following", "unfollow", "reload", "whoami",
-    "help", "start",
+    "ask", "more", "timeline", "sources", "follow", "following", "unfollow", "reload", "add",
+    "remove", "whoami", "help", "start",
 )  # fmt: skip
 PRIVATE_TIP = "\nTry for example:\n{listed}\n\nJust send me your question. /help explains more."
 GROUP_TIP = (

@@ -1,5 +1,7 @@
 """Articles added and removed from Telegram by the bot's admins (telegram.admin_user_ids): a .txt
-document in the seed format, or `/add` with the text; `/remove <article>` with a confirm button.
+document in the seed format, `/add` with the text, or the article pasted or forwarded as a plain
+message (bot.uploads.pasted_article tells it from a question); `/remove <article>` with a
+confirm button.
 The checks, the writing and the indexing are bot.uploads'; here the size is checked before the
 file is downloaded (Telegram gives it), and the work runs off the event loop.
 """
@@ -25,6 +27,7 @@ from bot.uploads import (
     add_article,
     find_article,
     from_message,
+    pasted_article,
     remove_article,
     size_problem,
 )
@@ -103,6 +106,23 @@ async def on_add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     data = from_message(text).encode("utf-8")
     outcome = await _run(context, lambda: add_article(live, data, "message.txt", replace=replace))
     await send(context, message, HTML.escape(outcome.text))
+
+
+async def add_pasted(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """An admin's plain message that is an article, added as /add adds it; False when it is not
+    one (or the sender is no admin): then it is a question."""
+    message = update.effective_message
+    if not message.text or not is_admin(update, services(context).settings):
+        return False
+    origin = message.forward_origin  # forwarded: an article, of the day first posted at most
+    text = pasted_article(message.text, origin.date.date() if origin is not None else None)
+    if text is None:
+        return False
+    live = await _live_or_refuse(update, context)
+    if live is not None:
+        outcome = await _run(context, lambda: add_article(live, text.encode(), "message.txt"))
+        await send(context, message, HTML.escape(outcome.text))
+    return True
 
 
 async def on_remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

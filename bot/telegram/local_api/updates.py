@@ -54,10 +54,27 @@ class UpdateMaker:
         return message
 
     def send_text(
-        self, chat: dict, user: dict, text: str, *, reply_to: dict | None = None
+        self,
+        chat: dict,
+        user: dict,
+        text: str,
+        *,
+        reply_to: dict | None = None,
+        forwarded_from: dict | None = None,
+        posted: int | None = None,
     ) -> dict[str, Any]:
-        """A user writes `text` (entities as a Telegram client sets them); returns the message."""
+        """A user writes `text` (entities as a Telegram client sets them), or forwards it: a
+        channel's post (forwarded_from a chat) or a user's message, first posted at `posted`
+        (Unix time, default a day ago). Returns the message."""
         content: dict[str, Any] = {"text": text}
+        if forwarded_from is not None:
+            channel = forwarded_from.get("type") == "channel"
+            content["forward_origin"] = {
+                "type": "channel" if channel else "user",
+                "date": int(time.time()) - 86400 if posted is None else posted,
+                **({"chat": forwarded_from, "message_id": 1} if channel
+                   else {"sender_user": forwarded_from}),
+            }  # fmt: skip
         entities = auto_entities(text)
         if entities:
             content["entities"] = entities
