@@ -20,10 +20,11 @@ from bot.config import AppConfig
 from bot.follow.chat import ChatFollows, HeldNews
 from bot.follow.store import FollowStore
 from bot.ingest.poller import updating
+from bot.pages import Medium
 from bot.progress import progress
 from bot.prompt import Screen, enable_line_editing, keys_held, logged_as_notes
 from bot.runtime import check_history_file, open_retriever
-from bot.session import ChatSession, Medium, update_note
+from bot.session import ChatSession, update_note
 from bot.terminal import rows_taken, terminal_rows, terminal_width
 from retrieval.index.local import SyncReport
 from retrieval.live import Answering, LiveRetriever

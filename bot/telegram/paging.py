@@ -11,7 +11,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.session import PassagePager, Reply, TimelinePager
+from bot.pages import PassagePager, TimelinePager
+from bot.session import Reply
 from bot.telegram.html import chunks
 from bot.telegram.sending import answer_query, send
 from bot.telegram.services import services

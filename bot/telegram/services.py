@@ -17,7 +17,8 @@ from bot.config import TelegramSettings
 from bot.follow.chat import ChatFollows
 from bot.follow.store import FollowStore
 from bot.ops.metrics import Metrics
-from bot.session import ChatSession, Medium
+from bot.pages import Medium
+from bot.session import ChatSession
 from bot.telegram.html import MAX_CHARS
 from bot.telegram.limits import ReplyLimit, UserRateLimit, window
 from bot.telegram.store import QuestionStore

@@ -7,7 +7,7 @@ import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from bot.session import PassagePager, TimelinePager
+from bot.pages import PassagePager, TimelinePager
 
 
 @dataclass
