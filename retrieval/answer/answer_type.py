@@ -68,13 +68,19 @@ _POPULATION = re.compile(r"\bpopulation\b", re.I)
 # What a population is counted in ("a population of 90,000", "90,000 inhabitants").
 _PEOPLE = ("population", "people", "inhabitants", "residents")
 _YEAR = re.compile(r"^\s*(?:(?:in|by|until)\s+)?(?:what|which)\s+year\b", re.I)
-_HOW_MANY = re.compile(r"^\s*how\s+many\s+(?P<noun>[^\W\d_]+(?:\s+[^\W\d_]+)?)", re.I)
+_HOW_MANY = re.compile(
+    r"^\s*how\s+(?:many|(?:long|big|large|high|wide|deep)\s+an?)\s+"
+    r"(?P<noun>[^\W\d_]+(?:\s+[^\W\d_]+)?)",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
 class AskedType:
     kind: ValueType
-    counted: tuple[str, ...] = ()  # "How many Russian soldiers": the words a count goes with
+    counted: tuple[
+        str, ...
+    ] = ()  # "How many Russian soldiers", "How long a section": what is counted
     year: bool = False  # "In which year ...?": a date that says its year ("December 28" does not)
     noun: str | None = None  # "Which bank ...?": the noun saying the type, folded ("bank")
 

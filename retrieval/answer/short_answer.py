@@ -7,10 +7,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Protocol
 
 from retrieval.answer.answer_type import AskedType, ValueType, asked_type
+from retrieval.answer.closest import NAMED, SAME, asked_words, closest_name, most_beside
 from retrieval.answer.values import Value, values_of
+from retrieval.corpus import Article
 from retrieval.dates.timex import Period, TimeExpression
 from retrieval.passages import Passage
 from retrieval.question.followup import names
@@ -27,15 +30,13 @@ NEAR = 40
 MIN_SHARE = 0.5
 # Another sentence of the passage than the best one: only one that holds (nearly) all of them.
 OTHER_SHARE = 0.9
-# Words that say what type of value is asked for, not what about.
-TYPE_WORDS = frozenset(
-    ["many", "much", "old", "long", "year", "years", "date", "day", "month", "century"]
-)
+# Names are looked for in this many passages (the first, if it has none, the next ones).
+NAME_WINDOW = 2
+_A_NUMBER = re.compile(r"an?\s+(?=\d)")
+# A sentence of at most this many words is a table line ("Net loss 31.2 mln vs loss 42.6 mln").
+TABLE_LINE = 10
 
 
-# Reuters' abbreviations and verbs asked for their nouns, folded.
-_SAME = {"lose": "loss", "lost": "loss", "losses": "loss", "revs": "revenues", "shr": "share",
-         "earn": "net", "earned": "net", "earnings": "net"}  # fmt: skip
 # The figure a value is compared with: "Net loss 31.2 mln vs loss 42.6 mln", "to 7.75 from 7.5".
 # And the figures listed after "compared to" in the same clause ("one pct, compared to 2.1 pct
 # in January and 1.6 pct in February 1986").
@@ -88,7 +89,7 @@ def sentence_values(
     at = passage.sentence_offsets[n]
     sentence = passage.sentences[n]
     dates = [d.shifted(-at) for d in hit.dates if at <= d.start and d.end <= at + len(sentence)]
-    asked_words = _asked_words(question)
+    question_words = asked_words(question)
     # A value sharing a word with the question is its subject, not its answer ("Tokayev" in
     # "Kassym Jomart Tokayev" for "Who did President Tokayev order to be arrested?", "High
     # Court" for "Who agreed to end the High Court proceedings?", "six" for "How many of the
@@ -96,9 +97,9 @@ def sentence_values(
     found = [
         v
         for v in values_of(asked, sentence, dates, loose=loose)
-        if not set(words(v.text)) & asked_words
+        if not set(words(v.text)) & question_words
     ]
-    anchors = _anchors(sentence, asked_words)
+    anchors = _anchors(sentence, question_words)
 
     def distance(v: Value) -> int:
         return min((abs(a - (v.start + v.end) // 2) for a in anchors), default=0)
@@ -107,45 +108,48 @@ def sentence_values(
     return [Value(v.text, v.kind, v.start + at, v.end + at, distance(v) <= NEAR) for v in found]
 
 
-def _asked_words(question: str) -> set[str]:
-    """The question's words that say what it is about (not "the", not "many", not the "bank"
-    of "Which bank ...?")."""
-    asked = asked_type(question)
-    noun = asked.noun if asked else None
-    return {w for w in words(question) if w not in STOP_WORDS and w not in TYPE_WORDS and w != noun}
-
-
 def _stem(word: str) -> str:
     """A word by its first five letters, Reuters' abbreviations and a few verbs as their nouns
     ("lose" asks for the "loss" of "Net loss 31.2 mln")."""
-    return _SAME.get(word, word)[:5]
+    return SAME.get(word, word)[:5]
 
 
 def attached(value: Value, text: str, question: str) -> bool:
     """A word of the question (not one saying the type) among the three on either side."""
-    asked = {_stem(w) for w in _asked_words(question)}
+    asked = {_stem(w) for w in asked_words(question)}
     around = [w for w in words(text[: value.start]) if w not in STOP_WORDS][-3:]
     around += [w for w in words(text[value.end :]) if w not in STOP_WORDS][:3]
     return any(_stem(w) in asked for w in around)
 
 
-def _share_held(question: str, sentence: str, context: str = "") -> float:
-    """The share of the question's words (by their first five letters) in the sentence; the
-    words of the names it asks about count when the passage or its title (context) has them
-    ("Valero" is in the title, not in "Net loss 31.2 mln vs loss 42.6 mln")."""
-    asked = {_stem(w) for w in _asked_words(question)}
+def _share_held(question: str, sentence: str, article: Article | None = None) -> float:
+    """The share of the question's words (by their first five letters) in the sentence. Of
+    the article (when given), the words of the names the question asks about count anywhere in
+    it, its year, and for a table line the words of its title: "Valero Energy's third-quarter
+    1987 revenues" are all in "Revs 168.5 mln vs 147.3 mln" of "VALERO ENERGY CORP <VLO> 3RD
+    QTR LOSS" (1987)."""
+    asked = {_stem(w) for w in asked_words(question)}
     have = {_stem(w) for w in words(sentence)}
-    if context:
+    if article is not None:
+        title, body = _article_stems(article)
         named = {_stem(w) for n in names(question) for w in words(n)}
-        have |= named & {_stem(w) for w in words(context)}
+        have |= (named & (title | body)) | {str(article.date.year)}
+        if len(words(sentence)) <= TABLE_LINE:  # a table line says what it is in the title
+            have |= title
     return len(asked & have) / len(asked) if asked else 1.0
 
 
+@lru_cache(maxsize=256)
+def _article_stems(article: Article) -> tuple[frozenset[str], frozenset[str]]:
+    """The stems of an article's title and of its text."""
+    title = frozenset(_stem(w) for w in words(article.title))
+    return title, frozenset(_stem(w) for p in article.paragraphs for w in words(p))
+
+
 def _held_by(question: str, hit: HitLike) -> float:
-    """The share of the question's words in the hit's best sentence (names: in its passage)."""
+    """The share of the question's words in the hit's best sentence (names: in its article)."""
     passage = hit.passage
-    context = f"{passage.text} {passage.article.title}"
-    return _share_held(question, passage.sentences[hit.highlight], context)
+    return _share_held(question, passage.sentences[hit.highlight], passage.article)
 
 
 def _anchors(sentence: str, asked: set[str]) -> list[int]:
@@ -177,10 +181,15 @@ def lead_with_values(
     if asked is None or asked.kind in ("person", "place", "organisation") or not hits:
         return tuple(hits)
     group = [(_group(asked, hit, question), n) for n, hit in enumerate(hits[:WINDOW])]
-    if all(g for g, _ in group) and more is not None:
-        found = next((hit for hit in _full_sentences(asked, more(), question)), None)
-        if found is not None:
-            return (found, *hits)
+    if all(g for g, _ in group):
+        # Another sentence of the first few, then of the rest of the first hit's article.
+        first = next(iter(_full_sentences(asked, hits[:WINDOW], question)), None)
+        if first is not None:
+            return (first, *(h for h in hits if h.passage is not first.passage))
+        if more is not None:
+            found = next(iter(_full_sentences(asked, more(), question)), None)
+            if found is not None:
+                return (found, *hits)
     if group[0][0] < 3 and not any(g == 0 for g, _ in group[1:]):
         return tuple(hits)
     order = [n for _, n in sorted(group)] + list(range(WINDOW, len(hits)))
@@ -212,13 +221,25 @@ def short_answer(question: str, hits: Sequence[HitLike]) -> ShortAnswer | None:
     """The value in the first hit's best sentence, or in the passage's sentence most about the
     question when that one holds none, when the question asks for one, the sentence is about
     the question (it holds at least half of its words) and the value is the only one of its
-    type there, or the only one beside a word of the question: of two otherwise ("In 1066,
-    Duke William ... killing King Harold") the nearest is as often wrong as right, and a wrong
-    short answer is worse than none."""
+    type there, or the one with clearly more of the question's words beside it: of two
+    otherwise ("In 1066, Duke William ... killing King Harold") the nearest is as often wrong
+    as right, and a wrong short answer is worse than none. A name may come from the next
+    passages when the first has none (names do not reorder them: see lead_with_values)."""
     asked = asked_type(question)
     if asked is None or asked.kind == "description" or not hits:
         return None
-    hit = hits[0]
+    for k, hit in enumerate(hits[: NAME_WINDOW if asked.kind in NAMED else 1]):
+        unclear, found = _in_hit(asked, question, hit, k)
+        if unclear or found is not None:
+            return found
+    return None
+
+
+def _in_hit(
+    asked: AskedType, question: str, hit: HitLike, k: int
+) -> tuple[bool, ShortAnswer | None]:
+    """The short answer from hit (hits[k]); and whether it holds values of the type of which
+    none stands out (then there is no short answer, not one from another passage)."""
     passage = hit.passage
     context = f"{passage.text} {passage.article.title}"
     # Of another company or person than the question names: "George Wimpey's 1986 pretax
@@ -227,8 +248,8 @@ def short_answer(question: str, hits: Sequence[HitLike]) -> ShortAnswer | None:
     held = {w[:4] for w in words(context)}
     named = [words(n) for n in names(question)]
     if named and not any(w[:4] in held for n in named for w in n):
-        return None
-    shares = [_share_held(question, s, context) for s in passage.sentences]
+        return k == 0, None
+    shares = [_share_held(question, s, passage.article) for s in passage.sentences]
     # The best sentence first, then the others most about the question.
     order = [hit.highlight] + sorted(
         (n for n in range(len(shares)) if n != hit.highlight), key=lambda n: -shares[n]
@@ -243,18 +264,22 @@ def short_answer(question: str, hits: Sequence[HitLike]) -> ShortAnswer | None:
                 for v in sentence_values(_AS_ORG, hit, question, sentence_no=n)
                 if passage.text[v.start - 1 : v.start] == "<"
             ]
-        if not found:
-            continue
-        value = _only(found, asked, hit, question)
+        value = _only(found, asked, hit, question) if found else None
+        if value is None and asked.kind in NAMED:
+            value = _closest_name(asked, hit, question, n)
         if value is None:
-            return None  # values of the type, but which one answers is unclear
+            if found:
+                return True, None  # values of the type, but which one answers is unclear
+            continue
         period = next(
             (d.period for d in hit.dates if (d.start, d.end) == (value.start, value.end)), None
         )
         start = _table_label(passage.text, value, passage.sentence_offsets[n])
+        if start == value.start and (article := _A_NUMBER.match(value.text)):
+            start += article.end()  # "a 40 km section": "40"
         text = passage.text[start : value.end] if start != value.start else value.text
-        return ShortAnswer(text, asked.kind, 0, start, value.end, n, period)
-    return None
+        return False, ShortAnswer(text, asked.kind, k, start, value.end, n, period)
+    return False, None
 
 
 def _figures(asked: AskedType, hit: HitLike, question: str, found: list[Value]) -> list[Value]:
@@ -274,7 +299,10 @@ def _only(found: list[Value], asked: AskedType, hit: HitLike, question: str) -> 
     text = hit.passage.text
     found = _figures(asked, hit, question, found)
     if len(found) > 1:
-        found = [v for v in found if attached(v, text, question)]
+        beside = [v for v in found if attached(v, text, question)]
+        if len(beside) != 1:
+            return most_beside(found, text, question)
+        found = beside
     return found[0] if len(found) == 1 else None
 
 
@@ -289,3 +317,13 @@ def _table_label(text: str, value: Value, sentence_start: int) -> int:
     vs loss 42.6 mln" -> "Net loss 31.2 mln"), else at the value."""
     label = text[sentence_start : value.start]
     return sentence_start if _LABEL.fullmatch(label) else value.start
+
+
+def _closest_name(asked: AskedType, hit: HitLike, question: str, n: int) -> Value | None:
+    """closest.closest_name in the hit's sentence n, offsets into the passage text."""
+    passage = hit.passage
+    at = passage.sentence_offsets[n]
+    sentence = passage.sentences[n]
+    dates = [d.shifted(-at) for d in hit.dates if at <= d.start and d.end <= at + len(sentence)]
+    value = closest_name(asked, sentence, dates, question, passage.article.paragraphs)
+    return None if value is None else replace(value, start=value.start + at, end=value.end + at)
