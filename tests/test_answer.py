@@ -134,6 +134,8 @@ _STORIES = [
             "Shr loss 1.31 dlrs vs loss 1.80 dlrs",
             "Net loss 31.2 mln vs loss 42.6 mln",
             "Revs 168.5 mln vs 147.3 mln",
+            "NOTE: 1987 3rd qtr includes a 10.6 mln dlrs or 41 cts a share after-tax loss from "
+            "discontinued operations.",
         ),
     ),
     Article(
@@ -169,6 +171,8 @@ def stories(model, config, tmp_path_factory) -> Retriever:
         # The table line's label, not the year-ago figure, not the loss per share.
         ("How much did Valero lose?", "Net loss 31.2 mln"),
         ("What were Valero's revenues?", "Revs 168.5 mln"),
+        # The table line labelled with the question's word, not the note's loss.
+        ("What was Valero's third-quarter loss?", "Net loss 31.2 mln"),
         # A table line is about its title ("3RD QTR") and the article's year.
         ("What were Valero Energy's third-quarter 1987 revenues?", "Revs 168.5 mln"),
         # Reuters marks companies: one organisation, though "and" is inside it.
@@ -242,3 +246,18 @@ def test_most_beside_picks_the_figure_named_by_the_question():
     )
     found = [v for v in values_of(asked_type(question), text, [])]
     assert most_beside(found, text, question).text == "86.2 mln dlrs"
+
+
+@pytest.mark.parametrize(
+    ("question", "unit"),
+    [
+        ("How many tonnes of sugar did India buy?", "tonnes"),
+        ("How much maize did Greece buy at its tender?", "goods"),
+        ("How much French maize did Greece buy?", "goods"),
+        ("How much Japanese debt did the bank buy?", None),
+        ("How much did Valero lose?", None),
+    ],
+)
+def test_the_unit_of_goods_asked(question, unit):
+    asked = asked_type(question)
+    assert asked is not None and asked.kind == "amount" and asked.unit == unit

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Protocol
 
-from retrieval.answer.answer_type import AskedType, ValueType, asked_type
+from retrieval.answer.answer_type import GOODS_UNITS, AskedType, ValueType, asked_type
 from retrieval.answer.closest import NAMED, SAME, asked_words, closest_name, most_beside
 from retrieval.answer.values import Value, values_of
 from retrieval.corpus import Article
@@ -50,6 +50,7 @@ _PER_SHARE_ASKED = re.compile(r"\b(?:a|per)\s+share\b", re.I)
 _SHR = re.compile(r"shr\b", re.I)
 _AS_ORG = AskedType("organisation")  # "Who is buying X?" may be answered by a company
 # The label of a table line: "Net loss ", "Revs ", "Net profit ".
+_ROW = re.compile(r"(?P<label>[A-Z][A-Za-z]*(?:\s+[a-z]+){0,2})\s+\d")
 _LABEL = re.compile(r"[A-Z][A-Za-z]*(?:\s+[a-z]+){0,2}\s+")
 
 
@@ -180,6 +181,12 @@ def lead_with_values(
     # no one and answers "Who are the first culprits?" (measured: eval/highlight_questions).
     if asked is None or asked.kind in ("person", "place", "organisation") or not hits:
         return tuple(hits)
+    if asked.kind == "amount":
+        source = hits[0].passage.article.source
+        same = [h for h in hits if h.passage.article.source == source]
+        line = _labelled_line(asked, question, same, more)
+        if line is not None:
+            return (line, *(h for h in hits if h.passage is not line.passage))
     group = [(_group(asked, hit, question), n) for n, hit in enumerate(hits[:WINDOW])]
     if all(g for g, _ in group):
         # Another sentence of the first few, then of the rest of the first hit's article.
@@ -204,6 +211,33 @@ def _group(asked: AskedType, hit: HitLike, question: str) -> int:
     if found and _held_by(question, hit) >= OTHER_SHARE:
         return 0
     return 1 if found and found[0].near else 2 if found else 3
+
+
+def _labelled_line(
+    asked: AskedType,
+    question: str,
+    hits: Sequence[HitLike],
+    more: Callable[[], Sequence[HitLike]] | None,
+) -> HitLike | None:
+    """The first of Reuters' table lines labelled with a word of the question ("Net loss 31.2
+    mln vs loss 42.6 mln" for "How much did Valero lose?", not the note "1987 3rd qtr includes
+    a 10.6 mln dlrs ... loss"), a value beside all the question's words; in the hits of the
+    first hit's article, then in the rest of it. The first table of a Reuters story is the
+    period its title names."""
+    stems = {_stem(w) for w in asked_words(question)}
+
+    def labelled(hit: HitLike, n: int) -> bool:
+        row = _ROW.match(hit.passage.sentences[n])
+        return bool(row) and bool({_stem(w) for w in words(row["label"])} & stems)
+
+    for group in (hits, more() if more is not None else ()):
+        for hit in group:
+            for n in range(len(hit.passage.sentences)):
+                if labelled(hit, n):
+                    moved = replace(hit, highlight=n)  # type: ignore[type-var]
+                    if _group(asked, moved, question) == 0:
+                        return moved
+    return None
 
 
 def _full_sentences(asked: AskedType, hits: Sequence[HitLike], question: str) -> Iterator[HitLike]:
@@ -284,11 +318,14 @@ def _in_hit(
 
 def _figures(asked: AskedType, hit: HitLike, question: str, found: list[Value]) -> list[Value]:
     """Amounts and counts but the figure compared with ("vs loss 42.6 mln", "from 7.5 pct"),
-    and per share only when asked ("Shr loss 1.31 dlrs" does not say how much Valero lost)."""
+    in the unit of goods asked if any, and per share only when asked ("Shr loss 1.31 dlrs" does not say how much Valero lost)."""
     if asked.kind not in ("amount", "count"):
         return found
     text = hit.passage.text
     found = [v for v in found if not _PREVIOUS.search(text[: v.start])] or found
+    if asked.unit is not None:  # "How much maize ...?": "520,000 tonnes", not "65 pct"
+        units = GOODS_UNITS if asked.unit == "goods" else (asked.unit,)
+        found = [v for v in found if set(words(v.text)) & set(units)]
     per_share = bool(_PER_SHARE_ASKED.search(question))
     return [v for v in found if _is_per_share(text, v) == per_share]
 
