@@ -36,13 +36,12 @@ _BE_THE = r"(?:(?:is|was|are|were)\s+the\s+)?"
 # "Which New Zealand town", "What Russian-led alliance": a few words between "which" and the noun.
 _WHICH = r"(?:what|which)\s+(?:(?!(?:is|was|are|were|did|does|do|has|have)\b)[\w'-]+\s+){0,3}?"
 _UNIT = r"(?:year|month|day|date|decade|century)"
-# Units of goods: "How many tonnes ...?" asks for an amount in tonnes, "How much maize ...?" for
-# one in any of them (not "65 pct" of last year's deliveries, not dollars).
+# Units of goods: "How much maize ...?" asks for an amount in one of them (not "65 pct" of last
+# year's deliveries, not dollars).
 GOODS_UNITS = (
     "tonnes", "tonne", "tons", "ton", "barrels", "bpd", "bushels", "ounces", "bales", "bags",
     "lbs", "kilos", "kg", "litres", "gallons", "megawatts", "carats",
 )  # fmt: skip
-_UNIT_ASKED = re.compile(rf"^\s*how\s+many\s+(?P<unit>{'|'.join(GOODS_UNITS)})\b", re.I)
 # "How much maize ...?": a noun after "much" (and a name: "How much French maize"), then a verb;
 # not money ("How much Japanese debt ...?").
 _MUCH_OF = re.compile(
@@ -60,7 +59,7 @@ _RULES: tuple[tuple[ValueType, re.Pattern[str]], ...] = tuple(
         ("date", rf"^\s*(?:when\b|since\s+when\b|(?:in|on|by|until)\s+(?:what|which)\s+{_UNIT}\b|"
                  rf"(?:what|which)\s+{_UNIT}\b)"),
         ("age", r"^\s*how\s+old\b"),
-        ("amount", rf"^\s*how\s+(?:much|big|large)\b|{_UNIT_ASKED.pattern}|^\s*(?:what|which)\s+{_BE_THE}(?:price|amount|sum|value|"
+        ("amount", rf"^\s*how\s+(?:much|big|large)\b|^\s*(?:what|which)\s+{_BE_THE}(?:price|amount|sum|value|"
                    rf"rate|cost)\b|^\s*(?:what|how\s+much)\b[^?]*\b{_FIGURES}\b"),
         ("count", rf"^\s*how\s+(?:many|strong|long|high|far|fast|deep|tall)\b|"
                   rf"^\s*what\s+{_BE_THE}(?:population|number)\b"),
@@ -99,9 +98,7 @@ class AskedType:
     counted: tuple[str, ...] = ()
     year: bool = False  # "In which year ...?": a date that says its year ("December 28" does not)
     noun: str | None = None  # "Which bank ...?": the noun saying the type, folded ("bank")
-    # An amount of goods: in this unit ("How many tonnes ...?"), or in any of GOODS_UNITS
-    # ("How much maize ...?": "goods").
-    unit: str | None = None
+    goods: bool = False  # "How much maize ...?": an amount in one of GOODS_UNITS
 
 
 def asked_type(question: str) -> AskedType | None:
@@ -119,14 +116,12 @@ def asked_type(question: str) -> AskedType | None:
                 counted,
                 bool(_YEAR.search(question)),
                 noun["noun"].casefold() if noun else None,
-                _unit(question) if kind == "amount" else None,
+                kind == "amount" and _goods(question),
             )
     return None
 
 
-def _unit(question: str) -> str | None:
-    """The unit of goods an amount is asked in ("tonnes"), "goods" for any, or None."""
-    if match := _UNIT_ASKED.search(question):
-        return match["unit"].casefold()
+def _goods(question: str) -> bool:
+    """ "How much maize ...?", not "How much did ...?", not "How much Japanese debt ...?"."""
     much = _MUCH_OF.search(question)
-    return "goods" if much and much["goods"] not in _MONEY else None
+    return bool(much) and much["goods"] not in _MONEY

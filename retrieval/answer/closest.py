@@ -37,7 +37,7 @@ MIN_BESIDE = 3
 MARGIN = 2
 _STEMMER = Stemmer.Stemmer("english")
 _ROMAN = re.compile(r"[ivxl]+")
-_DEMONYM = re.compile(r"(?:ese|ish|ian|ians)$")
+_DEMONYM = re.compile(r"(?:ese|ish|ian|ans)$")
 _OF = re.compile(r"\s+of\s+")
 _POSSESSIVE = re.compile(r"['’]s$")
 

@@ -30,8 +30,6 @@ NEAR = 40
 MIN_SHARE = 0.5
 # Another sentence of the passage than the best one: only one that holds (nearly) all of them.
 OTHER_SHARE = 0.9
-# Names are looked for in this many passages (the first, if it has none, the next ones).
-NAME_WINDOW = 2
 _A_NUMBER = re.compile(r"an?\s+(?=\d)")
 # A sentence of at most this many words is a table line ("Net loss 31.2 mln vs loss 42.6 mln").
 TABLE_LINE = 10
@@ -126,7 +124,8 @@ def attached(value: Value, text: str, question: str) -> bool:
 def _share_held(question: str, sentence: str, article: Article | None = None) -> float:
     """The share of the question's words (by their first five letters) in the sentence. Of
     the article (when given), the words of the names the question asks about count anywhere in
-    it, its year, and for a table line the words of its title: "Valero Energy's third-quarter
+    it, its year when the sentence holds all the other words, and for a table line the words
+    of its title: "Valero Energy's third-quarter
     1987 revenues" are all in "Revs 168.5 mln vs 147.3 mln" of "VALERO ENERGY CORP <VLO> 3RD
     QTR LOSS" (1987)."""
     asked = {_stem(w) for w in asked_words(question)}
@@ -134,9 +133,14 @@ def _share_held(question: str, sentence: str, article: Article | None = None) ->
     if article is not None:
         title, body = _article_stems(article)
         named = {_stem(w) for n in names(question) for w in words(n)}
-        have |= (named & (title | body)) | {str(article.date.year)}
+        have |= named & (title | body)
         if len(words(sentence)) <= TABLE_LINE:  # a table line says what it is in the title
             have |= title
+        # The article's year where the sentence says all else ("Chemical reported first-
+        # quarter net income of 86.2 mln dlrs" for "... first-quarter 1987 net income?").
+        year = str(article.date.year)
+        if asked - {year} <= have:
+            have.add(year)
     return len(asked & have) / len(asked) if asked else 1.0
 
 
@@ -257,23 +261,15 @@ def short_answer(question: str, hits: Sequence[HitLike]) -> ShortAnswer | None:
     the question (it holds at least half of its words) and the value is the only one of its
     type there, or the one with clearly more of the question's words beside it: of two
     otherwise ("In 1066, Duke William ... killing King Harold") the nearest is as often wrong
-    as right, and a wrong short answer is worse than none. A name may come from the next
-    passages when the first has none (names do not reorder them: see lead_with_values)."""
+    as right, and a wrong short answer is worse than none."""
     asked = asked_type(question)
     if asked is None or asked.kind == "description" or not hits:
         return None
-    for k, hit in enumerate(hits[: NAME_WINDOW if asked.kind in NAMED else 1]):
-        unclear, found = _in_hit(asked, question, hit, k)
-        if unclear or found is not None:
-            return found
-    return None
+    return _in_hit(asked, question, hits[0])
 
 
-def _in_hit(
-    asked: AskedType, question: str, hit: HitLike, k: int
-) -> tuple[bool, ShortAnswer | None]:
-    """The short answer from hit (hits[k]); and whether it holds values of the type of which
-    none stands out (then there is no short answer, not one from another passage)."""
+def _in_hit(asked: AskedType, question: str, hit: HitLike) -> ShortAnswer | None:
+    """The short answer from the first hit."""
     passage = hit.passage
     context = f"{passage.text} {passage.article.title}"
     # Of another company or person than the question names: "George Wimpey's 1986 pretax
@@ -282,7 +278,7 @@ def _in_hit(
     held = {w[:4] for w in words(context)}
     named = [words(n) for n in names(question)]
     if named and not any(w[:4] in held for n in named for w in n):
-        return k == 0, None
+        return None
     shares = [_share_held(question, s, passage.article) for s in passage.sentences]
     # The best sentence first, then the others most about the question.
     order = [hit.highlight] + sorted(
@@ -303,7 +299,7 @@ def _in_hit(
             value = _closest_name(asked, hit, question, n)
         if value is None:
             if found:
-                return True, None  # values of the type, but which one answers is unclear
+                return None  # values of the type, but which one answers is unclear
             continue
         period = next(
             (d.period for d in hit.dates if (d.start, d.end) == (value.start, value.end)), None
@@ -312,20 +308,19 @@ def _in_hit(
         if start == value.start and (article := _A_NUMBER.match(value.text)):
             start += article.end()  # "a 40 km section": "40"
         text = passage.text[start : value.end] if start != value.start else value.text
-        return False, ShortAnswer(text, asked.kind, k, start, value.end, n, period)
-    return False, None
+        return ShortAnswer(text, asked.kind, 0, start, value.end, n, period)
+    return None
 
 
 def _figures(asked: AskedType, hit: HitLike, question: str, found: list[Value]) -> list[Value]:
     """Amounts and counts but the figure compared with ("vs loss 42.6 mln", "from 7.5 pct"),
-    in the unit of goods asked if any, and per share only when asked ("Shr loss 1.31 dlrs" does not say how much Valero lost)."""
+    in a unit of goods if goods are asked for, and per share only when asked ("Shr loss 1.31 dlrs" does not say how much Valero lost)."""
     if asked.kind not in ("amount", "count"):
         return found
     text = hit.passage.text
     found = [v for v in found if not _PREVIOUS.search(text[: v.start])] or found
-    if asked.unit is not None:  # "How much maize ...?": "520,000 tonnes", not "65 pct"
-        units = GOODS_UNITS if asked.unit == "goods" else (asked.unit,)
-        found = [v for v in found if set(words(v.text)) & set(units)]
+    if asked.goods:  # "How much maize ...?": "520,000 tonnes", not "65 pct"
+        found = [v for v in found if set(words(v.text)) & set(GOODS_UNITS)]
     per_share = bool(_PER_SHARE_ASKED.search(question))
     return [v for v in found if _is_per_share(text, v) == per_share]
 
