@@ -176,10 +176,11 @@ def lead_with_values(
     """The hits as ranked when the first one's best sentence holds a value of the asked type
     (a date, a number, a description); otherwise, among the first few, those holding one beside
     all the question's words first, then near them, then further from them, then the rest,
-    each group in its order. more: the first hit's article's other passages, looked at when
-    none of the first few holds a value beside all the question's words (Reuters' "Net loss
-    31.2 mln vs loss 42.6 mln" names no company, so it ranks low for "How much did Valero
-    lose?")."""
+    each group in its order. When none of the first few holds a value beside all the
+    question's words, another sentence of theirs that does comes first, else one of more: the
+    first hit's article's other passages (Reuters' "Net loss 31.2 mln vs loss 42.6 mln" names
+    no company, so it ranks low for "How much did Valero lose?"). For an amount, a table line
+    labelled with the question's word comes first of all (_labelled_line)."""
     asked = asked_type(question)
     # Not for names: "They have already found the first culprits: the cop supply chain." names
     # no one and answers "Who are the first culprits?" (measured: eval/highlight_questions).
