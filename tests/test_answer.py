@@ -10,6 +10,7 @@ import pytest
 from bot.answer_format import PLAIN, render_answer
 from bot.answer_json import answer_to_json
 from retrieval.answer.answer_type import asked_type
+from retrieval.answer.closest import closest_name, most_beside
 from retrieval.answer.values import values_of
 from retrieval.corpus import Article
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
@@ -133,6 +134,8 @@ _STORIES = [
             "Shr loss 1.31 dlrs vs loss 1.80 dlrs",
             "Net loss 31.2 mln vs loss 42.6 mln",
             "Revs 168.5 mln vs 147.3 mln",
+            "NOTE: 1987 3rd qtr includes a 10.6 mln dlrs or 41 cts a share after-tax loss from "
+            "discontinued operations.",
         ),
     ),
     Article(
@@ -168,6 +171,10 @@ def stories(model, config, tmp_path_factory) -> Retriever:
         # The table line's label, not the year-ago figure, not the loss per share.
         ("How much did Valero lose?", "Net loss 31.2 mln"),
         ("What were Valero's revenues?", "Revs 168.5 mln"),
+        # The table line labelled with the question's word, not the note's loss.
+        ("What was Valero's third-quarter loss?", "Net loss 31.2 mln"),
+        # A table line is about its title ("3RD QTR") and the article's year.
+        ("What were Valero Energy's third-quarter 1987 revenues?", "Revs 168.5 mln"),
         # Reuters marks companies: one organisation, though "and" is inside it.
         ("Who is buying Borg-Warner's industrial products group?", "Clayton and Dubilier Inc"),
         # The figures after "compared to" are the earlier ones.
@@ -195,3 +202,61 @@ def test_a_name_after_the_noun_asked_with_is_of_its_type():
     assert which_broker is not None and which_broker.noun == "broker"
     sentence = "Cuban sugar output is put at 7.5 mln tonnes by broker C.Czarnikow in its review."
     assert [v.text for v in values_of(which_broker, sentence, [])] == ["C.Czarnikow"]
+
+
+def test_a_name_the_context_does_not_sort_is_chosen_by_the_question_words_beside_it():
+    """ "Xi Jinping" is of no type by the words around it; it stands beside "personal cell
+    phones", and "Vladimir Putin" is the question's own subject."""
+    question = "Whose personal cell phone is mentioned alongside Putin's?"
+    asked = asked_type(question)
+    sentence = "Nor have Vladimir Putin’s and Xi Jinping’s personal cell phones on the agenda."
+    found = closest_name(asked, sentence, [], question, [sentence])
+    assert found is not None and found.text == "Xi Jinping"
+    assert sentence[found.start : found.end] == "Xi Jinping"
+
+
+def test_two_names_as_close_to_the_question_give_no_short_answer():
+    question = "Who did Emma marry?"
+    sentence = "Emma, sister of Duke Richard, married King Ethelred of England."
+    assert closest_name(asked_type(question), sentence, [], question, [sentence]) is None
+
+
+def test_an_of_naming_the_question_s_subject_is_cut_from_the_name():
+    question = "Which body did Nazarbayev resign from as head?"
+    sentence = (
+        "The heads fell a few hours after the resignation as head of the Security Committee "
+        "of Nazarbayev himself."
+    )
+    found = closest_name(asked_type(question), sentence, [], question, [sentence])
+    assert found is not None and found.text == "Security Committee"
+
+
+def test_how_long_a_section_counts_sections():
+    asked = asked_type("How long a section of Ecuador's pipeline had to be repaired?")
+    assert asked is not None and asked.kind == "count" and asked.counted == ("section",)
+    sentence = "Exports resume after repairing a 40 km section of the 510 km pipeline."
+    assert [v.text for v in values_of(asked, sentence, [])] == ["a 40"]
+
+
+def test_most_beside_picks_the_figure_named_by_the_question():
+    question = "What was Chemical's first-quarter net income?"
+    text = (
+        "Chemical reported first-quarter net income of 86.2 mln dlrs, but the Brazilian loans "
+        "cost Chemical 21 mln dlrs in lost interest income."
+    )
+    found = [v for v in values_of(asked_type(question), text, [])]
+    assert most_beside(found, text, question).text == "86.2 mln dlrs"
+
+
+@pytest.mark.parametrize(
+    ("question", "goods"),
+    [
+        ("How much maize did Greece buy at its tender?", True),
+        ("How much French maize did Greece buy?", True),
+        ("How much Japanese debt did the bank buy?", False),
+        ("How much did Valero lose?", False),
+    ],
+)
+def test_an_amount_of_goods_is_asked_for(question, goods):
+    asked = asked_type(question)
+    assert asked is not None and asked.kind == "amount" and asked.goods == goods

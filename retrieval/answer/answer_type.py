@@ -36,6 +36,22 @@ _BE_THE = r"(?:(?:is|was|are|were)\s+the\s+)?"
 # "Which New Zealand town", "What Russian-led alliance": a few words between "which" and the noun.
 _WHICH = r"(?:what|which)\s+(?:(?!(?:is|was|are|were|did|does|do|has|have)\b)[\w'-]+\s+){0,3}?"
 _UNIT = r"(?:year|month|day|date|decade|century)"
+# Units of goods: "How much maize ...?" asks for an amount in one of them (not "65 pct" of last
+# year's deliveries, not dollars).
+GOODS_UNITS = (
+    "tonnes", "tonne", "tons", "ton", "barrels", "bpd", "bushels", "ounces", "bales", "bags",
+    "lbs", "kilos", "kg", "litres", "gallons", "megawatts", "carats",
+)  # fmt: skip
+# "How much maize ...?": a noun after "much" (and a name: "How much French maize"), then a verb;
+# not money ("How much Japanese debt ...?").
+_MUCH_OF = re.compile(
+    r"^\s*[Hh]ow\s+much\s+(?:[A-Z]\w+\s+)?(?P<goods>[a-z]+)\s+"
+    r"(?:is|was|are|were|did|does|do|will|would|has|have|had|can|could)\b"
+)
+_MONEY = frozenset(
+    """money cash capital credit credits aid debt debts fund funds funding revenue revenues
+    profit profits income stock equity""".split()  # noqa: SIM905
+)
 # Order matters: the first pattern that matches the question wins.
 _RULES: tuple[tuple[ValueType, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern, re.I))
@@ -68,15 +84,21 @@ _POPULATION = re.compile(r"\bpopulation\b", re.I)
 # What a population is counted in ("a population of 90,000", "90,000 inhabitants").
 _PEOPLE = ("population", "people", "inhabitants", "residents")
 _YEAR = re.compile(r"^\s*(?:(?:in|by|until)\s+)?(?:what|which)\s+year\b", re.I)
-_HOW_MANY = re.compile(r"^\s*how\s+many\s+(?P<noun>[^\W\d_]+(?:\s+[^\W\d_]+)?)", re.I)
+_HOW_MANY = re.compile(
+    r"^\s*how\s+(?:many|(?:long|big|large|high|wide|deep)\s+an?)\s+"
+    r"(?P<noun>[^\W\d_]+(?:\s+[^\W\d_]+)?)",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
 class AskedType:
     kind: ValueType
-    counted: tuple[str, ...] = ()  # "How many Russian soldiers": the words a count goes with
+    # "How many Russian soldiers", "How long a section": what is counted.
+    counted: tuple[str, ...] = ()
     year: bool = False  # "In which year ...?": a date that says its year ("December 28" does not)
     noun: str | None = None  # "Which bank ...?": the noun saying the type, folded ("bank")
+    goods: bool = False  # "How much maize ...?": an amount in one of GOODS_UNITS
 
 
 def asked_type(question: str) -> AskedType | None:
@@ -94,5 +116,12 @@ def asked_type(question: str) -> AskedType | None:
                 counted,
                 bool(_YEAR.search(question)),
                 noun["noun"].casefold() if noun else None,
+                kind == "amount" and _goods(question),
             )
     return None
+
+
+def _goods(question: str) -> bool:
+    """ "How much maize ...?", not "How much did ...?", not "How much Japanese debt ...?"."""
+    much = _MUCH_OF.search(question)
+    return bool(much) and much["goods"] not in _MONEY

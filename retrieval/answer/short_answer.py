@@ -7,10 +7,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Protocol
 
-from retrieval.answer.answer_type import AskedType, ValueType, asked_type
+from retrieval.answer.answer_type import GOODS_UNITS, AskedType, ValueType, asked_type
+from retrieval.answer.closest import NAMED, SAME, asked_words, closest_name, most_beside
 from retrieval.answer.values import Value, values_of
+from retrieval.corpus import Article
 from retrieval.dates.timex import Period, TimeExpression
 from retrieval.passages import Passage
 from retrieval.question.followup import names
@@ -27,15 +30,11 @@ NEAR = 40
 MIN_SHARE = 0.5
 # Another sentence of the passage than the best one: only one that holds (nearly) all of them.
 OTHER_SHARE = 0.9
-# Words that say what type of value is asked for, not what about.
-TYPE_WORDS = frozenset(
-    ["many", "much", "old", "long", "year", "years", "date", "day", "month", "century"]
-)
+_A_NUMBER = re.compile(r"an?\s+(?=\d)")
+# A sentence of at most this many words is a table line ("Net loss 31.2 mln vs loss 42.6 mln").
+TABLE_LINE = 10
 
 
-# Reuters' abbreviations and verbs asked for their nouns, folded.
-_SAME = {"lose": "loss", "lost": "loss", "losses": "loss", "revs": "revenues", "shr": "share",
-         "earn": "net", "earned": "net", "earnings": "net"}  # fmt: skip
 # The figure a value is compared with: "Net loss 31.2 mln vs loss 42.6 mln", "to 7.75 from 7.5".
 # And the figures listed after "compared to" in the same clause ("one pct, compared to 2.1 pct
 # in January and 1.6 pct in February 1986").
@@ -49,6 +48,7 @@ _PER_SHARE_ASKED = re.compile(r"\b(?:a|per)\s+share\b", re.I)
 _SHR = re.compile(r"shr\b", re.I)
 _AS_ORG = AskedType("organisation")  # "Who is buying X?" may be answered by a company
 # The label of a table line: "Net loss ", "Revs ", "Net profit ".
+_ROW = re.compile(r"(?P<label>[A-Z][A-Za-z]*(?:\s+[a-z]+){0,2})\s+\d")
 _LABEL = re.compile(r"[A-Z][A-Za-z]*(?:\s+[a-z]+){0,2}\s+")
 
 
@@ -88,7 +88,7 @@ def sentence_values(
     at = passage.sentence_offsets[n]
     sentence = passage.sentences[n]
     dates = [d.shifted(-at) for d in hit.dates if at <= d.start and d.end <= at + len(sentence)]
-    asked_words = _asked_words(question)
+    question_words = asked_words(question)
     # A value sharing a word with the question is its subject, not its answer ("Tokayev" in
     # "Kassym Jomart Tokayev" for "Who did President Tokayev order to be arrested?", "High
     # Court" for "Who agreed to end the High Court proceedings?", "six" for "How many of the
@@ -96,9 +96,9 @@ def sentence_values(
     found = [
         v
         for v in values_of(asked, sentence, dates, loose=loose)
-        if not set(words(v.text)) & asked_words
+        if not set(words(v.text)) & question_words
     ]
-    anchors = _anchors(sentence, asked_words)
+    anchors = _anchors(sentence, question_words)
 
     def distance(v: Value) -> int:
         return min((abs(a - (v.start + v.end) // 2) for a in anchors), default=0)
@@ -107,45 +107,54 @@ def sentence_values(
     return [Value(v.text, v.kind, v.start + at, v.end + at, distance(v) <= NEAR) for v in found]
 
 
-def _asked_words(question: str) -> set[str]:
-    """The question's words that say what it is about (not "the", not "many", not the "bank"
-    of "Which bank ...?")."""
-    asked = asked_type(question)
-    noun = asked.noun if asked else None
-    return {w for w in words(question) if w not in STOP_WORDS and w not in TYPE_WORDS and w != noun}
-
-
 def _stem(word: str) -> str:
     """A word by its first five letters, Reuters' abbreviations and a few verbs as their nouns
     ("lose" asks for the "loss" of "Net loss 31.2 mln")."""
-    return _SAME.get(word, word)[:5]
+    return SAME.get(word, word)[:5]
 
 
 def attached(value: Value, text: str, question: str) -> bool:
     """A word of the question (not one saying the type) among the three on either side."""
-    asked = {_stem(w) for w in _asked_words(question)}
+    asked = {_stem(w) for w in asked_words(question)}
     around = [w for w in words(text[: value.start]) if w not in STOP_WORDS][-3:]
     around += [w for w in words(text[value.end :]) if w not in STOP_WORDS][:3]
     return any(_stem(w) in asked for w in around)
 
 
-def _share_held(question: str, sentence: str, context: str = "") -> float:
-    """The share of the question's words (by their first five letters) in the sentence; the
-    words of the names it asks about count when the passage or its title (context) has them
-    ("Valero" is in the title, not in "Net loss 31.2 mln vs loss 42.6 mln")."""
-    asked = {_stem(w) for w in _asked_words(question)}
+def _share_held(question: str, sentence: str, article: Article | None = None) -> float:
+    """The share of the question's words (by their first five letters) in the sentence. Of
+    the article (when given), the words of the names the question asks about count anywhere in
+    it, its year when the sentence holds all the other words, and for a table line the words
+    of its title: "Valero Energy's third-quarter
+    1987 revenues" are all in "Revs 168.5 mln vs 147.3 mln" of "VALERO ENERGY CORP <VLO> 3RD
+    QTR LOSS" (1987)."""
+    asked = {_stem(w) for w in asked_words(question)}
     have = {_stem(w) for w in words(sentence)}
-    if context:
+    if article is not None:
+        title, body = _article_stems(article)
         named = {_stem(w) for n in names(question) for w in words(n)}
-        have |= named & {_stem(w) for w in words(context)}
+        have |= named & (title | body)
+        if len(words(sentence)) <= TABLE_LINE:  # a table line says what it is in the title
+            have |= title
+        # The article's year where the sentence says all else ("Chemical reported first-
+        # quarter net income of 86.2 mln dlrs" for "... first-quarter 1987 net income?").
+        year = str(article.date.year)
+        if asked - {year} <= have:
+            have.add(year)
     return len(asked & have) / len(asked) if asked else 1.0
 
 
+@lru_cache(maxsize=256)
+def _article_stems(article: Article) -> tuple[frozenset[str], frozenset[str]]:
+    """The stems of an article's title and of its text."""
+    title = frozenset(_stem(w) for w in words(article.title))
+    return title, frozenset(_stem(w) for p in article.paragraphs for w in words(p))
+
+
 def _held_by(question: str, hit: HitLike) -> float:
-    """The share of the question's words in the hit's best sentence (names: in its passage)."""
+    """The share of the question's words in the hit's best sentence (names: in its article)."""
     passage = hit.passage
-    context = f"{passage.text} {passage.article.title}"
-    return _share_held(question, passage.sentences[hit.highlight], context)
+    return _share_held(question, passage.sentences[hit.highlight], passage.article)
 
 
 def _anchors(sentence: str, asked: set[str]) -> list[int]:
@@ -167,20 +176,32 @@ def lead_with_values(
     """The hits as ranked when the first one's best sentence holds a value of the asked type
     (a date, a number, a description); otherwise, among the first few, those holding one beside
     all the question's words first, then near them, then further from them, then the rest,
-    each group in its order. more: the first hit's article's other passages, looked at when
-    none of the first few holds a value beside all the question's words (Reuters' "Net loss
-    31.2 mln vs loss 42.6 mln" names no company, so it ranks low for "How much did Valero
-    lose?")."""
+    each group in its order. When none of the first few holds a value beside all the
+    question's words, another sentence of theirs that does comes first, else one of more: the
+    first hit's article's other passages (Reuters' "Net loss 31.2 mln vs loss 42.6 mln" names
+    no company, so it ranks low for "How much did Valero lose?"). For an amount, a table line
+    labelled with the question's word comes first of all (_labelled_line)."""
     asked = asked_type(question)
     # Not for names: "They have already found the first culprits: the cop supply chain." names
     # no one and answers "Who are the first culprits?" (measured: eval/highlight_questions).
     if asked is None or asked.kind in ("person", "place", "organisation") or not hits:
         return tuple(hits)
+    if asked.kind == "amount":
+        source = hits[0].passage.article.source
+        same = [h for h in hits if h.passage.article.source == source]
+        line = _labelled_line(asked, question, same, more)
+        if line is not None:
+            return (line, *(h for h in hits if h.passage is not line.passage))
     group = [(_group(asked, hit, question), n) for n, hit in enumerate(hits[:WINDOW])]
-    if all(g for g, _ in group) and more is not None:
-        found = next((hit for hit in _full_sentences(asked, more(), question)), None)
-        if found is not None:
-            return (found, *hits)
+    if all(g for g, _ in group):
+        # Another sentence of the first few, then of the rest of the first hit's article.
+        first = next(iter(_full_sentences(asked, hits[:WINDOW], question)), None)
+        if first is not None:
+            return (first, *(h for h in hits if h.passage is not first.passage))
+        if more is not None:
+            found = next(iter(_full_sentences(asked, more(), question)), None)
+            if found is not None:
+                return (found, *hits)
     if group[0][0] < 3 and not any(g == 0 for g, _ in group[1:]):
         return tuple(hits)
     order = [n for _, n in sorted(group)] + list(range(WINDOW, len(hits)))
@@ -195,6 +216,33 @@ def _group(asked: AskedType, hit: HitLike, question: str) -> int:
     if found and _held_by(question, hit) >= OTHER_SHARE:
         return 0
     return 1 if found and found[0].near else 2 if found else 3
+
+
+def _labelled_line(
+    asked: AskedType,
+    question: str,
+    hits: Sequence[HitLike],
+    more: Callable[[], Sequence[HitLike]] | None,
+) -> HitLike | None:
+    """The first of Reuters' table lines labelled with a word of the question ("Net loss 31.2
+    mln vs loss 42.6 mln" for "How much did Valero lose?", not the note "1987 3rd qtr includes
+    a 10.6 mln dlrs ... loss"), a value beside all the question's words; in the hits of the
+    first hit's article, then in the rest of it. The first table of a Reuters story is the
+    period its title names."""
+    stems = {_stem(w) for w in asked_words(question)}
+
+    def labelled(hit: HitLike, n: int) -> bool:
+        row = _ROW.match(hit.passage.sentences[n])
+        return bool(row) and bool({_stem(w) for w in words(row["label"])} & stems)
+
+    for group in (hits, more() if more is not None else ()):
+        for hit in group:
+            for n in range(len(hit.passage.sentences)):
+                if labelled(hit, n):
+                    moved = replace(hit, highlight=n)  # type: ignore[type-var]
+                    if _group(asked, moved, question) == 0:
+                        return moved
+    return None
 
 
 def _full_sentences(asked: AskedType, hits: Sequence[HitLike], question: str) -> Iterator[HitLike]:
@@ -212,13 +260,17 @@ def short_answer(question: str, hits: Sequence[HitLike]) -> ShortAnswer | None:
     """The value in the first hit's best sentence, or in the passage's sentence most about the
     question when that one holds none, when the question asks for one, the sentence is about
     the question (it holds at least half of its words) and the value is the only one of its
-    type there, or the only one beside a word of the question: of two otherwise ("In 1066,
-    Duke William ... killing King Harold") the nearest is as often wrong as right, and a wrong
-    short answer is worse than none."""
+    type there, or the one with clearly more of the question's words beside it: of two
+    otherwise ("In 1066, Duke William ... killing King Harold") the nearest is as often wrong
+    as right, and a wrong short answer is worse than none."""
     asked = asked_type(question)
     if asked is None or asked.kind == "description" or not hits:
         return None
-    hit = hits[0]
+    return _in_hit(asked, question, hits[0])
+
+
+def _in_hit(asked: AskedType, question: str, hit: HitLike) -> ShortAnswer | None:
+    """The short answer from the first hit."""
     passage = hit.passage
     context = f"{passage.text} {passage.article.title}"
     # Of another company or person than the question names: "George Wimpey's 1986 pretax
@@ -228,7 +280,7 @@ def short_answer(question: str, hits: Sequence[HitLike]) -> ShortAnswer | None:
     named = [words(n) for n in names(question)]
     if named and not any(w[:4] in held for n in named for w in n):
         return None
-    shares = [_share_held(question, s, context) for s in passage.sentences]
+    shares = [_share_held(question, s, passage.article) for s in passage.sentences]
     # The best sentence first, then the others most about the question.
     order = [hit.highlight] + sorted(
         (n for n in range(len(shares)) if n != hit.highlight), key=lambda n: -shares[n]
@@ -243,15 +295,19 @@ def short_answer(question: str, hits: Sequence[HitLike]) -> ShortAnswer | None:
                 for v in sentence_values(_AS_ORG, hit, question, sentence_no=n)
                 if passage.text[v.start - 1 : v.start] == "<"
             ]
-        if not found:
-            continue
-        value = _only(found, asked, hit, question)
+        value = _only(found, asked, hit, question) if found else None
+        if value is None and asked.kind in NAMED:
+            value = _closest_name(asked, hit, question, n)
         if value is None:
-            return None  # values of the type, but which one answers is unclear
+            if found:
+                return None  # values of the type, but which one answers is unclear
+            continue
         period = next(
             (d.period for d in hit.dates if (d.start, d.end) == (value.start, value.end)), None
         )
         start = _table_label(passage.text, value, passage.sentence_offsets[n])
+        if start == value.start and (article := _A_NUMBER.match(value.text)):
+            start += article.end()  # "a 40 km section": "40"
         text = passage.text[start : value.end] if start != value.start else value.text
         return ShortAnswer(text, asked.kind, 0, start, value.end, n, period)
     return None
@@ -259,11 +315,13 @@ def short_answer(question: str, hits: Sequence[HitLike]) -> ShortAnswer | None:
 
 def _figures(asked: AskedType, hit: HitLike, question: str, found: list[Value]) -> list[Value]:
     """Amounts and counts but the figure compared with ("vs loss 42.6 mln", "from 7.5 pct"),
-    and per share only when asked ("Shr loss 1.31 dlrs" does not say how much Valero lost)."""
+    in a unit of goods if goods are asked for, and per share only when asked ("Shr loss 1.31 dlrs" does not say how much Valero lost)."""
     if asked.kind not in ("amount", "count"):
         return found
     text = hit.passage.text
     found = [v for v in found if not _PREVIOUS.search(text[: v.start])] or found
+    if asked.goods:  # "How much maize ...?": "520,000 tonnes", not "65 pct"
+        found = [v for v in found if set(words(v.text)) & set(GOODS_UNITS)]
     per_share = bool(_PER_SHARE_ASKED.search(question))
     return [v for v in found if _is_per_share(text, v) == per_share]
 
@@ -274,7 +332,10 @@ def _only(found: list[Value], asked: AskedType, hit: HitLike, question: str) -> 
     text = hit.passage.text
     found = _figures(asked, hit, question, found)
     if len(found) > 1:
-        found = [v for v in found if attached(v, text, question)]
+        beside = [v for v in found if attached(v, text, question)]
+        if len(beside) != 1:
+            return most_beside(found, text, question)
+        found = beside
     return found[0] if len(found) == 1 else None
 
 
@@ -289,3 +350,13 @@ def _table_label(text: str, value: Value, sentence_start: int) -> int:
     vs loss 42.6 mln" -> "Net loss 31.2 mln"), else at the value."""
     label = text[sentence_start : value.start]
     return sentence_start if _LABEL.fullmatch(label) else value.start
+
+
+def _closest_name(asked: AskedType, hit: HitLike, question: str, n: int) -> Value | None:
+    """closest.closest_name in the hit's sentence n, offsets into the passage text."""
+    passage = hit.passage
+    at = passage.sentence_offsets[n]
+    sentence = passage.sentences[n]
+    dates = [d.shifted(-at) for d in hit.dates if at <= d.start and d.end <= at + len(sentence)]
+    value = closest_name(asked, sentence, dates, question, passage.article.paragraphs)
+    return None if value is None else replace(value, start=value.start + at, end=value.end + at)
