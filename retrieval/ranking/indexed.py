@@ -149,8 +149,9 @@ class Indexed:
         """The terms of what a short name stands for in these articles ("sec": "secur",
         "exchang", "commiss"; retrieval.text.short_forms), none for a word; found once."""
         if term not in self._long_forms:
-            texts = ("\n".join(a.paragraphs) for a in self.index.articles)
-            spelt = long_form(term, texts)
+            holding = np.flatnonzero(self.bm25.coverage([term]))  # where the short form is
+            articles = {self.passages[i].article.source: self.passages[i].article for i in holding}
+            spelt = long_form(term, ("\n".join(a.paragraphs) for a in articles.values()))
             self._long_forms[term] = self.analyzer.terms(spelt) if spelt else []
         return self._long_forms[term]
 
