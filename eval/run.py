@@ -215,6 +215,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--latest",
+        "--latest-file",
+        dest="latest",
         type=Path,
         default=LATEST_QUESTIONS,
         help='"latest" questions over reuters-dev (skipped when the file is missing)',
@@ -322,7 +324,9 @@ def _latest_set(args, settings, over_folder) -> None:  # noqa: ANN001
         return
     if not (args.reuters.is_dir() and any(args.reuters.glob("*.txt"))):
         return  # said once already, with the date rows
-    print(f"\nLatest news about a topic over reuters-dev ({args.latest.name}):")
+    where = args.latest.resolve()  # eval/new/... or eval/fresh/...: the same file name
+    where = where.relative_to(ROOT) if where.is_relative_to(ROOT) else where
+    print(f"\nLatest news about a topic over reuters-dev ({where}):")
     print("| split | questions | hit@1 | hit@3 |\n|---|---:|---:|---:|")
     for split, n, hit, top3 in latest_rows(over_folder(args.reuters, settings), args.latest):
         print(f"| {split} | {n} | {hit:.3f} | {top3:.3f} |")

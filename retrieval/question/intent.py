@@ -30,7 +30,9 @@ _LATEST = re.compile(
 )
 # What a "latest" question asks for besides its topic: ranked by these, the newest article that
 # says "news" or "story" would be about the topic.
-_NEWS_WORDS = re.compile(r"\b(?:news|stor(?:y|ies)|reports?|updates?|headlines?)\b", re.I)
+_NEWS_WORDS = re.compile(
+    r"\b(?:news|stor(?:y|ies)|reports?|updates?|headlines?|developments?)\b", re.I
+)
 _WHEN = re.compile(r"^\s*(?:when\b|on\s+what\s+(?:date|day)\b|what\s+(?:date|day|year|month)\b|"
                    r"which\s+(?:date|day|year|month)\b|since\s+when\b|how\s+long\s+ago\b)", re.I)  # fmt: skip
 # Asking what was reported that day: the article's date counts before the events' dates.

@@ -17,11 +17,14 @@ from retrieval.passages import Passage
 from retrieval.settings import RetrievalSettings
 from retrieval.text.analyzer import Analyzer
 from retrieval.text.places import COUNTRY_WORDS
+from retrieval.text.short_forms import long_form
 
 # The endings that make a people's or an adjective's word from a place's name, as stemmed:
 # India "indian", Iran "iranian", Japan "japanes", Iraq "iraqi", Ecuador "ecuadorean"; a final
 # vowel gives way: Canada "canadian", China "chines", Mexico "mexican", Argentina "argentin".
 _ENDINGS = frozenset({"n", "an", "ian", "ean", "es", "i"})
+# The same endings as written, before stemming.
+_WORD_ENDINGS = ("n", "an", "ian", "ean", "ese", "i")
 # A story is about the topic when its title or lead names this share of the topic's term weight
 # (chosen on the dev split of the unseen "latest" questions).
 ABOUT_SHARE = 0.5
@@ -52,6 +55,8 @@ class Indexed:
         self.places = {terms(k)[0]: terms(v) for k, v in COUNTRY_WORDS.items()}
         self._titles: dict[str, np.ndarray] | None = None  # title term -> lead passages
         self._vocabulary: list[str] | None = None  # every term of the passages and titles
+        self._vocabulary_set: set[str] | None = None
+        self._long_forms: dict[str, list[str]] = {}  # term -> its long form's terms
         self._in_time: tuple[Period | None, np.ndarray] = (None, np.zeros(0, bool))
         self.search = index.candidate_search(self.in_time)
 
@@ -108,6 +113,13 @@ class Indexed:
             if word not in found and _made_from(word, term):
                 found.append(word)
             at += 1
+        # The stemmer cuts some such words short of the name ("Israeli" is "isra"): the stems
+        # of the words the endings make count too, when the passages or titles hold them.
+        known = self._known_terms()
+        for word in {term + e for e in _WORD_ENDINGS} | {base + e for e in _WORD_ENDINGS}:
+            stem = self.analyzer.terms(word)
+            if stem and stem[0] in known and stem[0] not in found:
+                found.append(stem[0])
         return found
 
     def _weight(self, term: str, forms: list[str]) -> float:
@@ -125,7 +137,23 @@ class Indexed:
         titles = self._title_leads()
         for form in forms:
             named[titles.get(form, [])] = True
+        spelt = self.long_form(term)
+        if spelt:  # "Securities and Exchange Commission" names the SEC
+            if lead:
+                named |= self.bm25.coverage(spelt) >= ALL_NAMED
+            held = [set(titles.get(t, np.zeros(0, np.int64)).tolist()) for t in spelt]
+            named[sorted(set.intersection(*held))] = True
         return named
+
+    def long_form(self, term: str) -> list[str]:
+        """The terms of what a short name stands for in these articles ("sec": "secur",
+        "exchang", "commiss"; retrieval.text.short_forms), none for a word; found once."""
+        if term not in self._long_forms:
+            holding = np.flatnonzero(self.bm25.coverage([term]))  # where the short form is
+            articles = {self.passages[i].article.source: self.passages[i].article for i in holding}
+            spelt = long_form(term, ("\n".join(a.paragraphs) for a in articles.values()))
+            self._long_forms[term] = self.analyzer.terms(spelt) if spelt else []
+        return self._long_forms[term]
 
     def _title_leads(self) -> dict[str, np.ndarray]:
         """Per title term, the lead passages of the articles whose title holds it; made once."""
@@ -141,6 +169,11 @@ class Indexed:
         if self._vocabulary is None:
             self._vocabulary = sorted(set(self.bm25.terms) | set(self._title_leads()))
         return self._vocabulary
+
+    def _known_terms(self) -> set[str]:
+        if self._vocabulary_set is None:
+            self._vocabulary_set = set(self._terms())
+        return self._vocabulary_set
 
     def dated_within(self, period: Period) -> np.ndarray:
         """Per passage: is its article of that period."""
