@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from retrieval.answer.answer_type import AskedType, asked_type
+from retrieval.answer.closest import TYPE_WORDS
 from retrieval.answer.short_answer import (
     NEAR,
-    TYPE_WORDS,
     WINDOW,
     HitLike,
     ShortAnswer,
@@ -43,6 +43,9 @@ from retrieval.answer.short_answer import (
 )
 from retrieval.text.analyzer import STOP_WORDS, fold, words
 
+_PERIOD = re.compile(
+    r"\b(?:first|second|third|fourth|1st|2nd|3rd|4th|quarter|qtr|half|year|\d{4})\b", re.I
+)
 Reason = Literal["no_value", "withheld", "missing_number", "negation"]
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _NEGATION = re.compile(
@@ -145,13 +148,20 @@ def _answered(
         return True
     if any(_holds(asked, hit, question) for hit in hits):
         return True
+    subject = _without_period(question)
     return any(
-        v.near and attached(v, hit.passage.text, question)
+        v.near and attached(v, hit.passage.text, subject)
         for hit in hits
         for n in range(len(hit.passage.sentences))
         if n != hit.highlight
         for v in _values(asked, hit, question, n)
     )
+
+
+def _without_period(question: str) -> str:
+    """The question without the period it names: a figure beside "1987 3rd qtr" alone is of
+    that period, not the "revenues" asked for ("third-quarter" reads as Reuters' "3rd qtr")."""
+    return _PERIOD.sub(" ", question)
 
 
 def _values(asked: AskedType, hit: HitLike, question: str, sentence_no: int | None = None) -> list:
@@ -172,7 +182,8 @@ def _holds(asked: AskedType, hit: HitLike, question: str) -> bool:
     organisation, one near the question's words."""
     found = _values(asked, hit, question)
     if asked.kind in _NUMBERS:
-        return any(attached(v, hit.passage.text, question) for v in found)
+        subject = _without_period(question)
+        return any(attached(v, hit.passage.text, subject) for v in found)
     if asked.kind in _NAMES:
         return any(v.near for v in found)
     return bool(found)
