@@ -12,6 +12,12 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # A pytest-xdist worker runs with COLUMNS=80 and LINES=24 set; the bot wraps its output at
+    # $COLUMNS, so `python -m bot` children of a worker would wrap where those of one process,
+    # as a user runs them, do not.
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
 
 from bot.config import AppConfig, load_config  # noqa: E402
 from retrieval.cache import CACHE_FILE  # noqa: E402
