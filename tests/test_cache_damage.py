@@ -1,5 +1,6 @@
 """A damaged, foreign, locked, read-only or vanishing cache: never fatal, and after the repair the
-answers are those of a fresh cache. Every case runs the real model and the real index."""
+answers are those of a fresh cache. Every case runs a real model, the small one (the answers are
+compared with a fresh cache's of the same model), and the real index."""
 
 from __future__ import annotations
 
