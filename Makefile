@@ -40,8 +40,11 @@ telegram: onnx
 try-telegram: onnx
 	$(PY) -m bot try-telegram
 
+# Two workers (pytest-xdist), each test file on one of them (its module fixtures built once):
+# most tests wait on a subprocess, a socket or the model, so a second worker pays even on two
+# busy cores. `.venv/bin/python -m pytest tests/test_x.py` runs one file in one process.
 test: onnx
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 eval: onnx
 	$(PY) -m eval $(if $(MODEL),--model $(MODEL)) $(if $(PRECISION),--precision $(PRECISION))

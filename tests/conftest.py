@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,11 +12,19 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # A pytest-xdist worker runs with COLUMNS=80 and LINES=24 set; the bot wraps its output at
+    # $COLUMNS, so `python -m bot` children of a worker would wrap where those of one process,
+    # as a user runs them, do not.
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
 
 from bot.config import AppConfig, load_config  # noqa: E402
+from retrieval.cache import CACHE_FILE  # noqa: E402
 from retrieval.corpus import load_corpus  # noqa: E402
 from retrieval.live import LiveRetriever  # noqa: E402
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model  # noqa: E402
+from retrieval.model.packages import MINILM  # noqa: E402
 from retrieval.pipeline import Retriever  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +34,14 @@ SEEDS = ROOT / "seeds"
 @pytest.fixture(scope="session")
 def model():
     return load_model(None)  # cached per process: every fixture below shares this one
+
+
+@pytest.fixture(scope="session")
+def small_model():
+    """all-MiniLM-L6-v2, about 7 times faster to embed with than the default: for tests of the
+    cache, the index files and the shell around them, which compare answers with answers of the
+    same model; tests of answer quality keep `model`. A module overrides `model` with it."""
+    return load_model(MINILM)
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +66,21 @@ def retriever(model, config, tmp_path_factory) -> Retriever:
     return Retriever.over_articles(load_corpus(SEEDS), config.retrieval, encoder)
 
 
+@pytest.fixture(scope="session")
+def warm_cache(retriever) -> Callable[[Path], Path]:
+    """warm_cache(folder): folder made a copy of the session retriever's embedding cache (the
+    bundled article embedded once, by the default model), so a test's own cache embeds only
+    what it adds: each copy saves the article's embedding (about 6 s of CPU)."""
+    source = retriever.encoder.cache_dir / CACHE_FILE
+
+    def copy(folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, folder / CACHE_FILE)
+        return folder
+
+    return copy
+
+
 @pytest.fixture
 def seeds_copy(tmp_path) -> Path:
     """A writable copy of the bundled seeds, for tests that add or break files."""
@@ -58,9 +90,10 @@ def seeds_copy(tmp_path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def paragraph_encoder(model, tmp_path_factory) -> Encoder:
-    """One paragraph cache per test module: each test's index embeds only what is new."""
-    return Encoder(model, DEFAULT_MODEL, tmp_path_factory.mktemp("paragraphs"))
+def paragraph_encoder(model, warm_cache, tmp_path_factory) -> Encoder:
+    """One paragraph cache per test module, begun warm: each test's index embeds only what is
+    new."""
+    return Encoder(model, DEFAULT_MODEL, warm_cache(tmp_path_factory.mktemp("paragraphs")))
 
 
 @pytest.fixture

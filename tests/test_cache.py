@@ -17,14 +17,17 @@ import numpy as np
 import pytest
 
 from retrieval.corpus import load_corpus
-from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
+from retrieval.model.embeddings import Encoder
 from retrieval.model.late_chunking import ParagraphStore, embed_paragraphs
+from retrieval.model.packages import MINILM
 from retrieval.pipeline import Retriever
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = "000_bf7e3f6dcec9099b.txt"
 OLD_SENTENCE = "They are not obvious purges."
 NEW_SENTENCE = "They are certainly not obvious purges."
+# The small model for `python -m bot` children that test the cache, not the answers.
+SMALL = f"retrieval:\n  model: {MINILM}\n"
 
 NEW_ARTICLE = """date 2023-02-06 Earthquake strikes southern Turkey
 
@@ -39,7 +42,7 @@ def paragraphs_of(retriever: Retriever) -> set[str]:
 
 
 def build(model, config, seeds: Path, cache: Path | None) -> tuple[Retriever, Encoder]:
-    encoder = Encoder(model, DEFAULT_MODEL, cache)
+    encoder = Encoder(model, model.name, cache)
     return Retriever.over_articles(load_corpus(seeds), config.retrieval, encoder), encoder
 
 
@@ -83,7 +86,7 @@ def test_unchanged_seeds_embed_nothing(model, config, seeds_copy, cache_copy, wa
 
 def test_cached_paragraphs_equal_fresh_ones(model, warm, cache_copy):
     paragraphs = list(warm[1].articles[0].paragraphs[:3])
-    cached = ParagraphStore(model, DEFAULT_MODEL, cache_copy)
+    cached = ParagraphStore(model, model.name, cache_copy)
     assert cached.embed(paragraphs) == 0
     for old, new in zip(cached.get(paragraphs), embed_paragraphs(model, paragraphs), strict=True):
         assert old.sentences == new.sentences
@@ -117,15 +120,15 @@ def test_a_new_seed_file_embeds_only_its_own_paragraphs(
     assert answer.hits[0].passage.article.source == "001_turkey.txt"
 
 
-def test_vectors_of_another_model_are_not_reused(model, cache_copy, warm):
+def test_vectors_of_another_model_are_not_reused(model, small_model, cache_copy, warm):
     paragraphs = list(warm[1].articles[0].paragraphs[:3])
-    assert ParagraphStore(model, DEFAULT_MODEL, cache_copy).embed(paragraphs) == 0
-    assert ParagraphStore(model, "some-other-model", cache_copy).embed(paragraphs) == 3
+    assert ParagraphStore(model, model.name, cache_copy).embed(paragraphs) == 0
+    assert ParagraphStore(small_model, "some-other-model", cache_copy).embed(paragraphs) == 3
 
 
-def test_without_a_cache_everything_is_embedded_every_time(model, config, seeds_copy, warm):
+def test_without_a_cache_everything_is_embedded_every_time(small_model, config, seeds_copy, warm):
     for _ in range(2):
-        retriever, encoder = build(model, config, seeds_copy, None)
+        retriever, encoder = build(small_model, config, seeds_copy, None)
         assert encoder.paragraphs.embedded_count == len(paragraphs_of(retriever))
 
 
@@ -133,9 +136,9 @@ def sentences_as_paragraphs(retriever: Retriever) -> list[str]:
     return sorted({s for p in retriever.passages for s in p.sentences})
 
 
-def test_an_interrupted_embedding_keeps_its_finished_batches(model, tmp_path, warm):
+def test_an_interrupted_embedding_keeps_its_finished_batches(small_model, tmp_path, warm):
     paragraphs = sentences_as_paragraphs(warm[1])[:10]
-    store = ParagraphStore(model, DEFAULT_MODEL, tmp_path)
+    store = ParagraphStore(small_model, MINILM, tmp_path)
 
     def stop_after_two_batches(done: int, total: int) -> None:
         if done >= 4:
@@ -143,7 +146,7 @@ def test_an_interrupted_embedding_keeps_its_finished_batches(model, tmp_path, wa
 
     with pytest.raises(KeyboardInterrupt):
         store.embed(paragraphs, stop_after_two_batches, batch=2)
-    again = ParagraphStore(model, DEFAULT_MODEL, tmp_path)
+    again = ParagraphStore(small_model, MINILM, tmp_path)
     assert again.embed(paragraphs) == len(set(paragraphs)) - 4
 
 
@@ -178,7 +181,7 @@ def test_kill_9_during_a_build_loses_at_most_the_batch_in_flight(tmp_path):
         (seeds / f"{n:03d}.txt").write_text(f"{header}\n\n{body}\n", encoding="utf-8")
     total = 4 * len(sentences)
     config = tmp_path / "config.yaml"
-    config.write_text(f"corpus:\n  seeds_dir: {seeds}\n  cache_dir: {cache}\n")
+    config.write_text(f"corpus:\n  seeds_dir: {seeds}\n  cache_dir: {cache}\n{SMALL}")
     command = [sys.executable, "-c", INDEX_IN_SMALL_BATCHES, "index", "--config", str(config)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
@@ -211,7 +214,7 @@ def test_the_index_command_names_the_indexes_other_settings_left(tmp_path):
         config = tmp_path / f"stride{stride}.yaml"
         config.write_text(
             f"corpus:\n  seeds_dir: {ROOT / 'seeds'}\n  cache_dir: {cache}\n"
-            f"retrieval:\n  stride: {stride}\n"
+            f"retrieval:\n  stride: {stride}\n  model: {MINILM}\n"
         )
         runs.append(
             subprocess.run(

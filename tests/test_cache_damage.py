@@ -1,5 +1,6 @@
 """A damaged, foreign, locked, read-only or vanishing cache: never fatal, and after the repair the
-answers are those of a fresh cache. Every case runs the real model and the real index."""
+answers are those of a fresh cache. Every case runs a real model, the small one (the answers are
+compared with a fresh cache's of the same model), and the real index."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ import pytest
 import retrieval.cache
 from retrieval.cache import CACHE_FILE
 from retrieval.corpus import load_corpus
-from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
+from retrieval.model.embeddings import Encoder
+from retrieval.model.packages import MINILM
 from retrieval.pipeline import Retriever
 
 pytestmark = pytest.mark.timeout(120)
@@ -42,8 +44,14 @@ QUESTIONS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def model(small_model):
+    """The small model: these tests check the cache's repair against a fresh cache's answers."""
+    return small_model
+
+
 def build(model, config, cache: Path | None) -> tuple[Retriever, Encoder]:
-    encoder = Encoder(model, DEFAULT_MODEL, cache)
+    encoder = Encoder(model, model.name, cache)
     return Retriever.over_articles(load_corpus(SEEDS), config.retrieval, encoder), encoder
 
 
@@ -280,7 +288,7 @@ def test_a_lock_held_by_another_process_is_waited_for_then_done_without(
 
 def test_the_file_deleted_during_a_build_is_written_again(model, config, tmp_path, fresh):
     folder = tmp_path / "cache"
-    encoder = Encoder(model, DEFAULT_MODEL, folder)
+    encoder = Encoder(model, model.name, folder)
     assert encoder.paragraphs.missing(["Anything."])  # the store has opened the file
     shutil.rmtree(folder)  # gone, folder and all, before anything is stored
     retriever = Retriever.over_articles(load_corpus(SEEDS), config.retrieval, encoder)
@@ -295,7 +303,7 @@ from pathlib import Path
 from bot.config import load_config
 from tests.test_cache_damage import answers, build
 from retrieval.model.embeddings import load_model
-retriever, encoder = build(load_model(None), load_config(), Path(sys.argv[1]))
+retriever, encoder = build(load_model(sys.argv[2]), load_config(), Path(sys.argv[1]))
 print(json.dumps({"embedded": encoder.paragraphs.embedded_count, "answers": answers(retriever)}))
 """
 
@@ -327,7 +335,7 @@ def test_a_read_only_cache_is_read_and_never_written(fresh):
         folder.chmod(0o555)
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "HOME": str(shared)}
         proc = subprocess.run(
-            [*WITHOUT_ROOTS_POWERS, sys.executable, "-c", READ_ONLY_CHECK, str(folder)],
+            [*WITHOUT_ROOTS_POWERS, sys.executable, "-c", READ_ONLY_CHECK, str(folder), MINILM],
             cwd=ROOT, capture_output=True, text=True, timeout=120, env=env,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr
@@ -363,7 +371,9 @@ def test_four_processes_on_one_damaged_cache_agree(tmp_path):
         "Nepomniachtchi of Russia in a rapid tie-break.\n"
     )
     config = tmp_path / "bot.yaml"
-    config.write_text(f"corpus:\n  seeds_dir: {seeds}\n  cache_dir: {folder}\n")
+    config.write_text(
+        f"corpus:\n  seeds_dir: {seeds}\n  cache_dir: {folder}\nretrieval:\n  model: {MINILM}\n"
+    )
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     procs = [
         subprocess.Popen(

@@ -1,5 +1,7 @@
 """`newsbot index` as a user runs it: other configurations' index folders, removing them
-safely (--prune), and a disk that fills while indexing. Real subprocesses, real model."""
+safely (--prune), and a disk that fills while indexing. Real subprocesses, the real small model
+(all-MiniLM-L6-v2: these tests check the index files and the messages, not answer quality) but
+where a file must be large."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from retrieval.model.packages import MINILM
 from tests.test_cli import ROOT, run_bot
 
 CHESS = (
@@ -34,7 +37,10 @@ def project(tmp_path) -> tuple[Path, Path]:
     seeds = tmp_path / "seeds"
     shutil.copytree(ROOT / "seeds", seeds)
     config = tmp_path / "bot.yaml"
-    config.write_text(f"corpus:\n  seeds_dir: {seeds}\n  cache_dir: {tmp_path / 'cache'}\n")
+    config.write_text(
+        f"retrieval:\n  model: {MINILM}\ncorpus:\n  seeds_dir: {seeds}\n"
+        f"  cache_dir: {tmp_path / 'cache'}\n"
+    )
     return config, tmp_path / "cache" / "index"
 
 
@@ -61,7 +67,9 @@ def test_other_index_folders_and_pruning_them(project, tmp_path):
 
     # A running bot (a console chat of other passage settings) and a build in progress.
     chat_config = tmp_path / "chat.yaml"
-    chat_config.write_text(config.read_text() + "retrieval:\n  max_sentences: 2\n")
+    chat_config.write_text(
+        config.read_text().replace("retrieval:\n", "retrieval:\n  max_sentences: 2\n")
+    )
     chat = subprocess.Popen(
         [sys.executable, "-m", "bot", "chat", "--config", str(chat_config)],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -161,7 +169,7 @@ def test_verify_reads_what_the_check_at_start_only_samples(tmp_path):
     for n in range(15):
         text = f"date 2022-01-{n + 10} Report {n}\n\n{body}\n\nThis is report number {n}.\n"
         (seeds / f"report-{n}.txt").write_text(text, encoding="utf-8")
-    config = tmp_path / "bot.yaml"
+    config = tmp_path / "bot.yaml"  # the default model: its token file is large enough
     config.write_text(f"corpus:\n  seeds_dir: {seeds}\n  cache_dir: {tmp_path / 'cache'}\n")
     first = run_bot("index", "--verify", "--config", str(config), timeout=600)
     assert first.returncode == 0, first.stderr

@@ -23,6 +23,7 @@ from bot.answer_format import ANSI, PLAIN, render_answer, render_sources
 from bot.console import ConsoleChat
 from retrieval.corpus import MAX_SEED_BYTES, SeedError, load_corpus, parse_article
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder
+from retrieval.model.packages import MINILM
 from retrieval.pipeline import Retriever
 from retrieval.text.analyzer import Analyzer
 from retrieval.text.clean import clean_question, clean_text, display_name
@@ -250,7 +251,11 @@ def test_ask_survives_bad_bytes_and_control_sequences_everywhere(tmp_path):
     write(seeds, "000.txt", BUNDLED.read_bytes())
     write(seeds, b"storm \xff\x1b[2J.txt", HOSTILE)
     config = tmp_path / "bot.yaml"
-    config.write_text(f"corpus:\n  seeds_dir: seeds\n  cache_dir: {tmp_path / 'cache'}\n")
+    # The small model: what is checked is the bytes' way through, not the answers' quality.
+    config.write_text(
+        f"corpus:\n  seeds_dir: seeds\n  cache_dir: {tmp_path / 'cache'}\n"
+        f"retrieval:\n  model: {MINILM}\n"
+    )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONIOENCODING": "utf-8:strict"}
     stdin = (
         b"Who did Tokayev order \xff\xfe to arrest?\n"

@@ -108,8 +108,8 @@ async def lose_and_regain_the_bot_api(server: Any, base: str) -> None:
 
 
 @pytest.fixture
-def live(config, model, seeds_copy, tmp_path) -> LiveRetriever:
-    encoder = Encoder(model, DEFAULT_MODEL, tmp_path / "cache")
+def live(config, model, seeds_copy, tmp_path, warm_cache) -> LiveRetriever:
+    encoder = Encoder(model, DEFAULT_MODEL, warm_cache(tmp_path / "cache"))
     retriever = LiveRetriever(
         seeds_copy, config.retrieval, encoder, index_root=tmp_path / "cache" / "index"
     )

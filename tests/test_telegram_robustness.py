@@ -236,10 +236,12 @@ def test_webhook_mode_answers_and_rejects_a_wrong_secret(retriever, config, monk
     run(scenario())
 
 
-def test_admins_reload_the_articles_and_others_may_not(config, model, seeds_copy, tmp_path):
+def test_admins_reload_the_articles_and_others_may_not(
+    config, model, seeds_copy, tmp_path, warm_cache
+):
     from retrieval.live import LiveRetriever
 
-    encoder = Encoder(model, DEFAULT_MODEL, tmp_path / "cache")
+    encoder = Encoder(model, DEFAULT_MODEL, warm_cache(tmp_path / "cache"))
     live = LiveRetriever(
         seeds_copy, config.retrieval, encoder, index_root=tmp_path / "cache" / "index"
     )
