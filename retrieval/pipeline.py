@@ -135,7 +135,9 @@ class Retriever:
         ranked = hits
         hits = lead_with_values(question, hits, lambda: self._rest_of_article(ranked, intent))
         short = short_answer(question, hits)
-        unsure = doubt(question, hits, self.analyzer.terms, scores.corrections, short)
+        unsure = doubt(
+            question, hits, self.analyzer.terms, scores.corrections, short, self.analyzer.lacks
+        )
         return Answer(
             question,
             True,
@@ -143,7 +145,8 @@ class Retriever:
             scores.corrections,
             time=intent.time,
             notes=self.ranker.notes(order, intent, scores),
-            when=self.highlighter.when(hits, intent),
+            # A doubtful answer leads with no value: neither the date nor the short answer.
+            when=None if unsure else self.highlighter.when(hits, intent),
             short_answer=None if unsure else short,
             doubtful=unsure,
         )

@@ -101,3 +101,28 @@ def test_a_year_no_passage_holds_is_a_doubt(stories):
     assert answer.doubtful is not None and answer.doubtful.reason == "missing_number"
     assert answer.doubtful.missing == ("1979",)
     assert stories.ask("How many MD-11 jets did Swissair order in 1987?").doubtful is None
+
+
+def test_a_name_no_article_holds_is_said_and_leads_with_no_value(stories):
+    """Lufthansa is in none of the stories: the reply says so before the closest passages
+    (Swissair's order) and gives no short answer from them."""
+    answer = stories.ask("How many MD-11 jets did Lufthansa order?")
+    assert answer.answered and answer.hits
+    assert answer.doubtful is not None and answer.doubtful.reason == "unknown_name"
+    assert answer.doubtful.missing == ("Lufthansa",)
+    assert answer.short_answer is None and answer.when is None
+    first = render_answer(answer, PLAIN).splitlines()[0]
+    assert first == "No article mentions Lufthansa; these are the closest passages."
+    assert answer_to_json(answer, 3)["doubtful"]["reason"] == "unknown_name"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many MD-11 jets did Swisair order?",  # a misspelt name the stories hold
+        "Tell me how many MD-11 jets Swissair ordered",  # a capital at the start is no name
+    ],
+)
+def test_a_name_the_articles_hold_or_a_first_word_is_not_unknown(stories, question):
+    answer = stories.ask(question)
+    assert answer.doubtful is None or answer.doubtful.reason != "unknown_name"

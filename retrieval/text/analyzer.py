@@ -88,6 +88,20 @@ class Analyzer:
         default_factory=set
     )  # stems of the vocabulary: inflections are no typos
 
+    def lacks(self, word: str) -> bool:
+        """Whether the word (folded) is rare in English and the articles hold neither it nor
+        another of its stem nor a word it begins: a name they never mention ("Masimov"), not a
+        common word they happen not to use ("Russia" for their "Russian", "Washington" for "the
+        United States")."""
+        if word in self._vocabulary or self._stemmer.stemWord(word) in self._stems:
+            return False
+        from wordfreq import zipf_frequency  # see corrections()
+
+        if zipf_frequency(word, "en") >= self.fuzzy_max_zipf:
+            return False
+        # A clipped form of a word they hold: "the Chicago Merc" of "Mercantile Exchange".
+        return not any(known.startswith(word) for known in self._vocabulary)
+
     def terms(self, text: str) -> list[str]:
         content = [w for w in words(text) if w not in STOP_WORDS]
         return self._stemmer.stemWords(content)
