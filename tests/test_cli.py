@@ -126,7 +126,10 @@ def test_seeds_option_overrides_the_corpus(cli_config, tmp_path):
     assert "**Ding Liren of China won the world chess championship" in out
     assert "— Ding Liren becomes world chess champion, 30 April 2023" in out
     assert "Q: Who was Karim Masimov?" in out
-    assert "Masimov" not in out.split("Q: Who was Karim Masimov?")[1]  # bundled seeds not loaded
+    # The bundled seeds are not loaded: the reply says no article names him, and shows none.
+    reply = out.split("Q: Who was Karim Masimov?")[1].strip().splitlines()
+    assert reply[0] == "No article mentions Karim Masimov; these are the closest passages."
+    assert "Masimov" not in "\n".join(reply[1:])
     assert "8 January 2022" not in out
 
 

@@ -49,6 +49,7 @@ _PERIOD = re.compile(
 Reason = Literal["unknown_name", "no_value", "withheld", "missing_number", "negation"]
 _NAME = re.compile(r"(?<![\w'’.-])[A-Z][^\W\d_]+(?:['’][^\W\d_]+)?")
 _POSSESSIVE = re.compile(r"['’]s$")
+_NAMES_RUN = re.compile(rf"{_NAME.pattern}(?:\s+{_NAME.pattern})*")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _NEGATION = re.compile(
     r"\b(?:not|never|no|none|nothing|nobody|neither|nor|without|n[o']t|no\s+longer|least)\b|"
@@ -149,18 +150,23 @@ def _unknown_names(
     question: str, lacks: Callable[[str], bool], corrections: dict[str, str]
 ) -> list[str]:
     """The names the question asks about that no article holds, nor a spelling close to them:
-    "When was Masimov arrested?" over stories that never name him (lacks: the analyzer's). A
-    capitalised word after the first ("Tell me ...", "When ..." say nothing of the articles),
-    not in capitals: an acronym ("KKR") may stand for a name they spell out."""
+    "When was Masimov arrested?" over stories that never name him (lacks: the analyzer's), as
+    written with the capitalised words beside them ("Karim Masimov"). Not the question's first
+    word ("Tell me ...", "When ..." say nothing of the articles), nor one in capitals: an acronym
+    ("KKR") may stand for a name they spell out."""
     found = []
-    for m in _NAME.finditer(question):
-        name = _POSSESSIVE.sub("", m.group(0))
-        word = fold(name)
-        if not m.start() or name.isupper() or word in STOP_WORDS or word in corrections:
-            continue
-        if lacks(word):
-            found.append(name)
+    for run in _NAMES_RUN.finditer(question):
+        names = [m for m in _NAME.finditer(run.group(0)) if run.start() + m.start()]
+        if any(_lacked(_POSSESSIVE.sub("", m.group(0)), lacks, corrections) for m in names):
+            found.append(_POSSESSIVE.sub("", " ".join(m.group(0) for m in names)))
     return list(dict.fromkeys(found))
+
+
+def _lacked(name: str, lacks: Callable[[str], bool], corrections: dict[str, str]) -> bool:
+    word = fold(name)
+    if name.isupper() or word in STOP_WORDS or word in corrections:
+        return False
+    return lacks(word)
 
 
 def _answered(
