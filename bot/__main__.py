@@ -15,13 +15,15 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+from bot.index_command import INDEX_ERROR
+from bot.terminal import output_width, wrap
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 USAGE_ERROR = 2
 OUTPUT_ERROR = 1  # the output could not be written (full disk, closed pipe)
-INDEX_ERROR = 1  # the index could not be built (full disk), or --verify found it damaged
 # Every error starts so, however the program was started (make, python -m bot, newsbot).
 ERROR = "newsbot: error:"
 # Errors of writing the output rather than of anything the bot does: one line, exit 1.
@@ -110,34 +112,13 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="try the Telegram bot without a token: a local Bot API server and a chat client",
     )
-    _add_index_parser(commands, common)
+    from bot.index_command import add_index_parser
+
+    add_index_parser(commands, common)
     from bot.ingest.cli import add_import_parser
 
     add_import_parser(commands, common)
     return parser
-
-
-def _add_index_parser(commands, common: argparse.ArgumentParser) -> None:  # noqa: ANN001
-    """`newsbot index` and its options (commands: the subparsers action)."""
-    index = commands.add_parser(
-        "index", parents=[common], help="build or update the index of the seeds ahead of time"
-    )
-    index.add_argument(
-        "--prune",
-        action="store_true",
-        help="then remove the index folders of other configurations that no running bot uses",
-    )
-    index.add_argument(
-        "--verify",
-        action="store_true",
-        help="then read every file of the index whole (the check at start samples large ones)",
-    )
-    index.add_argument(
-        "--ray",
-        metavar="ADDRESS",
-        help="embed on the Ray cluster at ADDRESS (host:port, ray://host:port, or local to start"
-        " one here); needs the ray extra",
-    )
 
 
 def _loading(message: str) -> AbstractContextManager[object]:
@@ -162,7 +143,9 @@ def run(argv: list[str] | None = None) -> int:
     if args.command == "timeline":
         return _timeline(args, config)
     if args.command == "index":
-        return _index(args, config)
+        from bot.index_command import run_index
+
+        return run_index(args, config, program_name())
     if args.command == "sources":
         return _sources(args, config)
     if args.command == "import":
@@ -287,18 +270,6 @@ def _sources(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConf
     return 0
 
 
-def output_width(stream) -> int | None:  # noqa: ANN001 - a text stream
-    from bot.terminal import terminal_width
-
-    return terminal_width(stream)
-
-
-def wrap(text: str, width: int | None) -> str:
-    from bot.terminal import wrap_text
-
-    return wrap_text(text, width) if width else text
-
-
 def _timeline(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, lazily
     from bot.answer_format import ANSI, TEXT, render_timeline
     from bot.answer_json import timeline_to_json
@@ -329,86 +300,6 @@ def _timeline(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppCon
         )
         print(wrap(text, width))
     return 0
-
-
-def _index(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, lazily
-    from bot.progress import BuildReporter
-    from bot.runtime import open_retriever
-
-    # Every stage with its rate and time left: on a terminal one line, otherwise log lines.
-    retriever = open_retriever(
-        config,
-        seeds_dir=args.seeds,
-        build_progress=BuildReporter(sys.stderr),
-        ray_address=args.ray,
-    )
-    report = retriever.report
-    if report.problem:  # the disk refused the update: the old index answers, but this failed
-        from bot.progress import IndexBuildError
-
-        raise IndexBuildError(report.problem)
-    lines = [f"{'Index built' if report.rebuilt else 'Index up to date'}: {report.summary()}"]
-    for label, names in (
-        ("new", report.added),
-        ("changed", report.changed),
-        ("removed", report.removed),
-        ("skipped (broken or a copy)", report.skipped),
-    ):
-        if names and len(names) <= 10:
-            lines.append(f"- {label}: {', '.join(names)}")
-    key_folder = retriever.index.folder.parent
-    lines += _prune(key_folder) if args.prune else _others(key_folder)
-    print(wrap("\n".join(lines), output_width(sys.stdout)))
-    return _verify(retriever.index.folder) if args.verify else 0
-
-
-def _verify(folder: Path) -> int:
-    """Every file of the index in use read whole: a line saying so, or one per problem (exit 1)."""
-    from retrieval.index.check import verify_generation
-
-    problems = verify_generation(folder)
-    for problem in problems:
-        print(f"newsbot: index damaged: {problem}", file=sys.stderr)
-    if problems:
-        return INDEX_ERROR
-    files = [f for f in folder.iterdir() if f.is_file()]
-    size = sum(f.stat().st_size for f in files) / 2**20
-    print(f"Index verified: {len(files)} files, {size:,.1f} MiB")
-    return 0
-
-
-def _others(key_folder: Path) -> list[str]:
-    """A line about the index folders of other configurations, if there are any."""
-    from retrieval.index.prune import folder_bytes, other_folders
-
-    others = other_folders(key_folder.parent, key_folder)
-    if not others:
-        return []
-    size = sum(folder_bytes(f) for f in others)
-    one = len(others) == 1
-    return [
-        f"{len(others)} other index folder{'' if one else 's'} in {key_folder.parent}"
-        f" ({size / 2**20:,.0f} MiB) {'belongs' if one else 'belong'} to other seeds folders,"
-        f" models, settings or versions; `{program_name()} index --prune` removes those no"
-        " running bot uses, and an index is rebuilt from the embedding cache when needed."
-    ]
-
-
-def _prune(key_folder: Path) -> list[str]:
-    """Remove the other configurations' index folders that no running bot uses."""
-    from retrieval.index.prune import prune
-
-    report = prune(key_folder.parent, key_folder)
-    n = len(report.removed)
-    lines = [
-        f"Removed {n} other index folder{'' if n == 1 else 's'}"
-        f" ({report.removed_bytes / 2**20:,.0f} MiB) from {key_folder.parent}."
-    ]
-    if report.in_use:
-        names = ", ".join(f.name for f in report.in_use)
-        lines.append(f"Kept {len(report.in_use)} in use by a running bot or build: {names}.")
-    lines += [f"Cannot remove {folder}: {problem}." for folder, problem in report.failed]
-    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -117,3 +117,13 @@ def fit_line(text: str, width: int) -> str:
         out.append(piece[:room])
         seen += len(piece[:room])
     return "".join(out) + "…"
+
+
+def output_width(stream: TextIO) -> int | None:
+    """The width to wrap the command line's output at: a terminal's, else none."""
+    return terminal_width(stream)
+
+
+def wrap(text: str, width: int | None) -> str:
+    """text wrapped at width, or as it is without one (a pipe, a file)."""
+    return wrap_text(text, width) if width else text
