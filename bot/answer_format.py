@@ -285,11 +285,7 @@ def doubt_line(answer: Answer, m: Markup) -> str | None:
         lacking = " ".join(w for w in doubt.missing if w.casefold() not in _TYPE_WORDS)
         said = f"The articles mention {about} but not {_ASKED[doubt.asked]} {lacking}".rstrip()
     elif doubt.reason == "unknown_name":  # the closest passages may still help
-        return m.dim(
-            m.escape(
-                f"No article mentions {', '.join(doubt.missing)}; these are the closest passages."
-            )
-        )
+        said = f"No article mentions {', '.join(doubt.missing)}"
     elif doubt.reason == "missing_number":
         said = f"The articles mention {about} but not {', '.join(doubt.missing)}"
     else:  # negation: the question asks what did not happen; the passages do not say so

@@ -183,8 +183,7 @@ def _chat(config: AppConfig, retriever: LiveRetriever, screen: Screen, history: 
             _converse(chat, screen)
     except _Terminated:
         pass
-    finally:
-        retriever.stop()  # waits for the watcher: no thread left inside the model at exit
+    finally:  # updating() stopped the watcher and the feeds, and waited for them
         save_history()
     print("Bye.", file=stdout, flush=True)
     return 0

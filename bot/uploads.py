@@ -1,8 +1,9 @@
 """Articles added and removed by the bot's admins while it runs (Telegram's documents, /add, a
-pasted or forwarded article, /remove): checked with the seed reader (size, encoding, format: its one-line errors), written
-atomically into the seeds folder under a safe name made from the date and title, and indexed
-at once by the live update path (LiveRetriever.reload, which also pushes them to the chats
-following their topics). Nothing here knows Telegram: each call returns the line to reply.
+pasted or forwarded article, /remove): checked with the seed reader (size, encoding, format:
+its one-line errors), written atomically into the seeds folder under a safe name made from the
+date and title, and indexed at once by the live update path (LiveRetriever.reload, which also
+pushes them to the chats following their topics). Nothing here knows Telegram: each call
+returns the line to reply.
 """
 
 from __future__ import annotations

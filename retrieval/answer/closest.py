@@ -17,7 +17,7 @@ import Stemmer
 from retrieval.answer.answer_type import AskedType, asked_type
 from retrieval.answer.values import Value, names, values_of
 from retrieval.dates.timex import TimeExpression
-from retrieval.text.analyzer import STOP_WORDS, words
+from retrieval.text.analyzer import POSSESSIVE, STOP_WORDS, words
 
 NAMED = ("person", "place", "organisation")
 # Words that say what type of value is asked for, not what about.
@@ -39,7 +39,6 @@ _STEMMER = Stemmer.Stemmer("english")
 _ROMAN = re.compile(r"[ivxl]+")
 _DEMONYM = re.compile(r"(?:ese|ish|ian|ans)$")
 _OF = re.compile(r"\s+of\s+")
-_POSSESSIVE = re.compile(r"['’]s$")
 
 
 def asked_words(question: str) -> set[str]:
@@ -138,7 +137,7 @@ def _trimmed(value: Value, asked: set[str]) -> Value | None:
     """The value without an "of ..." naming what the question names; None when it holds a word
     of the question still (short words and Roman numerals aside: "II" of "Harold II")."""
     asked = {w for w in asked if len(w) > 2 and not _ROMAN.fullmatch(w)}
-    text = _POSSESSIVE.sub("", value.text)  # "Xi Jinping's personal cell phones"
+    text = POSSESSIVE.sub("", value.text)  # "Xi Jinping's personal cell phones"
     cut = _OF.search(text)
     if cut and set(words(text[cut.end() :])) & asked:
         text = text[: cut.start()]

@@ -41,14 +41,13 @@ from retrieval.answer.short_answer import (
     attached,
     sentence_values,
 )
-from retrieval.text.analyzer import STOP_WORDS, fold, words
+from retrieval.text.analyzer import POSSESSIVE, STOP_WORDS, fold, words
 
 _PERIOD = re.compile(
     r"\b(?:first|second|third|fourth|1st|2nd|3rd|4th|quarter|qtr|half|year|\d{4})\b", re.I
 )
 Reason = Literal["unknown_name", "no_value", "withheld", "missing_number", "negation"]
 _NAME = re.compile(r"(?<![\w'’.-])[A-Z][^\W\d_]+(?:['’][^\W\d_]+)?")
-_POSSESSIVE = re.compile(r"['’]s$")
 _NAMES_RUN = re.compile(rf"{_NAME.pattern}(?:\s+{_NAME.pattern})*")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _NEGATION = re.compile(
@@ -157,8 +156,8 @@ def _unknown_names(
     found = []
     for run in _NAMES_RUN.finditer(question):
         names = [m for m in _NAME.finditer(run.group(0)) if run.start() + m.start()]
-        if any(_lacked(_POSSESSIVE.sub("", m.group(0)), lacks, corrections) for m in names):
-            found.append(_POSSESSIVE.sub("", " ".join(m.group(0) for m in names)))
+        if any(_lacked(POSSESSIVE.sub("", m.group(0)), lacks, corrections) for m in names):
+            found.append(POSSESSIVE.sub("", " ".join(m.group(0) for m in names)))
     return list(dict.fromkeys(found))
 
 

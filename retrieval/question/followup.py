@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from retrieval.text.analyzer import STOP_WORDS
+from retrieval.text.analyzer import POSSESSIVE, STOP_WORDS
 
 QUESTION_WORDS = ("who", "whom", "whose", "what", "when", "where", "why", "how", "which")
 # Pronouns that stand for a person named before; "they"/"it"/"that" may stand for anything,
@@ -56,7 +56,6 @@ TITLES = frozenset(
     chairman head leader""".split()  # noqa: SIM905
 )
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-_POSSESSIVE = re.compile(r"['’]s$")
 _LEAD = re.compile(r"^\s*(?:and|but|so|also|then|ok|okay)\b[\s,]*", re.I)
 _ABOUT = re.compile(r"^\s*(?:(?:and|but|so)\s+)?(?:what|how)\s+about\s+(?P<x>.+?)\s*\??\s*$", re.I)
 _AND_X = re.compile(r"^\s*(?:and|but|also)\s+(?P<x>.+?)\s*\??\s*$", re.I)
@@ -106,8 +105,8 @@ def names(text: str) -> list[str]:
     for match in _WORD.finditer(text):
         word = match.group(0)
         if word[0].isupper() and word.casefold() not in NOT_NAMES:
-            run.append(_POSSESSIVE.sub("", word))
-            if _POSSESSIVE.search(word):
+            run.append(POSSESSIVE.sub("", word))
+            if POSSESSIVE.search(word):
                 close()
         else:
             close()

@@ -39,6 +39,9 @@ STOP_WORDS = frozenset(
     things""".split()  # noqa: SIM905
 )
 
+# A possessive ending: "Xi Jinping's" names Xi Jinping.
+POSSESSIVE = re.compile(r"['’]s$")
+
 
 def fold(text: str) -> str:
     """Case-, accent- and quote-insensitive form of text."""
