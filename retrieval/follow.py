@@ -25,10 +25,8 @@ from retrieval.corpus import Article
 from retrieval.pipeline import Hit, Retriever
 from retrieval.question.intent import read_intent
 from retrieval.ranking.candidates import Candidates
-from retrieval.ranking.indexed import ABOUT_SHARE
-from retrieval.ranking.order import LEAD_SHARE, decide_answerable
+from retrieval.ranking.order import decide_answerable
 from retrieval.ranking.query import read_query
-from retrieval.ranking.scoring import Scores
 from retrieval.text.clean import clean_question
 
 _NOT_MATERIAL = re.compile(r"[\W_]+")  # spacing, punctuation, line breaks: not news
@@ -75,19 +73,10 @@ def match(retriever: Retriever, topic: str, passages: np.ndarray) -> Hit | None:
     # an article that only shares a word or a theme with the topic is not news of it.
     if best not in retriever.ranker.relevant(ranking, scores.ids):
         return None
-    if not _about(retriever, best, ranking, scores):
+    # About the topic, not a story that mentions it in passing (a "Benelux growth" story's
+    # line on Norway's deficit): the rule by which "latest" questions put articles first.
+    headline = retriever.indexed.headline_coverage(scores.query_terms, np.array([best]))[0]
+    score = dict(zip(scores.ids.tolist(), ranking.tolist(), strict=True))
+    if not retriever.ranker.about(best, headline, score, float(ranking.max())):
         return None
     return retriever.highlighter.hits([best], ranking, scores, intent)[0]
-
-
-def _about(retriever: Retriever, best: int, ranking: np.ndarray, scores: Scores) -> bool:
-    """Is the article of passage `best` about the topic, not a story that mentions it in passing
-    (a "Benelux growth" story's line on Norway's deficit): its title or lead names ABOUT_SHARE
-    of the topic's term weight, or its lead passage scores LEAD_SHARE of the best passage
-    anywhere. The rule by which "latest" questions put such articles first (Ranker._about)."""
-    indexed, top = retriever.indexed, float(ranking.max())
-    headline = indexed.headline_coverage(scores.query_terms, np.array([best]))[0]
-    if top <= 0 or headline >= ABOUT_SHARE:
-        return True
-    lead = ranking[scores.ids == indexed.lead_of[best]]  # the article's passages are all scored
-    return bool(len(lead)) and float(lead[0]) >= LEAD_SHARE * top

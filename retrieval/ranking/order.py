@@ -159,7 +159,7 @@ class Ranker:
             if source not in best or score[i] > score[best[source]]:
                 best[source] = i
         top = float(ranking.max(initial=0.0))
-        about = {i for i in best.values() if self._about(i, headline[i], score, top)}
+        about = {i for i in best.values() if self.about(i, headline[i], score, top)}
         order = sorted(
             best.values(),
             key=lambda i: (i in about, self.passages[i].article.date, score[i]),
@@ -167,10 +167,11 @@ class Ranker:
         )
         return order[: self.settings.max_results]
 
-    def _about(self, i: int, headline: float, score: dict[int, float], top: float) -> bool:
+    def about(self, i: int, headline: float, score: dict[int, float], top: float) -> bool:
         """Is passage i's article about the question, rather than mentioning it in passing:
         its title or lead names ABOUT_SHARE of the question's term weight (headline_coverage),
-        or its lead passage scores at least LEAD_SHARE of the best passage."""
+        or its lead passage scores at least LEAD_SHARE of the best passage (score: passage ->
+        score, of those scored; top: the best). For "latest" and for followed topics."""
         if top <= 0 or headline >= ABOUT_SHARE:
             return True
         return score.get(int(self.indexed.lead_of[i]), -np.inf) >= LEAD_SHARE * top
