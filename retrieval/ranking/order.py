@@ -164,11 +164,9 @@ class Ranker:
             if source not in best or score[i] > score[best[source]]:
                 best[source] = i
         top = float(ranking.max(initial=0.0))
-        about = {
-            i
-            for i in best.values()
-            if self.about(i, headline[i], score, top) and self.indexed.names_whole(i, names)
-        }
+        about = {i for i in best.values() if self.about(i, headline[i], score, top)}
+        # A name no article about the topic writes whole ("Paris/Louvre") is read by its terms.
+        about = {i for i in about if self.indexed.names_whole(i, names)} or about
         order = sorted(
             best.values(),
             key=lambda i: (i in about, self.passages[i].article.date, score[i]),
