@@ -102,21 +102,25 @@ class Indexed:
         titled = self.headline_coverage(terms, ids, lead=False) >= ABOUT_SHARE
         return titled & (self.headline_coverage(terms, ids) >= ALL_NAMED)
 
-    def names_whole(self, i: int, names: Sequence[str]) -> bool:
-        """Does passage i's article write each name of several words ("Allegheny
-        International", "Bank of Japan") whole in its title or lead: "Allegheny Power" and an
-        "international" elsewhere name another company. A place's name is read by its terms
-        (headline_coverage: "S. African" names South Africa) unless it is part of an
-        institution's ("Bank of France")."""
-        lead = self.passages[int(self.lead_of[i])]
-        written = (self.analyzer.terms(lead.article.title), self.analyzer.terms(lead.text))
+    def name_terms(self, names: Sequence[str]) -> list[list[str]]:
+        """The terms of each name of several words that must stand whole where a story is
+        about it (writes_whole): "Allegheny International", "Bank of Japan". A place's name is
+        read by its terms (headline_coverage: "S. African" names South Africa) unless it ends
+        an institution's ("Bank of France")."""
+        found = []
         for name in names:
             terms = self.analyzer.terms(name)
-            if len(terms) < 2 or (not _JOINED.search(name) and self._a_place(terms)):
-                continue
-            if not any(_in_a_row(terms, held) for held in written):
-                return False
-        return True
+            if len(terms) >= 2 and (_JOINED.search(name) or not self._a_place(terms)):
+                found.append(terms)
+        return found
+
+    def writes_whole(self, i: int, names: Sequence[list[str]]) -> bool:
+        """Does passage i's article write each name (name_terms) whole, its terms in a row, in
+        its title or lead: "Allegheny Power" and an "international" elsewhere name another
+        company."""
+        lead = self.passages[int(self.lead_of[i])]
+        written = (self.analyzer.terms(lead.article.title), self.analyzer.terms(lead.text))
+        return all(any(_in_a_row(terms, held) for held in written) for terms in names)
 
     def _a_place(self, terms: list[str]) -> bool:
         """Does a term name a place (a country's other words, a people's word made from it)."""

@@ -151,7 +151,7 @@ class Ranker:
         its title and lead (Indexed.named_whole), newest article first (the better passage
         first on the same day); the articles about the question before those that only
         mention it in passing, and before those that do not write the names asked about
-        whole in their title or lead (Indexed.names_whole: "Allegheny International").
+        whole in their title or lead (Indexed.writes_whole: "Allegheny International").
         ranking[n] is the score of passage scores.ids[n]."""
         score = dict(zip(scores.ids.tolist(), ranking.tolist(), strict=True))
         terms = scores.query_terms
@@ -165,8 +165,9 @@ class Ranker:
                 best[source] = i
         top = float(ranking.max(initial=0.0))
         about = {i for i in best.values() if self.about(i, headline[i], score, top)}
-        # A name no article about the topic writes whole ("Paris/Louvre") is read by its terms.
-        about = {i for i in about if self.indexed.names_whole(i, names)} or about
+        whole = self.indexed.name_terms(names)
+        if whole:  # a name no story about the topic writes whole ("Paris/Louvre"): its terms
+            about = {i for i in about if self.indexed.writes_whole(i, whole)} or about
         order = sorted(
             best.values(),
             key=lambda i: (i in about, self.passages[i].article.date, score[i]),
