@@ -155,6 +155,29 @@ async def bot_subprocess(config: AppConfig, server: FakeBotApi):
                 print("bot output:", *tail, sep="\n  ")
 
 
+def _print_timings(
+    server: FakeBotApi, latencies: list[float], wall: float, subprocess: bool
+) -> None:
+    """Latency percentiles, throughput, Bot API call counts and (in process) peak RSS."""
+    if latencies:
+        print(
+            f"latency enqueue->reply: p50 {percentile(latencies, 0.50) * 1000:.0f} ms, "
+            f"p95 {percentile(latencies, 0.95) * 1000:.0f} ms, "
+            f"max {max(latencies) * 1000:.0f} ms, mean {statistics.mean(latencies) * 1000:.0f} ms"
+        )
+    print(f"wall time: {wall:.1f} s ({len(latencies) / wall:.1f} questions/s)")
+    print(
+        "Bot API calls: "
+        + ", ".join(
+            f"{m} {len(server.calls_to(m))}"
+            for m in ("getUpdates", "sendChatAction", "sendMessage")
+        )
+    )
+    if not subprocess:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS of this process (bot, test server and clients): {peak:.0f} MiB")
+
+
 async def main_async(args: argparse.Namespace, config: AppConfig) -> int:
     expected = {q: True for q in ANSWERABLE} | {q: False for q in UNANSWERABLE}
     mix = ANSWERABLE + UNANSWERABLE
@@ -206,23 +229,7 @@ async def main_async(args: argparse.Namespace, config: AppConfig) -> int:
         problems.append(f"{len(extra)} chats with a reply count other than {args.questions}")
     total = args.users * args.questions
     print(f"questions: {total}, replies: {sum(counts.values())}, wrong kind: {wrong}")
-    if latencies:
-        print(
-            f"latency enqueue->reply: p50 {percentile(latencies, 0.50) * 1000:.0f} ms, "
-            f"p95 {percentile(latencies, 0.95) * 1000:.0f} ms, "
-            f"max {max(latencies) * 1000:.0f} ms, mean {statistics.mean(latencies) * 1000:.0f} ms"
-        )
-    print(f"wall time: {wall:.1f} s ({len(latencies) / wall:.1f} questions/s)")
-    print(
-        "Bot API calls: "
-        + ", ".join(
-            f"{m} {len(server.calls_to(m))}"
-            for m in ("getUpdates", "sendChatAction", "sendMessage")
-        )
-    )
-    if not args.subprocess:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"peak RSS of this process (bot, test server and clients): {peak:.0f} MiB")
+    _print_timings(server, latencies, wall, args.subprocess)
     for problem in problems:
         print("PROBLEM:", problem)
     return 1 if problems else 0

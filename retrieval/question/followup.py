@@ -56,6 +56,7 @@ TITLES = frozenset(
     chairman head leader""".split()  # noqa: SIM905
 )
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_JOINING = frozenset({"of", "de"})  # inside an institution's name ("Bank of Japan")
 _LEAD = re.compile(r"^\s*(?:and|but|so|also|then|ok|okay)\b[\s,]*", re.I)
 _ABOUT = re.compile(r"^\s*(?:(?:and|but|so)\s+)?(?:what|how)\s+about\s+(?P<x>.+?)\s*\??\s*$", re.I)
 _AND_X = re.compile(r"^\s*(?:and|but|also)\s+(?P<x>.+?)\s*\??\s*$", re.I)
@@ -89,29 +90,38 @@ class Conversation:
         self.last = None
 
 
-def names(text: str) -> list[str]:
+def names(text: str, *, joined: bool = False) -> list[str]:
     """Runs of capitalised words, without the titles before them and question or function
-    words: "What did US Secretary of State Anthony Blinken say?" -> ["Anthony Blinken"]."""
+    words: "What did US Secretary of State Anthony Blinken say?" -> ["Anthony Blinken"].
+    joined: a lower-case "of" or "de" between two capitalised words is part of the name
+    ("Bank of Japan", "Petroleos de Venezuela"), as an institution's name is written."""
     found: list[str] = []
     run: list[str] = []
+    written = [m.group(0) for m in _WORD.finditer(text)]
 
     def close() -> None:
-        while run and run[0].casefold() in TITLES:
+        while run and (run[0].casefold() in TITLES or run[0] in _JOINING):
             run.pop(0)
         if run:
             found.append(" ".join(run))
         run.clear()
 
-    for match in _WORD.finditer(text):
-        word = match.group(0)
+    for n, word in enumerate(written):
         if word[0].isupper() and word.casefold() not in NOT_NAMES:
             run.append(POSSESSIVE.sub("", word))
             if POSSESSIVE.search(word):
                 close()
+        elif joined and run and word in _JOINING and _capitalised(written[n + 1 : n + 2]):
+            run.append(word)
         else:
             close()
     close()
     return found
+
+
+def _capitalised(word: list[str]) -> bool:
+    """Is the word (none or one, in a list) a capitalised word that may start a name."""
+    return bool(word) and word[0][0].isupper() and word[0].casefold() not in NOT_NAMES
 
 
 def _words(text: str) -> list[str]:

@@ -4,6 +4,7 @@ what each story is about (the one notion the date rules, "latest" and the notes 
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Sequence
@@ -31,6 +32,8 @@ ABOUT_SHARE = 0.5
 # Named whole: a story not among the best scoring still counts for "latest" when its title is
 # about the topic and its title and lead name every term of it (a float's rounding below 1).
 ALL_NAMED = 0.999
+# A name joined by "of" or "de" is an institution's even when it ends with a place's.
+_JOINED = re.compile(r"\s(?:of|de)\s")
 
 
 class Indexed:
@@ -98,6 +101,30 @@ class Indexed:
         producer price inflation rose" for South Africa)."""
         titled = self.headline_coverage(terms, ids, lead=False) >= ABOUT_SHARE
         return titled & (self.headline_coverage(terms, ids) >= ALL_NAMED)
+
+    def name_terms(self, names: Sequence[str]) -> list[list[str]]:
+        """The terms of each name of several words that must stand whole where a story is
+        about it (writes_whole): "Allegheny International", "Bank of Japan". A place's name is
+        read by its terms (headline_coverage: "S. African" names South Africa) unless it ends
+        an institution's ("Bank of France")."""
+        found = []
+        for name in names:
+            terms = self.analyzer.terms(name)
+            if len(terms) >= 2 and (_JOINED.search(name) or not self._a_place(terms)):
+                found.append(terms)
+        return found
+
+    def writes_whole(self, i: int, names: Sequence[list[str]]) -> bool:
+        """Does passage i's article write each name (name_terms) whole, its terms in a row, in
+        its title or lead: "Allegheny Power" and an "international" elsewhere name another
+        company."""
+        lead = self.passages[int(self.lead_of[i])]
+        written = (self.analyzer.terms(lead.article.title), self.analyzer.terms(lead.text))
+        return all(any(_in_a_row(terms, held) for held in written) for terms in names)
+
+    def _a_place(self, terms: list[str]) -> bool:
+        """Does a term name a place (a country's other words, a people's word made from it)."""
+        return any(len(self.forms(t)) > 1 for t in terms)
 
     def forms(self, term: str) -> list[str]:
         """The terms of the passages and titles that name a term: itself, the words made from
@@ -192,6 +219,12 @@ class Indexed:
             for n in range(len(passage.sentences))
             if any(e.period.falls_in(period) for e in self.event_dates.in_sentence(passage, n))
         ]
+
+
+def _in_a_row(terms: list[str], held: list[str]) -> bool:
+    """Does held hold terms one after the other."""
+    n = len(terms)
+    return any(held[k : k + n] == terms for k in range(len(held) - n + 1))
 
 
 def _made_from(word: str, term: str) -> bool:

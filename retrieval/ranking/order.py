@@ -10,6 +10,7 @@ import numpy as np
 
 from retrieval.dates.timex import Period
 from retrieval.passages import Passage
+from retrieval.question.followup import names
 from retrieval.question.intent import Intent
 from retrieval.ranking.fusion import z_score
 from retrieval.ranking.indexed import ABOUT_SHARE, Indexed
@@ -106,7 +107,7 @@ class Ranker:
         """The passages shown, best first; for "latest", the newest article about it first.
         ranking[n] is the score of passage scores.ids[n]."""
         if intent.latest:
-            return self.newest_first(ranking, scores)
+            return self.newest_first(ranking, scores, names(intent.topic, joined=True))
         return self.distinct(ranking, scores.ids)
 
     def notes(self, order: list[int], intent: Intent, scores: Scores) -> tuple[str, ...]:
@@ -143,10 +144,14 @@ class Ranker:
             return [int(ids[np.argmax(ranking)])] if len(ranking) else []
         return [int(ids[i]) for i in np.flatnonzero(ranking >= best * self.settings.latest_share)]
 
-    def newest_first(self, ranking: np.ndarray, scores: Scores) -> list[int]:
+    def newest_first(
+        self, ranking: np.ndarray, scores: Scores, names: Sequence[str] = ()
+    ) -> list[int]:
         """The best passage of each article relevant to the question or naming all of it in
-        its title and lead (Indexed.named_whole), newest article first (the better passage first on the same day);
-        the articles about the question before those that only mention it in passing.
+        its title and lead (Indexed.named_whole), newest article first (the better passage
+        first on the same day); the articles about the question before those that only
+        mention it in passing, and before those that do not write the names asked about
+        whole in their title or lead (Indexed.writes_whole: "Allegheny International").
         ranking[n] is the score of passage scores.ids[n]."""
         score = dict(zip(scores.ids.tolist(), ranking.tolist(), strict=True))
         terms = scores.query_terms
@@ -160,6 +165,9 @@ class Ranker:
                 best[source] = i
         top = float(ranking.max(initial=0.0))
         about = {i for i in best.values() if self.about(i, headline[i], score, top)}
+        whole = self.indexed.name_terms(names)
+        if whole:  # a name no story about the topic writes whole ("Paris/Louvre"): its terms
+            about = {i for i in about if self.indexed.writes_whole(i, whole)} or about
         order = sorted(
             best.values(),
             key=lambda i: (i in about, self.passages[i].article.date, score[i]),
