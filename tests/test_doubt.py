@@ -73,6 +73,16 @@ _STORIES = [
             "to the additional role of president and chief executive.",
         ),
     ),
+    Article(
+        "SKY DIGITAL LAUNCHED",
+        dt.date(1998, 10, 1),
+        "sky.txt",
+        (
+            "BSkyB's digital service was officially launched on 1 October 1998 under the name "
+            "Sky Digital, the company said. BSkyB is the UK's largest digital subscription "
+            "television company.",
+        ),
+    ),
 ]
 
 
@@ -179,3 +189,21 @@ def test_an_unknown_name_is_shown_without_the_possessive_and_what_follows(storie
     answer = stories.ask("How many MD-11 jets did Carsten Spohr's Lufthansa order?")
     assert answer.doubtful is not None and answer.doubtful.reason == "unknown_name"
     assert answer.doubtful.missing == ("Carsten Spohr", "Lufthansa")
+
+
+@pytest.mark.parametrize(
+    ("question", "opposite"),
+    [
+        ("When was BSkyB's digital service unofficially launched?", "unofficially"),
+        ("Which is the UK's smallest digital subscription television company?", "smallest"),
+    ],
+)
+def test_a_question_saying_the_opposite_of_the_passage_is_a_doubt(stories, question, opposite):
+    """A negating prefix, or a word's opposite, where the passage says the word itself."""
+    answer = stories.ask(question)
+    assert answer.doubtful is not None and answer.doubtful.reason == "negation"
+    assert answer.doubtful.missing == (opposite,)
+
+
+def test_the_passage_s_own_words_are_no_opposite(stories):
+    assert stories.ask("When was BSkyB's digital service officially launched?").doubtful is None

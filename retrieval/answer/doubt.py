@@ -19,7 +19,9 @@ Five rules, each measured to flag almost no answerable question (eval.answers):
   passage, or a year other than the article's (and the one before it) in none of the first
   passages (days of a month and numbers in names do not count);
 - negation: the question asks what did not happen ("never", "not", "no longer") and the best
-  sentence says nothing of the kind.
+  sentence says nothing of the kind, or it says the opposite of the best passage by a negating
+  prefix ("unofficially launched" where the passage says "officially launched") or of the best
+  sentence by a word's opposite ("smallest" where it says "largest").
 Tried and left out: the share of the question's rarer terms the best passage holds (also a rare
 term, or a capitalised one, absent from every first passage), and the gap between the best and
 the next passage's scores: on the article's paraphrased questions and SQuAD's answerable ones
@@ -64,6 +66,21 @@ _NEGATION = re.compile(
     re.I,
 )
 _NUMBERS = ("count", "amount", "age")
+_NEGATING_PREFIXES = ("un", "in", "im", "il", "ir", "dis", "non")
+# Words and their opposites, both ways: a question that says one where the sentence says the
+# other asks about what the sentence does not say.
+_PAIRS = """largest smallest, biggest smallest, larger smaller, bigger smaller, higher lower,
+    highest lowest, longer shorter, first last, most least, more less, oldest youngest,
+    oldest newest, earliest latest, earlier later, best worst, maximum minimum, increase decrease,
+    increased decreased, rise fall, rose fell, gain loss, gained lost, won lost, win lose,
+    buy sell, bought sold, imports exports, imported exported, accepted rejected, approved
+    rejected, supported opposed, succeeded failed, north south, east west, northern southern,
+    eastern western, men women, male female, public private, domestic foreign"""
+_OPPOSITE: dict[str, set[str]] = {}
+for _pair in _PAIRS.split(","):
+    _a, _b = _pair.split()
+    _OPPOSITE.setdefault(_a, set()).add(_b)
+    _OPPOSITE.setdefault(_b, set()).add(_a)
 _NAMES = ("person", "organisation")
 _YEAR = re.compile(r"\b(?:1[89]\d\d|20\d\d)\b")
 
@@ -158,7 +175,38 @@ def doubt(
         return Doubt("missing_number", kind, tuple(held), tuple(numbers))
     if _NEGATION.search(question) and not _NEGATION.search(top.highlight_text):
         return Doubt("negation", kind, tuple(held), tuple(missing))
+    opposite = _opposites(question, text) or _antonyms(question, top.highlight_text)
+    if opposite:
+        return Doubt("negation", kind, tuple(held), tuple(opposite))
     return None
+
+
+def _antonyms(question: str, sentence: str) -> list[str]:
+    """The question's words whose opposite the best sentence says instead: "the UK's smallest
+    ... company" of "BSkyB became the UK's largest ...", "lost" of "gained"."""
+    asked, said = set(words(question)), set(words(sentence))
+    return [
+        w
+        for w in dict.fromkeys(words(question))
+        if w not in said and _OPPOSITE.get(w, set()) & said and not _OPPOSITE[w] & asked
+    ]
+
+
+def _opposites(question: str, text: set[str]) -> list[str]:
+    """The question's words the passage lacks but holds with a negating prefix added or taken
+    away: "unofficially launched" of a passage that says "officially launched"."""
+    found = []
+    for word in dict.fromkeys(words(question)):
+        if word in text:
+            continue
+        for prefix in _NEGATING_PREFIXES:
+            base = word.removeprefix(prefix)
+            if (base != word and len(base) >= 4 and base in text) or (
+                len(word) >= 4 and prefix + word in text
+            ):
+                found.append(word)
+                break
+    return found
 
 
 def _unknown_names(
