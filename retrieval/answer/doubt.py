@@ -70,7 +70,7 @@ _NEGATING_PREFIXES = ("un", "in", "im", "il", "ir", "dis", "non")
 # Words and their opposites, both ways: a question that says one where the sentence says the
 # other asks about what the sentence does not say.
 _PAIRS = """largest smallest, biggest smallest, larger smaller, bigger smaller, higher lower,
-    highest lowest, longer shorter, first last, most least, more less, oldest youngest,
+    highest lowest, longer shorter, oldest youngest,
     oldest newest, earliest latest, earlier later, best worst, maximum minimum, increase decrease,
     increased decreased, rise fall, rose fell, gain loss, gained lost, won lost, win lose,
     buy sell, bought sold, imports exports, imported exported, accepted rejected, approved
