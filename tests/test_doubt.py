@@ -99,6 +99,8 @@ def stories(model, config, tmp_path_factory) -> Retriever:
         "how many people work at Electrospace Systems",
         "How many MD-11 jets did Swissair order?",
         "How much is Swissair's MD-11 order worth?",
+        # "27 dlrs a share": an amount per unit, as asked.
+        "How much per share is Chrysler paying for Electrospace Systems?",
     ],
 )
 def test_a_value_beside_the_question_s_words_is_no_doubt(stories, question):
