@@ -6,9 +6,10 @@ Two rules, each measured on eval.answers (no answerable question of the sets fla
 - per_unit: "How much ... per share / for each MD-11 / a tonne?" needs an amount followed by
   "a", "per", "each" or "apiece" in a sentence of the first passages ("27 dlrs a share");
 - successor: "Who replaced / succeeded / took over from X?", "X's new / interim president?"
-  needs a sentence of the first passages of the best story that says someone took the post ("named", "appointed", "elected", "succeeds", "replacing"...) and holds
-  a name the question does not ("Thomas Bay ... was appointed to the additional role of
-  president", not "The company, which will appoint an interim president, ...")."""
+  needs a sentence of the first passages of the best story that says someone took the post
+  ("named", "appointed", "elected", "succeeds", "replacing"...) and holds a name the question
+  does not ("Thomas Bay ... was appointed to the additional role of president", not "The
+  company, which will appoint an interim president, ...")."""
 
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ from retrieval.answer.short_answer import HitLike
 from retrieval.answer.values import names, quantities
 from retrieval.text.analyzer import fold, words
 
-# "per share", "for each MD-11", "a tonne": the unit is the word after.
+# "per share", "for each MD-11", "a tonne": the unit is the word after ("a" only before a unit
+# of trade: "pay for a stake" asks for no price per stake).
 _PER_ASKED = re.compile(
-    r"\b(?:how\s+much|price|cost|paid|pay|pays|paying)\b.*?\b(?P<per>(?:per|each|apiece|a)\s+"
-    r"(?:of\s+(?:the|its|their)\s+)?(?P<unit>[\w-]+)(?:\s+[a-z]+)?)",
+    r"\b(?:how\s+much|price|cost|paid|pay|pays|paying)\b.*?\b(?P<per>(?:(?:per|each|apiece)\s+"
+    r"(?:of\s+(?:the|its|their)\s+)?(?P<unit>[\w-]+)(?:\s+[a-z]+)?|a\s+(?:share|tonne|ton|"
+    r"barrel|lb|pound|ounce|bushel|litre|liter|gallon|unit|piece)\b))",
     re.I,
 )
 # After an amount: "27 dlrs a share", "1,000 dlrs per tonne", "50 mln dlrs each".
@@ -50,7 +53,7 @@ def unmet_qualifier(question: str, asked: AskedType, hits: Sequence[HitLike]) ->
     "replaced"), or None."""
     if asked.kind == "amount":
         per = _PER_ASKED.search(question)
-        if per is not None and per["unit"].casefold() not in ("lot", "total", "whole"):
+        if per is not None and (per["unit"] or "").casefold() not in ("lot", "total", "whole"):
             return None if any(_per_amount(h) for h in hits) else per["per"]
     if asked.kind in ("person", "organisation"):
         asked_for = _SUCCESSION_ASKED.search(question)
