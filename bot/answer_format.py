@@ -284,6 +284,10 @@ def doubt_line(answer: Answer, m: Markup) -> str | None:
     if doubt.reason in ("no_value", "withheld") and doubt.asked in _ASKED:
         lacking = " ".join(w for w in doubt.missing if w.casefold() not in _TYPE_WORDS)
         said = f"The articles mention {about} but not {_ASKED[doubt.asked]} {lacking}".rstrip()
+    elif doubt.reason == "qualifier":  # "how much per MD-11 jet", "who replaced", "the new CEO"
+        post = doubt.missing[0].split()[0].casefold() in ("new", "interim", "acting", "permanent")
+        lead = "the" if post else _ASKED.get(doubt.asked or "", "what")
+        said = f"The articles mention {about} but not {lead} {doubt.missing[0]}"
     elif doubt.reason == "unknown_name":  # the closest passages may still help
         said = f"No article mentions {', '.join(doubt.missing)}"
     elif doubt.reason == "missing_number":

@@ -53,6 +53,36 @@ _STORIES = [
             "worth a total 1.2 billion Swiss francs.",
         ),
     ),
+    Article(
+        "ORS <ORSC> CHAIRMAN RESIGNS AFTER CONVICTION",
+        dt.date(1987, 6, 5),
+        "ors.txt",
+        (
+            "Robert A. Alexander resigned yesterday as chairman, president and director of ORS "
+            "Corp following his conviction in Tulsa, the company said. The company, which will "
+            "appoint an interim president, said Alexander plans to appeal the conviction.",
+        ),
+    ),
+    Article(
+        "HYTEK MICROSYSTEMS <HTEK> PRESIDENT RESIGNS",
+        dt.date(1987, 6, 8),
+        "hytek.txt",
+        (
+            "Hytek Microsystems Inc said its board accepted the resignation of President James "
+            "Phalan. It also said Thomas Bay, Hytek's vice president for marketing, was appointed "
+            "to the additional role of president and chief executive.",
+        ),
+    ),
+    Article(
+        "SKY DIGITAL LAUNCHED",
+        dt.date(1998, 10, 1),
+        "sky.txt",
+        (
+            "BSkyB's digital service was officially launched on 1 October 1998 under the name "
+            "Sky Digital, the company said. BSkyB is the UK's largest digital subscription "
+            "television company.",
+        ),
+    ),
 ]
 
 
@@ -69,6 +99,8 @@ def stories(model, config, tmp_path_factory) -> Retriever:
         "how many people work at Electrospace Systems",
         "How many MD-11 jets did Swissair order?",
         "How much is Swissair's MD-11 order worth?",
+        # "27 dlrs a share": an amount per unit, as asked.
+        "How much per share is Chrysler paying for Electrospace Systems?",
     ],
 )
 def test_a_value_beside_the_question_s_words_is_no_doubt(stories, question):
@@ -126,3 +158,54 @@ def test_a_name_no_article_holds_is_said_and_leads_with_no_value(stories):
 def test_a_name_the_articles_hold_or_a_first_word_is_not_unknown(stories, question):
     answer = stories.ask(question)
     assert answer.doubtful is None or answer.doubtful.reason != "unknown_name"
+
+
+def test_a_price_per_unit_is_not_the_total(stories):
+    """The order's 1.2 billion francs is no price for each jet: said, with no short answer."""
+    answer = stories.ask("How much did Swissair pay for each MD-11?")
+    assert answer.doubtful is not None and answer.doubtful.reason == "qualifier"
+    assert answer.doubtful.missing == ("each MD-11",)
+    assert answer.short_answer is None
+    first = render_answer(answer, PLAIN).splitlines()[0]
+    assert "but not how much each MD-11" in first
+
+
+def test_a_successor_nobody_named_is_a_doubt(stories):
+    """The company will appoint an interim president, and names none."""
+    answer = stories.ask("Who will be ORS Corp's interim president?")
+    assert answer.doubtful is not None and answer.doubtful.reason == "qualifier"
+    first = render_answer(answer, PLAIN).splitlines()[0]
+    assert "but not the interim president" in first
+
+
+def test_a_successor_named_is_no_doubt(stories):
+    """ "Thomas Bay ... was appointed": whatever kind of name the rules take "Bay" for."""
+    assert (
+        stories.ask("Who replaced James Phalan at the top of Hytek Microsystems?").doubtful is None
+    )
+
+
+def test_an_unknown_name_is_shown_without_the_possessive_and_what_follows(stories):
+    """ "Carsten Spohr's Lufthansa" is two names, each said alone, not "Carsten Spohr's
+    Lufthansa"."""
+    answer = stories.ask("How many MD-11 jets did Carsten Spohr's Lufthansa order?")
+    assert answer.doubtful is not None and answer.doubtful.reason == "unknown_name"
+    assert answer.doubtful.missing == ("Carsten Spohr", "Lufthansa")
+
+
+@pytest.mark.parametrize(
+    ("question", "opposite"),
+    [
+        ("When was BSkyB's digital service unofficially launched?", "unofficially"),
+        ("Which is the UK's smallest digital subscription television company?", "smallest"),
+    ],
+)
+def test_a_question_saying_the_opposite_of_the_passage_is_a_doubt(stories, question, opposite):
+    """A negating prefix, or a word's opposite, where the passage says the word itself."""
+    answer = stories.ask(question)
+    assert answer.doubtful is not None and answer.doubtful.reason == "negation"
+    assert answer.doubtful.missing == (opposite,)
+
+
+def test_the_passage_s_own_words_are_no_opposite(stories):
+    assert stories.ask("When was BSkyB's digital service officially launched?").doubtful is None
