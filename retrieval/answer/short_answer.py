@@ -11,8 +11,8 @@ from functools import lru_cache
 from typing import Protocol
 
 from retrieval.answer.answer_type import GOODS_UNITS, AskedType, ValueType, asked_type
-from retrieval.answer.closest import NAMED, SAME, asked_words, closest_name, most_beside
-from retrieval.answer.values import Value, values_of
+from retrieval.answer.closest import NAMED, asked_words, closest_name, most_beside
+from retrieval.answer.values import Value, root, values_of
 from retrieval.corpus import Article
 from retrieval.dates.timex import Period, TimeExpression
 from retrieval.passages import Passage
@@ -43,6 +43,8 @@ _PREVIOUS = re.compile(
     r"\bcompared\s+(?:with|to)\b(?:[^.;]|(?<=\d)\.(?=\d)){0,60}$",
     re.I,
 )
+# What ends a clause: a value's words are looked for inside its own.
+_CLAUSE = re.compile(r"[,;:()]")
 _PER_SHARE = re.compile(r"^\s*(?:a|per)\s+share\b", re.I)
 _PER_SHARE_ASKED = re.compile(r"\b(?:a|per)\s+share\b", re.I)
 _SHR = re.compile(r"shr\b", re.I)
@@ -107,33 +109,32 @@ def sentence_values(
     return [Value(v.text, v.kind, v.start + at, v.end + at, distance(v) <= NEAR) for v in found]
 
 
-def _stem(word: str) -> str:
-    """A word by its first five letters, Reuters' abbreviations and a few verbs as their nouns
-    ("lose" asks for the "loss" of "Net loss 31.2 mln")."""
-    return SAME.get(word, word)[:5]
-
-
 def attached(value: Value, text: str, question: str) -> bool:
-    """A word of the question (not one saying the type) among the three on either side."""
-    asked = {_stem(w) for w in asked_words(question)}
-    around = [w for w in words(text[: value.start]) if w not in STOP_WORDS][-3:]
-    around += [w for w in words(text[value.end :]) if w not in STOP_WORDS][:3]
-    return any(_stem(w) in asked for w in around)
+    """A word of the question (not one saying the type) among the three on either side, in
+    its clause: "the Euro-Clear Operations Centre in Brussels, has died ... in Frankfurt" does
+    not say Brussels is where he died."""
+    asked = {root(w) for w in asked_words(question)}
+    before = _CLAUSE.split(text[: value.start])[-1]
+    after = _CLAUSE.split(text[value.end :])[0]
+    around = [w for w in words(before) if w not in STOP_WORDS][-3:]
+    around += [w for w in words(after) if w not in STOP_WORDS][:3]
+    return any(root(w) in asked for w in around)
 
 
 def _share_held(question: str, sentence: str, article: Article | None = None) -> float:
-    """The share of the question's words (by their first five letters) in the sentence. Of
+    """The share of the question's words (by their roots) in the sentence. Of
     the article (when given), the words of the names the question asks about count anywhere in
     it, its year when the sentence holds all the other words, and for a table line the words
     of its title: "Valero Energy's third-quarter
     1987 revenues" are all in "Revs 168.5 mln vs 147.3 mln" of "VALERO ENERGY CORP <VLO> 3RD
     QTR LOSS" (1987)."""
-    asked = {_stem(w) for w in asked_words(question)}
-    have = {_stem(w) for w in words(sentence)}
+    asked = {root(w) for w in asked_words(question)}
+    have = {root(w) for w in words(sentence)}
     if article is not None:
-        title, body = _article_stems(article)
-        named = {_stem(w) for n in names(question) for w in words(n)}
-        have |= named & (title | body)
+        title, spelled = _article_words(article)
+        # As written: "Marry" of "Who did Emma Marry?" is no name the article holds.
+        named = {w for n in names(question) for w in words(n)}
+        have |= {root(w) for w in named if w in spelled}
         if len(words(sentence)) <= TABLE_LINE:  # a table line says what it is in the title
             have |= title
         # The article's year where the sentence says all else ("Chemical reported first-
@@ -145,10 +146,11 @@ def _share_held(question: str, sentence: str, article: Article | None = None) ->
 
 
 @lru_cache(maxsize=256)
-def _article_stems(article: Article) -> tuple[frozenset[str], frozenset[str]]:
-    """The stems of an article's title and of its text."""
-    title = frozenset(_stem(w) for w in words(article.title))
-    return title, frozenset(_stem(w) for p in article.paragraphs for w in words(p))
+def _article_words(article: Article) -> tuple[frozenset[str], frozenset[str]]:
+    """The roots of an article's title's words, and the words of its title and text."""
+    title = frozenset(root(w) for w in words(article.title))
+    spelled = {w for p in (article.title, *article.paragraphs) for w in words(p)}
+    return title, frozenset(spelled)
 
 
 def _held_by(question: str, hit: HitLike) -> float:
@@ -158,11 +160,11 @@ def _held_by(question: str, hit: HitLike) -> float:
 
 
 def _anchors(sentence: str, asked: set[str]) -> list[int]:
-    """Where the question's words (by their first five letters) are in the sentence."""
-    stems = {w[:5] for w in asked}
+    """Where the question's words (by their roots) are in the sentence."""
+    stems = {root(w) for w in asked}
     anchors, at = [], 0
     for token in sentence.split():
-        if any(w[:5] in stems for w in words(token)):
+        if any(root(w) in stems for w in words(token)):
             anchors.append(at + len(token) // 2)
         at += len(token) + 1
     return anchors
@@ -229,11 +231,11 @@ def _labelled_line(
     a 10.6 mln dlrs ... loss"), a value beside all the question's words; in the hits of the
     first hit's article, then in the rest of it. The first table of a Reuters story is the
     period its title names."""
-    stems = {_stem(w) for w in asked_words(question)}
+    stems = {root(w) for w in asked_words(question)}
 
     def labelled(hit: HitLike, n: int) -> bool:
         row = _ROW.match(hit.passage.sentences[n])
-        return bool(row) and bool({_stem(w) for w in words(row["label"])} & stems)
+        return bool(row) and bool({root(w) for w in words(row["label"])} & stems)
 
     for group in (hits, more() if more is not None else ()):
         for hit in group:

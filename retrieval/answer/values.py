@@ -8,11 +8,29 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+
+import Stemmer
 
 from retrieval.answer.answer_type import AskedType
 from retrieval.dates.timex import TimeExpression
 from retrieval.question.followup import TITLES
 from retrieval.text.analyzer import fold, words
+
+# Reuters' abbreviations and verbs asked for their nouns, folded.
+SAME = {"lose": "loss", "lost": "loss", "losses": "loss", "revs": "revenues", "shr": "share",
+        "earn": "net", "earned": "net", "earnings": "net", "qtr": "quarter", "mths": "months",
+        "1st": "first", "2nd": "second", "3rd": "third", "4th": "fourth"}  # fmt: skip
+_STEMMER = Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def root(word: str) -> str:
+    """What a question's word and a passage's word are compared by: the first five letters of
+    its stem ("killing", "killed" -> "kill"; "revenues", "revenue" -> "reven"), Reuters'
+    abbreviations and a few verbs as their nouns ("lose" asks for the "loss" of "Net loss 31.2
+    mln", "Revs" are "revenues")."""
+    return _STEMMER.stemWord(SAME.get(word, word))[:5]
 
 
 @dataclass(frozen=True)
@@ -234,12 +252,12 @@ def _after_noun(before: str, noun: str) -> bool:
 
 def _counts(value: Value, sentence: str, counted: tuple[str, ...]) -> bool:
     """A count goes with the word counted ("2,500 Russian soldiers" for "how many soldiers"):
-    that word within the next four, or the two before ("a population of 90,000"), matched on
-    its first five letters."""
+    that word within the next four, or the two before ("a population of 90,000"), matched by
+    root."""
     if value.kind == "amount" and "%" not in value.text and "pct" not in value.text:
         return False
     if not counted:
         return True
     around = words(sentence[value.end :])[:4] + words(sentence[: value.start])[-2:]
-    stems = {w[:5] for w in counted}
-    return any(w[:5] in stems for w in around)
+    stems = {root(w) for w in counted}
+    return any(root(w) in stems for w in around)
