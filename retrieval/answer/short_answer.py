@@ -35,16 +35,30 @@ _A_NUMBER = re.compile(r"an?\s+(?=\d)")
 TABLE_LINE = 10
 
 
-# The figure a value is compared with: "Net loss 31.2 mln vs loss 42.6 mln", "to 7.75 from 7.5".
+# The figure a value is compared with: "Net loss 31.2 mln vs loss 42.6 mln", "to 7.75 from 7.5",
+# "from a revised 35.29 billion dlrs".
 # And the figures listed after "compared to" in the same clause ("one pct, compared to 2.1 pct
 # in January and 1.6 pct in February 1986").
 _PREVIOUS = re.compile(
-    r"(?:\bvs\.?|\bversus|\bfrom|\bagainst)(?:\s+[a-z]+)?\s*$|"
+    r"(?:\bvs\.?|\bversus|\bfrom|\bagainst)(?:\s+[a-z]+){0,2}\s*$|"
     r"\bcompared\s+(?:with|to)\b(?:[^.;]|(?<=\d)\.(?=\d)){0,60}$",
     re.I,
 )
 # What ends a clause: a value's words are looked for inside its own.
 _CLAUSE = re.compile(r"[,;:()]")
+# A year's figure is not a quarter's: "the deficit for the whole of 1986" is not the "36.84
+# billion dlrs ... in the October-December fourth quarter of 1986".
+_YEAR_ASKED = re.compile(r"\b(?:1[89]|20)\d\d\b")
+_PART_OF_YEAR = re.compile(
+    r"\b(?:quarter|qtr|half|[a-z]+-(?:[a-z]+)\s+(?:quarter|period)|(?:first|second|third|fourth|"
+    r"1st|2nd|3rd|4th)[\s-]+(?:quarter|qtr|half))\b|\b(?:three|six|nine)\s+months\b",
+    re.I,
+)
+_PART_ASKED = re.compile(
+    rf"{_PART_OF_YEAR.pattern}|\b(?:january|february|march|april|june|july|august|september|"
+    r"october|november|december)\b",
+    re.I,
+)
 _PER_SHARE = re.compile(r"^\s*(?:a|per)\s+share\b", re.I)
 _PER_SHARE_ASKED = re.compile(r"\b(?:a|per)\s+share\b", re.I)
 _SHR = re.compile(r"shr\b", re.I)
@@ -325,7 +339,19 @@ def _figures(asked: AskedType, hit: HitLike, question: str, found: list[Value]) 
     if asked.goods:  # "How much maize ...?": "520,000 tonnes", not "65 pct"
         found = [v for v in found if set(words(v.text)) & set(GOODS_UNITS)]
     per_share = bool(_PER_SHARE_ASKED.search(question))
-    return [v for v in found if _is_per_share(text, v) == per_share]
+    found = [v for v in found if _is_per_share(text, v) == per_share]
+    if asked.kind == "amount" and _YEAR_ASKED.search(question) and not _PART_ASKED.search(question):
+        found = [v for v in found if not _PART_OF_YEAR.search(_sentence_of(hit, v))]
+    return found
+
+
+def _sentence_of(hit: HitLike, value: Value) -> str:
+    """The sentence of the hit's passage that holds the value."""
+    passage = hit.passage
+    for at, sentence in zip(passage.sentence_offsets, passage.sentences, strict=True):
+        if at <= value.start < at + len(sentence):
+            return sentence
+    return ""
 
 
 def _only(found: list[Value], asked: AskedType, hit: HitLike, question: str) -> Value | None:

@@ -85,7 +85,9 @@ _PLACE_WORDS = frozenset(
 # Words before a capitalised run that make it a place, a person, an organisation.
 _BEFORE_PLACE = re.compile(
     r"\b(?:in|at|near|from|outside|across|into|towards?|"
-    r"(?:north|south|east|west|outskirts|city|town|province|capital|region|state)\s+of)\s+(?:the\s+)?$",
+    r"(?:north|south|east|west|outskirts|city|town|province|capital|region|state)\s+of)\s+(?:the\s+)?$|"
+    # An apposition to a place noun: "seize the financial capital, Almaty".
+    r"\b(?:capital|city|town|village|port)\s*,\s+$",
     re.I,
 )
 _BEFORE_PERSON = re.compile(
@@ -102,7 +104,13 @@ _AFTER_PERSON = re.compile(
     re.I,
 )
 _MARKED = re.compile(r"<(?P<name>[^<>]{2,60})>")
-_TICKER = re.compile(r"[A-Z0-9.]{1,8}")
+_TICKER = re.compile(r"[A-Z0-9.]{1,8}(?: [A-Z]{1,2})?")  # "<VLO>", "<ERIC ST>" (and its exchange)
+# A person's title inside a capitalised run: "World Bank President Barber Conable" is the bank
+# and its president, "Italian Prime Minister Bettino Craxi" the prime minister.
+_RUN_TITLES = frozenset(
+    """president chairman chairwoman minister secretary governor spokesman spokeswoman
+    chancellor senator""".split()  # noqa: SIM905
+)
 _ORG_AFTER = re.compile(
     r"^\s+(?:secret\s+)?(?:service|agency|bank|group|company|committee|party|federation|"
     r"corporation|firm|ministry)\b"
@@ -152,10 +160,36 @@ def names(sentence: str) -> list[Value]:
             parts = parts[1:]
         if not parts:
             continue
-        text = " ".join(parts)
-        end = start + len(text)
-        found.append(Value(text, _kind(sentence, text, start, end), start, end))
+        found += _split_at_title(sentence, parts, start)
     return sorted(found, key=lambda v: v.start)
+
+
+def _split_at_title(sentence: str, parts: list[str], start: int) -> list[Value]:
+    """A capitalised run as one name, or as two when a person's title stands inside it: what
+    comes before the title ("World Bank"), sorted by the words around it, and the person after
+    it ("Barber Conable")."""
+    cut = max((n for n, w in enumerate(parts[:-1]) if fold(w) in _RUN_TITLES), default=None)
+    if cut is None:
+        text = " ".join(parts)
+        return [
+            Value(text, _kind(sentence, text, start, start + len(text)), start, start + len(text))
+        ]
+    found = []
+    head = parts[:cut]
+    while head and fold(head[-1]) in TITLES | {"of"}:  # "Secretary of State", "Prime Minister"
+        head.pop()
+    if head:
+        text = " ".join(head)
+        found.append(
+            Value(text, _kind(sentence, text, start, start + len(text)), start, start + len(text))
+        )
+    person = " ".join(parts[cut + 1 :])
+    at = sentence.index(person, start)
+    kind = _kind(sentence, person, at, at + len(person))  # "President Hotel" stays a place
+    found.append(
+        Value(person, kind if kind in ("organisation", "place") else "person", at, at + len(person))
+    )
+    return found
 
 
 def _kind(sentence: str, text: str, start: int, end: int) -> str:
