@@ -12,6 +12,7 @@ from typing import Protocol
 
 from retrieval.answer.answer_type import GOODS_UNITS, AskedType, ValueType, asked_type
 from retrieval.answer.closest import NAMED, asked_words, closest_name, most_beside
+from retrieval.answer.roles import asked_roles, role_holder, role_words
 from retrieval.answer.values import Value, root, values_of
 from retrieval.corpus import Article
 from retrieval.dates.timex import Period, TimeExpression
@@ -135,14 +136,19 @@ def attached(value: Value, text: str, question: str) -> bool:
     return any(root(w) in asked for w in around)
 
 
-def _share_held(question: str, sentence: str, article: Article | None = None) -> float:
+def _share_held(
+    question: str,
+    sentence: str,
+    article: Article | None = None,
+    besides: frozenset[str] = frozenset(),
+) -> float:
     """The share of the question's words (by their roots) in the sentence. Of
     the article (when given), the words of the names the question asks about count anywhere in
     it, its year when the sentence holds all the other words, and for a table line the words
     of its title: "Valero Energy's third-quarter
     1987 revenues" are all in "Revs 168.5 mln vs 147.3 mln" of "VALERO ENERGY CORP <VLO> 3RD
     QTR LOSS" (1987)."""
-    asked = {root(w) for w in asked_words(question)}
+    asked = {root(w) for w in asked_words(question) if w not in besides}
     have = {root(w) for w in words(sentence)}
     if article is not None:
         title, spelled = _article_words(article)
@@ -198,6 +204,10 @@ def lead_with_values(
     no company, so it ranks low for "How much did Valero lose?"). For an amount, a table line
     labelled with the question's word comes first of all (_labelled_line)."""
     asked = asked_type(question)
+    if asked is not None and asked.kind == "person" and hits:
+        holder = _role_hit(asked, question, hits, more)
+        if holder is not None:
+            return (holder, *(h for h in hits if h.passage is not holder.passage))
     # Not for names: "They have already found the first culprits: the cop supply chain." names
     # no one and answers "Who are the first culprits?" (measured: eval/highlight_questions).
     if asked is None or asked.kind in ("person", "place", "organisation") or not hits:
@@ -222,6 +232,43 @@ def lead_with_values(
         return tuple(hits)
     order = [n for _, n in sorted(group)] + list(range(WINDOW, len(hits)))
     return tuple(hits[n] for n in order)
+
+
+def _role_hit(
+    asked: AskedType,
+    question: str,
+    hits: Sequence[HitLike],
+    more: Callable[[], Sequence[HitLike]] | None,
+) -> HitLike | None:
+    """For "Who is the president of Swissair?" when the first hit gives no short answer: the
+    first of the next few, then of the rest of the first hit's article, with a sentence naming
+    the holder of the role asked ("President Robert Staubli told a news conference ..."), that
+    sentence highlighted."""
+    roles = asked_roles(question)
+    if not roles or _in_hit(asked, question, hits[0]) is not None:
+        return None
+    for hit in (*hits[1:WINDOW], *(more() if more is not None else ())):
+        found = _role_answer(question, roles, hit)
+        if found is not None:
+            return replace(hit, highlight=found.sentence)  # type: ignore[type-var]
+    return None
+
+
+def _role_answer(question: str, roles: frozenset[str], hit: HitLike) -> ShortAnswer | None:
+    """The holder of the role asked in the hit's best sentence, else in another of its
+    sentences, one about the question but for the words asking the role (roles.role_holder)."""
+    passage = hit.passage
+    besides = role_words(question)
+    rest = (n for n in range(len(passage.sentences)) if n != hit.highlight)
+    for n in (hit.highlight, *rest):
+        sentence = passage.sentences[n]
+        if _share_held(question, sentence, passage.article, besides) < MIN_SHARE:
+            continue
+        value = role_holder(sentence, roles, question)
+        if value is not None:
+            at = passage.sentence_offsets[n]
+            return ShortAnswer(value.text, "person", 0, value.start + at, value.end + at, n)
+    return None
 
 
 def _group(asked: AskedType, hit: HitLike, question: str) -> int:
@@ -296,6 +343,10 @@ def _in_hit(asked: AskedType, question: str, hit: HitLike) -> ShortAnswer | None
     named = [words(n) for n in names(question)]
     if named and not any(w[:4] in held for n in named for w in n):
         return None
+    if asked.kind == "person" and (roles := asked_roles(question)):
+        holder = _role_answer(question, roles, hit)
+        if holder is not None:
+            return holder
     shares = [_share_held(question, s, passage.article) for s in passage.sentences]
     # The best sentence first, then the others most about the question.
     order = [hit.highlight] + sorted(

@@ -68,7 +68,7 @@ _AGE = re.compile(
 # A name is a run of capitalised words, with "of", "de", "al-" and the like inside it.
 _NAME = re.compile(
     r"(?:[A-Z][\w'’.-]*[\w.]|[A-Z])(?:\s+(?:(?:of|de|la|van|von|al|bin|del|the|for)\s+)?"
-    r"(?:[A-Z][\w'’.-]*[\w]|[A-Z]\.|[IVX]+\b))*"
+    r"(?:(?:[A-Z]\.)+(?=\s+[A-Z])|[A-Z][\w'’.-]*[\w]|[A-Z]\.|[IVX]+\b))*"  # "Governor R.N. Malhotra"
 )
 _ORG_WORDS = frozenset(
     """inc corp corporation co ltd llc plc ag sa nv group bank committee service services ministry
@@ -180,9 +180,8 @@ def _split_at_title(sentence: str, parts: list[str], start: int) -> list[Value]:
         head.pop()
     if head:
         text = " ".join(head)
-        found.append(
-            Value(text, _kind(sentence, text, start, start + len(text)), start, start + len(text))
-        )
+        kind = _kind(sentence, text, start, start + len(text))  # a title's, not a person
+        found.append(Value(text, "name" if kind == "person" else kind, start, start + len(text)))
     person = " ".join(parts[cut + 1 :])
     at = sentence.index(person, start)
     kind = _kind(sentence, person, at, at + len(person))  # "President Hotel" stays a place
