@@ -80,6 +80,7 @@ _TYPE_NOUN = re.compile(
     rf"{_PERSON_NOUNS})\b",
     re.I,
 )
+_FROM = re.compile(r"\bfrom\s*\??\s*$", re.I)
 _POPULATION = re.compile(r"\bpopulation\b", re.I)
 # What a population is counted in ("a population of 90,000", "90,000 inhabitants").
 _PEOPLE = ("population", "people", "inhabitants", "residents")
@@ -99,6 +100,7 @@ class AskedType:
     year: bool = False  # "In which year ...?": a date that says its year ("December 28" does not)
     noun: str | None = None  # "Which bank ...?": the noun saying the type, folded ("bank")
     goods: bool = False  # "How much maize ...?": an amount in one of GOODS_UNITS
+    origin: bool = False  # "Where did the machinery come from?": a place said to be the origin
 
 
 def asked_type(question: str) -> AskedType | None:
@@ -117,6 +119,7 @@ def asked_type(question: str) -> AskedType | None:
                 bool(_YEAR.search(question)),
                 noun["noun"].casefold() if noun else None,
                 kind == "amount" and _goods(question),
+                kind == "place" and bool(_FROM.search(question)),
             )
     return None
 

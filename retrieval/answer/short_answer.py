@@ -10,8 +10,9 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Protocol
 
-from retrieval.answer.answer_type import GOODS_UNITS, AskedType, ValueType, asked_type
+from retrieval.answer.answer_type import AskedType, ValueType, asked_type
 from retrieval.answer.closest import NAMED, asked_words, closest_name, most_beside
+from retrieval.answer.figures import figures, outscored
 from retrieval.answer.roles import asked_roles, role_holder, role_words
 from retrieval.answer.values import Value, root, values_of
 from retrieval.corpus import Article
@@ -36,33 +37,8 @@ _A_NUMBER = re.compile(r"an?\s+(?=\d)")
 TABLE_LINE = 10
 
 
-# The figure a value is compared with: "Net loss 31.2 mln vs loss 42.6 mln", "to 7.75 from 7.5",
-# "from a revised 35.29 billion dlrs".
-# And the figures listed after "compared to" in the same clause ("one pct, compared to 2.1 pct
-# in January and 1.6 pct in February 1986").
-_PREVIOUS = re.compile(
-    r"(?:\bvs\.?|\bversus|\bfrom|\bagainst)(?:\s+[a-z]+){0,2}\s*$|"
-    r"\bcompared\s+(?:with|to)\b(?:[^.;]|(?<=\d)\.(?=\d)){0,60}$",
-    re.I,
-)
 # What ends a clause: a value's words are looked for inside its own.
 _CLAUSE = re.compile(r"[,;:()]")
-# A year's figure is not a quarter's: "the deficit for the whole of 1986" is not the "36.84
-# billion dlrs ... in the October-December fourth quarter of 1986".
-_YEAR_ASKED = re.compile(r"\b(?:1[89]|20)\d\d\b")
-_PART_OF_YEAR = re.compile(
-    r"\b(?:quarter|qtr|half|[a-z]+-(?:[a-z]+)\s+(?:quarter|period)|(?:first|second|third|fourth|"
-    r"1st|2nd|3rd|4th)[\s-]+(?:quarter|qtr|half))\b|\b(?:three|six|nine)\s+months\b",
-    re.I,
-)
-_PART_ASKED = re.compile(
-    rf"{_PART_OF_YEAR.pattern}|\b(?:january|february|march|april|june|july|august|september|"
-    r"october|november|december)\b",
-    re.I,
-)
-_PER_SHARE = re.compile(r"^\s*(?:a|per)\s+share\b", re.I)
-_PER_SHARE_ASKED = re.compile(r"\b(?:a|per)\s+share\b", re.I)
-_SHR = re.compile(r"shr\b", re.I)
 _AS_ORG = AskedType("organisation")  # "Who is buying X?" may be answered by a company
 # The label of a table line: "Net loss ", "Revs ", "Net profit ".
 _ROW = re.compile(r"(?P<label>[A-Z][A-Za-z]*(?:\s+[a-z]+){0,2})\s+\d")
@@ -275,7 +251,7 @@ def _group(asked: AskedType, hit: HitLike, question: str) -> int:
     """0: a value beside all the question's words ("Revs 168.5 mln" of Valero before its "Net
     loss 31.2 mln" for "What were Valero's revenues?"); 1: a value near them; 2: a value; 3:
     none."""
-    found = _figures(asked, hit, question, sentence_values(asked, hit, question))
+    found = figures(asked, hit.passage, question, sentence_values(asked, hit, question))
     if found and _held_by(question, hit) >= OTHER_SHARE:
         return 0
     return 1 if found and found[0].near else 2 if found else 3
@@ -380,48 +356,23 @@ def _in_hit(asked: AskedType, question: str, hit: HitLike) -> ShortAnswer | None
     return None
 
 
-def _figures(asked: AskedType, hit: HitLike, question: str, found: list[Value]) -> list[Value]:
-    """Amounts and counts but the figure compared with ("vs loss 42.6 mln", "from 7.5 pct"),
-    in a unit of goods if goods are asked for, and per share only when asked ("Shr loss 1.31 dlrs" does not say how much Valero lost)."""
-    if asked.kind not in ("amount", "count"):
-        return found
-    text = hit.passage.text
-    found = [v for v in found if not _PREVIOUS.search(text[: v.start])] or found
-    if asked.goods:  # "How much maize ...?": "520,000 tonnes", not "65 pct"
-        found = [v for v in found if set(words(v.text)) & set(GOODS_UNITS)]
-    per_share = bool(_PER_SHARE_ASKED.search(question))
-    found = [v for v in found if _is_per_share(text, v) == per_share]
-    if asked.kind == "amount" and _YEAR_ASKED.search(question) and not _PART_ASKED.search(question):
-        found = [v for v in found if not _PART_OF_YEAR.search(_sentence_of(hit, v))]
-    return found
-
-
-def _sentence_of(hit: HitLike, value: Value) -> str:
-    """The sentence of the hit's passage that holds the value."""
-    passage = hit.passage
-    for at, sentence in zip(passage.sentence_offsets, passage.sentences, strict=True):
-        if at <= value.start < at + len(sentence):
-            return sentence
-    return ""
-
-
 def _only(found: list[Value], asked: AskedType, hit: HitLike, question: str) -> Value | None:
-    """The one value that answers, when one stands out (_figures), then the one beside the
+    """The one value that answers, when one stands out (figures), then the one beside the
     question's words ("placed 1.04 billion dlrs of loans" for "How much in loans ...?")."""
     text = hit.passage.text
-    found = _figures(asked, hit, question, found)
+    found = figures(asked, hit.passage, question, found)
     if len(found) > 1:
         beside = [v for v in found if attached(v, text, question)]
         if len(beside) != 1:
             return most_beside(found, text, question)
         found = beside
+    if (
+        len(found) == 1
+        and asked.kind == "count"
+        and outscored(found[0], hit.passage, question, hit.dates)
+    ):
+        return None
     return found[0] if len(found) == 1 else None
-
-
-def _is_per_share(text: str, value: Value) -> bool:
-    """ "27 dlrs a share", or a figure of Reuters' "Shr" line ("Shr loss 1.31 dlrs")."""
-    line_start = max(text.rfind(". ", 0, value.start), text.rfind("\n", 0, value.start)) + 1
-    return bool(_PER_SHARE.match(text[value.end :]) or _SHR.match(text[line_start:].lstrip()))
 
 
 def _table_label(text: str, value: Value, sentence_start: int) -> int:

@@ -219,6 +219,7 @@ _DESCRIBES = re.compile(
     r"(?:is|was)\s+(?:a|an|the)\b)",
     re.I,
 )
+_FROM_BEFORE = re.compile(r"\bfrom\s+(?:the\s+)?$", re.I)
 _TIME_UNITS = frozenset(["years", "months", "weeks", "days", "hours", "decades", "centuries"])
 _SCALED = re.compile(rf"{_SCALE}\b|%", re.I)
 _DEICTIC = re.compile(r"(?:today|now|currently|at present|nowadays|this time)$", re.I)
@@ -266,13 +267,17 @@ def values_of(
         return [v for v in quantities(sentence, in_dates) if _counts(v, sentence, asked.counted)]
     # Only names the words around them sort: a run of capitalised words may be anything
     # ("Premier League", "First Crusade"). A name right after the noun the question asks with
-    # is of its type ("by broker X").
+    # is of its type ("by broker X"). Where something came from is a place after "from" (not
+    # "opened officially near Havana").
     return [
         v
         for v in names(sentence)
-        if loose
-        or v.kind == kind
-        or (v.kind == "name" and asked.noun and _after_noun(sentence[: v.start], asked.noun))
+        if (
+            loose
+            or v.kind == kind
+            or (v.kind == "name" and asked.noun and _after_noun(sentence[: v.start], asked.noun))
+        )
+        and (not asked.origin or _FROM_BEFORE.search(sentence[: v.start]))
     ]
 
 
