@@ -87,7 +87,8 @@ def outscored(
     """Another number of the value's sentence, one that may count something (no date, no year,
     no model number: "Japan Air Lines 747"), has more of the question's words beside it: "killed
     one miner and trapped 56 others underground" does not say "one" were trapped, whatever the
-    word "miner" beside it."""
+    word "miner" beside it. As many will do ("up to 20 of ... A340 jets, with an option on a
+    further 10 A330"), measured on the new sets' dev half."""
     sentence = _sentence_of(passage, value)
     at = passage.text.find(sentence)
     stems = {root(w) for w in asked_words(question)}

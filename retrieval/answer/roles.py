@@ -66,30 +66,41 @@ def role_holder(sentence: str, roles: frozenset[str], question: str) -> Value | 
     """The one person the sentence gives one of the titles (offsets into the sentence), the
     capitalised words qualifying the title all the question's (by root, or the initials of
     one of its names: "UAW" for "United Auto Workers"); None if none or several."""
+    named = set(words(question))
+    found = {
+        v
+        for v in names(sentence)
+        # Not the person the question names ("the president Kassym Jomart Tokayev").
+        if v.kind in ("person", "name")
+        and not set(words(v.text)) & named
+        and _titled(sentence, v, roles, question)
+    }
+    return next(iter(found)) if len({v.text for v in found}) == 1 else None
+
+
+def holds_another(sentence: str, value: Value, roles: frozenset[str], question: str) -> bool:
+    """The sentence gives the person one of the titles, qualified otherwise than the question
+    ("Japanese Finance Minister Kiichi Miyazawa" for "Who was the Philippine finance
+    minister?")."""
+    return _titled(sentence, value, roles, question) is False
+
+
+def _titled(sentence: str, value: Value, roles: frozenset[str], question: str) -> bool | None:
+    """None: the sentence gives the person (offsets into it) none of the titles; True: one,
+    qualified as the question says; False: one, qualified otherwise."""
     asked = {root(w) for w in words(question)} | _initials(question)
     title = "|".join(sorted(roles))
     before = re.compile(rf"\b({title})\s+(?:(?:Sir|Mr|Mrs|Ms|Dr)\.?\s+)?$", re.I)
     after = re.compile(rf"^\s*,\s+((?:(?:the|its|[A-Z][\w.&'’-]*)\s+)*?)({title})\b", re.I)
-    found = set()
-    named = set(words(question))
-    for value in names(sentence):
-        # Not the person the question names ("the president Kassym Jomart Tokayev").
-        if value.kind not in ("person", "name") or set(words(value.text)) & named:
-            continue
-        head = sentence[: value.start]
-        if (m := before.search(head)) and not _NOT_SAID.search(head[: m.start()]):
-            prefix = head[: m.start()]
-            qualifiers = _QUALIFIERS.search(prefix)[1]  # type: ignore[index]
-            at_start = not prefix[: len(prefix) - len(qualifiers)].strip(" \"“‘'(")
-            if _asked(qualifiers, asked, sentence_start=at_start):
-                found.add(value)
-        elif (
-            (m := after.match(sentence[value.end :]))
-            and not _NOT_SAID.search(m[1])
-            and _asked(m[1], asked, sentence_start=False)
-        ):
-            found.add(value)
-    return next(iter(found)) if len({v.text for v in found}) == 1 else None
+    head = sentence[: value.start]
+    if (m := before.search(head)) and not _NOT_SAID.search(head[: m.start()]):
+        prefix = head[: m.start()]
+        qualifiers = _QUALIFIERS.search(prefix)[1]  # type: ignore[index]
+        at_start = not prefix[: len(prefix) - len(qualifiers)].strip(" \"“‘'(")
+        return _asked(qualifiers, asked, sentence_start=at_start)
+    if (m := after.match(sentence[value.end :])) and not _NOT_SAID.search(m[1]):
+        return _asked(m[1], asked, sentence_start=False)
+    return None
 
 
 def _asked(qualifiers: str, asked: set[str], *, sentence_start: bool) -> bool:

@@ -13,7 +13,7 @@ from typing import Protocol
 from retrieval.answer.answer_type import AskedType, ValueType, asked_type
 from retrieval.answer.closest import NAMED, asked_words, closest_name, most_beside
 from retrieval.answer.figures import figures, outscored
-from retrieval.answer.roles import asked_roles, role_holder, role_words
+from retrieval.answer.roles import asked_roles, holds_another, role_holder, role_words
 from retrieval.answer.values import Value, root, values_of
 from retrieval.corpus import Article
 from retrieval.dates.timex import Period, TimeExpression
@@ -341,13 +341,7 @@ def _in_hit(asked: AskedType, question: str, hit: HitLike) -> ShortAnswer | None
     for n in order:
         if shares[n] < (MIN_SHARE if n == hit.highlight else OTHER_SHARE):
             continue
-        found = sentence_values(asked, hit, question, sentence_no=n)
-        if not found and asked.kind == "person":  # "Who is buying X?": <Clayton and Dubilier Inc>
-            found = [
-                v
-                for v in sentence_values(_AS_ORG, hit, question, sentence_no=n)
-                if passage.text[v.start - 1 : v.start] == "<"
-            ]
+        found = _candidates(asked, hit, question, n)
         value = _only(found, asked, hit, question) if found else None
         if value is None and asked.kind in NAMED:
             value = _closest_name(asked, hit, question, n)
@@ -364,6 +358,32 @@ def _in_hit(asked: AskedType, question: str, hit: HitLike) -> ShortAnswer | None
         text = passage.text[start : value.end] if start != value.start else value.text
         return ShortAnswer(text, asked.kind, 0, start, value.end, n, period)
     return None
+
+
+def _candidates(asked: AskedType, hit: HitLike, question: str, n: int) -> list[Value]:
+    """The values of the asked type in the hit's sentence n (sentence_values); for a role asked,
+    not one the sentence says holds another such ("Japanese Finance Minister Kiichi Miyazawa"
+    for "Who was the Philippine finance minister?"); for a "who", a company Reuters marks if no
+    person ("Who is buying X?": <Clayton and Dubilier Inc>)."""
+    passage = hit.passage
+    found = sentence_values(asked, hit, question, sentence_no=n)
+    roles = asked_roles(question) if asked.kind == "person" else frozenset()
+    if roles:
+        at, sentence = passage.sentence_offsets[n], passage.sentences[n]
+        found = [
+            v
+            for v in found
+            if not holds_another(
+                sentence, replace(v, start=v.start - at, end=v.end - at), roles, question
+            )
+        ]
+    if not found and asked.kind == "person":
+        found = [
+            v
+            for v in sentence_values(_AS_ORG, hit, question, sentence_no=n)
+            if passage.text[v.start - 1 : v.start] == "<"
+        ]
+    return found
 
 
 def _only(found: list[Value], asked: AskedType, hit: HitLike, question: str) -> Value | None:
