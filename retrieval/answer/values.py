@@ -84,7 +84,7 @@ _PLACE_WORDS = frozenset(
 )
 # Words before a capitalised run that make it a place, a person, an organisation.
 _BEFORE_PLACE = re.compile(
-    r"\b(?:in|at|near|from|outside|across|into|towards?|"
+    r"\b(?:in|at|near|from|outside|across|into|towards?|(?:visit|trip|journey|flew|travell?ed)\s+to|"
     r"(?:north|south|east|west|outskirts|city|town|province|capital|region|state)\s+of)\s+(?:the\s+)?$|"
     # An apposition to a place noun: "seize the financial capital, Almaty".
     r"\b(?:capital|city|town|village|port)\s*,\s+$",
@@ -93,7 +93,7 @@ _BEFORE_PLACE = re.compile(
 _BEFORE_PERSON = re.compile(
     rf"\b(?:{'|'.join(TITLES)}|mr\.?|mrs\.?|ms\.?|dr\.?|colleague|deputy|spokesman|spokeswoman|"
     r"director|officer|executive|chief|governor|ambassador|senator|judge|analyst|economist|"
-    r"president|chairman|founder|premier|by)\s*,?\s+$",
+    r"president|chairman|founder|premier|by|(?:phone\s+)?call\s+to|telephoned|phoned)\s*,?\s+$",
     re.I,
 )
 _AFTER_PERSON = re.compile(
