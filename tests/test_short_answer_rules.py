@@ -75,6 +75,15 @@ _STORIES = [
         ),
     ),
     Article(
+        "CHILEAN GDP UP 5.7 PCT IN 1986, CENTRAL BANK SAYS",
+        dt.date(1987, 3, 24),
+        "chile.txt",
+        (
+            "Chile's gross domestic product rose 5.7 pct last year to 18.8 billion dollars, "
+            "compared to a 2.4 pct rise in the previous year, the central bank said.",
+        ),
+    ),
+    Article(
         "E. GERMAN EQUIPPED TEXTILE MILL OPENED IN CUBA",
         dt.date(1987, 4, 2),
         "cuba.txt",
@@ -111,6 +120,8 @@ def stories(model, config, tmp_path_factory) -> Retriever:
         ("Who is the governor of the Reserve Bank of India?", "R.N. Malhotra"),
         # The number with the question's words beside it, not the other.
         ("How many miners died in the Noranda mine fire?", "one"),
+        # A growth is a change, not the level it grew to, nor the year before's.
+        ("How much did Chile's GDP grow in 1986?", "5.7 pct"),
         # The quarter asked for; the figure after "from a revised" is the one compared with.
         (
             "What was the U.S. current account deficit in the fourth quarter of 1986?",
@@ -171,6 +182,9 @@ def test_places_and_tickers_by_the_words_around_them():
     asked = asked_type("Which city did the insurgents take over?")
     sentence = "The police withdrew and let the insurgents seize the financial capital, Almaty."
     assert [v.text for v in values_of(asked, sentence, [])] == ["Almaty"]
+    where = asked_type("Where did Nazarbayev last appear in public?")
+    sentence = "He has not appeared in public since his visit to St. Petersburg on December 28."
+    assert [v.text for v in values_of(where, sentence, [])] == ["St. Petersburg"]
     ericsson = names("L M Ericsson <ERIC ST> said it had signed a contract.")
     assert "ERIC ST" not in {v.text for v in ericsson}
 

@@ -38,6 +38,14 @@ _PART_ASKED = re.compile(
     re.I,
 )
 _MODEL = re.compile(r"[A-Z][\w-]*[\s-]$")
+# "How much did Chile's GDP grow?" asks for the change ("rose 5.7 pct last year to 18.8 billion
+# dollars"), not the level, unless it asks what it grew to.
+_CHANGE = re.compile(
+    r"\b(?:grow|grew|rise|rose|fall|fell|increase|decrease|drop|climb|gain|decline|jump)\w*"
+    r"\b(?![^?]*\bto\b)",
+    re.I,
+)
+_PER_CENT = re.compile(r"\b(?:pct|percent|per\s?cent)\b|%", re.I)
 _A_YEAR = re.compile(r"(?:1[89]|20)\d\d")
 # A count of more of them is not how many there are: "plans to open 650 more specialty stores".
 _MORE = re.compile(r"^\s+(?:more|other|others|additional|further|new)\b", re.I)
@@ -60,6 +68,8 @@ def figures(asked: AskedType, passage: Passage, question: str, found: list[Value
         found = [
             v for v in found if not (m := _MORE.match(text[v.end :])) or fold(m[0].strip()) in more
         ]
+    if asked.kind == "amount" and _CHANGE.search(question):  # "How much did GDP grow?"
+        found = [v for v in found if _PER_CENT.search(v.text)] or found
     per_share = bool(_PER_SHARE_ASKED.search(question))
     found = [v for v in found if _is_per_share(text, v) == per_share]
     if asked.kind == "amount" and _YEAR_ASKED.search(question) and not _PART_ASKED.search(question):
