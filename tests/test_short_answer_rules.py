@@ -193,3 +193,9 @@ def test_one_word_reduction_for_the_question_and_the_passage():
     assert root("killing") == root("killed") == "kill"
     assert root("lose") == root("losses") == root("loss")
     assert root("Revs".casefold()) == root("revenues")
+
+
+def test_a_hyphenated_model_is_counted_as_reuters_writes_it():
+    asked = asked_type("How many DC-10s does Swissair have to replace?")
+    sentence = "Swissair planned to have replaced its whole fleet of 11 DC10s by 1992."
+    assert [v.text for v in values_of(asked, sentence, [])] == ["11"]

@@ -87,7 +87,7 @@ _PEOPLE = ("population", "people", "inhabitants", "residents")
 _YEAR = re.compile(r"^\s*(?:(?:in|by|until)\s+)?(?:what|which)\s+year\b", re.I)
 _HOW_MANY = re.compile(
     r"^\s*how\s+(?:many|(?:long|big|large|high|wide|deep)\s+an?)\s+"
-    r"(?P<noun>[^\W\d_]+(?:\s+[^\W\d_]+)?)",
+    r"(?P<noun>[^\W\d_]+(?:-\w+)?(?:\s+[^\W\d_]+)?)",
     re.I,
 )
 
@@ -109,7 +109,9 @@ def asked_type(question: str) -> AskedType | None:
         if pattern.search(question):
             counted = ()
             if kind == "count" and (match := _HOW_MANY.search(question)):
-                counted = tuple(w for w in words(match["noun"]) if w not in STOP_WORDS)
+                # "DC-10s" as Reuters writes it: "DC10s".
+                written = match["noun"].replace("-", "")
+                counted = tuple(w for w in words(written) if w not in STOP_WORDS)
             elif kind == "count" and _POPULATION.search(question):
                 counted = _PEOPLE
             noun = _TYPE_NOUN.search(question)
