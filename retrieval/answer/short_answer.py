@@ -86,10 +86,14 @@ def sentence_values(
     # "Kassym Jomart Tokayev" for "Who did President Tokayev order to be arrested?", "High
     # Court" for "Who agreed to end the High Court proceedings?", "six" for "How many of the
     # six packages ...?").
+    # Nor is one the sentence gives another such role than the one asked ("Japanese Finance
+    # Minister Kiichi Miyazawa" for "Who was the Philippine finance minister?").
+    roles = asked_roles(question) if asked.kind == "person" else frozenset()
     found = [
         v
         for v in values_of(asked, sentence, dates, loose=loose)
         if not set(words(v.text)) & question_words
+        and not (roles and holds_another(sentence, v, roles, question))
     ]
     anchors = _anchors(sentence, question_words)
 
@@ -100,13 +104,15 @@ def sentence_values(
     return [Value(v.text, v.kind, v.start + at, v.end + at, distance(v) <= NEAR) for v in found]
 
 
-def attached(value: Value, text: str, question: str) -> bool:
-    """A word of the question (not one saying the type) among the three on either side, in
-    its clause: "the Euro-Clear Operations Centre in Brussels, has died ... in Frankfurt" does
-    not say Brussels is where he died."""
+def attached(value: Value, text: str, question: str, *, in_clause: bool = False) -> bool:
+    """A word of the question (not one saying the type) among the three on either side; with
+    in_clause, in the value's clause only, to choose among values ("the Euro-Clear Operations
+    Centre in Brussels, has died ... in Frankfurt" does not say Brussels is where he died),
+    where a doubt about any value at all reads across it ("at 68, Tokayev")."""
     asked = {root(w) for w in asked_words(question)}
-    before = _CLAUSE.split(text[: value.start])[-1]
-    after = _CLAUSE.split(text[value.end :])[0]
+    before, after = text[: value.start], text[value.end :]
+    if in_clause:
+        before, after = _CLAUSE.split(before)[-1], _CLAUSE.split(after)[0]
     around = [w for w in words(before) if w not in STOP_WORDS][-3:]
     around += [w for w in words(after) if w not in STOP_WORDS][:3]
     return any(root(w) in asked for w in around)
@@ -226,8 +232,10 @@ def _role_hit(
     if roles:
         for hit in (*hits[1:WINDOW], *(more() if more is not None else ())):
             found = _role_answer(question, roles, hit)
-            if found is not None:
-                return replace(hit, highlight=found.sentence)  # type: ignore[type-var]
+            moved = None if found is None else replace(hit, highlight=found.sentence)  # type: ignore[type-var]
+            # Only one that names what the question names ("Belgium's finance minister").
+            if moved is not None and _in_hit(asked, question, moved) is not None:
+                return moved
     # Else, when the question names the type ("Which town ...?"), the next of the first few whose
     # best sentence gives one: "The town of Whakatane was said by officials to be virtually
     # isolated" under "An earthquake ... in northern New Zealand" (that names no other town).
@@ -361,22 +369,10 @@ def _in_hit(asked: AskedType, question: str, hit: HitLike) -> ShortAnswer | None
 
 
 def _candidates(asked: AskedType, hit: HitLike, question: str, n: int) -> list[Value]:
-    """The values of the asked type in the hit's sentence n (sentence_values); for a role asked,
-    not one the sentence says holds another such ("Japanese Finance Minister Kiichi Miyazawa"
-    for "Who was the Philippine finance minister?"); for a "who", a company Reuters marks if no
-    person ("Who is buying X?": <Clayton and Dubilier Inc>)."""
+    """The values of the asked type in the hit's sentence n (sentence_values); for a "who", a
+    company Reuters marks if no person ("Who is buying X?": <Clayton and Dubilier Inc>)."""
     passage = hit.passage
     found = sentence_values(asked, hit, question, sentence_no=n)
-    roles = asked_roles(question) if asked.kind == "person" else frozenset()
-    if roles:
-        at, sentence = passage.sentence_offsets[n], passage.sentences[n]
-        found = [
-            v
-            for v in found
-            if not holds_another(
-                sentence, replace(v, start=v.start - at, end=v.end - at), roles, question
-            )
-        ]
     if not found and asked.kind == "person":
         found = [
             v
@@ -392,7 +388,7 @@ def _only(found: list[Value], asked: AskedType, hit: HitLike, question: str) -> 
     text = hit.passage.text
     found = figures(asked, hit.passage, question, found)
     if len(found) > 1:
-        beside = [v for v in found if attached(v, text, question)]
+        beside = [v for v in found if attached(v, text, question, in_clause=True)]
         if len(beside) != 1:
             return most_beside(found, text, question)
         found = beside

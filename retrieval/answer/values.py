@@ -36,7 +36,7 @@ def root(word: str) -> str:
 @dataclass(frozen=True)
 class Value:
     text: str
-    kind: str  # a ValueType, or "number" for a bare number
+    kind: str  # a ValueType, "number" (a bare number), "name" (unsorted), "qualifier" (a title's)
     start: int  # offsets into the sentence
     end: int
     near: bool = False  # close to the question's words in its sentence (set by short_answer)
@@ -180,8 +180,10 @@ def _split_at_title(sentence: str, parts: list[str], start: int) -> list[Value]:
         head.pop()
     if head:
         text = " ".join(head)
-        kind = _kind(sentence, text, start, start + len(text))  # a title's, not a person
-        found.append(Value(text, "name" if kind == "person" else kind, start, start + len(text)))
+        # What qualifies the title ("Belgian Agriculture" Minister) is no one's name.
+        kind = _kind(sentence, text, start, start + len(text))
+        kind = kind if kind in ("organisation", "place") else "qualifier"
+        found.append(Value(text, kind, start, start + len(text)))
     person = " ".join(parts[cut + 1 :])
     at = sentence.index(person, start)
     kind = _kind(sentence, person, at, at + len(person))  # "President Hotel" stays a place
