@@ -109,9 +109,14 @@ def asked_type(question: str) -> AskedType | None:
         if pattern.search(question):
             counted = ()
             if kind == "count" and (match := _HOW_MANY.search(question)):
-                # "DC-10s" as Reuters writes it: "DC10s".
-                written = match["noun"].replace("-", "")
-                counted = tuple(w for w in words(written) if w not in STOP_WORDS)
+                # "MD-11 jets" as written, and "DC-10s" also as Reuters writes it: "DC10s".
+                noun = match["noun"]
+                joined = words(noun.replace("-", "")) if "-" in noun else []
+                counted = tuple(
+                    w
+                    for w in dict.fromkeys(words(noun) + joined)
+                    if w not in STOP_WORDS and not w[0].isdigit()
+                )
             elif kind == "count" and _POPULATION.search(question):
                 counted = _PEOPLE
             noun = _TYPE_NOUN.search(question)
