@@ -80,13 +80,14 @@ _TYPE_NOUN = re.compile(
     rf"{_PERSON_NOUNS})\b",
     re.I,
 )
+_FROM = re.compile(r"\bfrom\s*\??\s*$", re.I)
 _POPULATION = re.compile(r"\bpopulation\b", re.I)
 # What a population is counted in ("a population of 90,000", "90,000 inhabitants").
 _PEOPLE = ("population", "people", "inhabitants", "residents")
 _YEAR = re.compile(r"^\s*(?:(?:in|by|until)\s+)?(?:what|which)\s+year\b", re.I)
 _HOW_MANY = re.compile(
     r"^\s*how\s+(?:many|(?:long|big|large|high|wide|deep)\s+an?)\s+"
-    r"(?P<noun>[^\W\d_]+(?:\s+[^\W\d_]+)?)",
+    r"(?P<noun>[^\W\d_]+(?:-\w+)?(?:\s+[^\W\d_]+)?)",
     re.I,
 )
 
@@ -99,6 +100,7 @@ class AskedType:
     year: bool = False  # "In which year ...?": a date that says its year ("December 28" does not)
     noun: str | None = None  # "Which bank ...?": the noun saying the type, folded ("bank")
     goods: bool = False  # "How much maize ...?": an amount in one of GOODS_UNITS
+    origin: bool = False  # "Where did the machinery come from?": a place said to be the origin
 
 
 def asked_type(question: str) -> AskedType | None:
@@ -107,7 +109,14 @@ def asked_type(question: str) -> AskedType | None:
         if pattern.search(question):
             counted = ()
             if kind == "count" and (match := _HOW_MANY.search(question)):
-                counted = tuple(w for w in words(match["noun"]) if w not in STOP_WORDS)
+                # "MD-11 jets" as written, and "DC-10s" also as Reuters writes it: "DC10s".
+                noun = match["noun"]
+                joined = words(noun.replace("-", "")) if "-" in noun else []
+                counted = tuple(
+                    w
+                    for w in dict.fromkeys(words(noun) + joined)
+                    if w not in STOP_WORDS and not w[0].isdigit()
+                )
             elif kind == "count" and _POPULATION.search(question):
                 counted = _PEOPLE
             noun = _TYPE_NOUN.search(question)
@@ -117,6 +126,7 @@ def asked_type(question: str) -> AskedType | None:
                 bool(_YEAR.search(question)),
                 noun["noun"].casefold() if noun else None,
                 kind == "amount" and _goods(question),
+                kind == "place" and bool(_FROM.search(question)),
             )
     return None
 

@@ -12,10 +12,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from functools import lru_cache
 
-import Stemmer
-
 from retrieval.answer.answer_type import AskedType, asked_type
-from retrieval.answer.values import Value, names, values_of
+from retrieval.answer.values import Value, names, root, values_of
 from retrieval.dates.timex import TimeExpression
 from retrieval.text.analyzer import POSSESSIVE, STOP_WORDS, words
 
@@ -24,10 +22,6 @@ NAMED = ("person", "place", "organisation")
 TYPE_WORDS = frozenset(
     ["many", "much", "old", "long", "year", "years", "date", "day", "month", "century"]
 )
-# Reuters' abbreviations and verbs asked for their nouns, folded.
-SAME = {"lose": "loss", "lost": "loss", "losses": "loss", "revs": "revenues", "shr": "share",
-        "earn": "net", "earned": "net", "earnings": "net", "qtr": "quarter", "mths": "months",
-        "1st": "first", "2nd": "second", "3rd": "third", "4th": "fourth"}  # fmt: skip
 # Words either side of a value looked at for the question's words.
 AROUND = 4
 # A value chosen for the question's words beside it scores at least this many of them (one right
@@ -35,7 +29,6 @@ AROUND = 4
 # dev half and SQuAD: at 2 and 1, a wrong name for 1 in 10 SQuAD questions).
 MIN_BESIDE = 4
 MARGIN = 2
-_STEMMER = Stemmer.Stemmer("english")
 _ROMAN = re.compile(r"[ivxl]+")
 _DEMONYM = re.compile(r"(?:ese|ish|ian|ans)$")
 _OF = re.compile(r"\s+of\s+")
@@ -47,11 +40,6 @@ def asked_words(question: str) -> set[str]:
     asked = asked_type(question)
     noun = asked.noun if asked else None
     return {w for w in words(question) if w not in STOP_WORDS and w not in TYPE_WORDS and w != noun}
-
-
-def root(word: str) -> str:
-    """A word's stem ("killing", "killed" -> "kill"), Reuters' abbreviations as their nouns."""
-    return _STEMMER.stemWord(SAME.get(word, word))[:5]
 
 
 def beside(value: Value, text: str, stems: set[str]) -> int:

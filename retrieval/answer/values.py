@@ -8,17 +8,35 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+
+import Stemmer
 
 from retrieval.answer.answer_type import AskedType
 from retrieval.dates.timex import TimeExpression
 from retrieval.question.followup import TITLES
 from retrieval.text.analyzer import fold, words
 
+# Reuters' abbreviations and verbs asked for their nouns, folded.
+SAME = {"lose": "loss", "lost": "loss", "losses": "loss", "revs": "revenues", "shr": "share",
+        "earn": "net", "earned": "net", "earnings": "net", "qtr": "quarter", "mths": "months",
+        "1st": "first", "2nd": "second", "3rd": "third", "4th": "fourth"}  # fmt: skip
+_STEMMER = Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def root(word: str) -> str:
+    """What a question's word and a passage's word are compared by: the first five letters of
+    its stem ("killing", "killed" -> "kill"; "revenues", "revenue" -> "reven"), Reuters'
+    abbreviations and a few verbs as their nouns ("lose" asks for the "loss" of "Net loss 31.2
+    mln", "Revs" are "revenues")."""
+    return _STEMMER.stemWord(SAME.get(word, word))[:5]
+
 
 @dataclass(frozen=True)
 class Value:
     text: str
-    kind: str  # a ValueType, or "number" for a bare number
+    kind: str  # a ValueType, "number" (a bare number), "name" (unsorted), "qualifier" (a title's)
     start: int  # offsets into the sentence
     end: int
     near: bool = False  # close to the question's words in its sentence (set by short_answer)
@@ -50,7 +68,7 @@ _AGE = re.compile(
 # A name is a run of capitalised words, with "of", "de", "al-" and the like inside it.
 _NAME = re.compile(
     r"(?:[A-Z][\w'’.-]*[\w.]|[A-Z])(?:\s+(?:(?:of|de|la|van|von|al|bin|del|the|for)\s+)?"
-    r"(?:[A-Z][\w'’.-]*[\w]|[A-Z]\.|[IVX]+\b))*"
+    r"(?:(?:[A-Z]\.)+(?=\s+[A-Z])|[A-Z][\w'’.-]*[\w]|[A-Z]\.|[IVX]+\b))*"  # "Governor R.N. Malhotra"
 )
 _ORG_WORDS = frozenset(
     """inc corp corporation co ltd llc plc ag sa nv group bank committee service services ministry
@@ -66,14 +84,16 @@ _PLACE_WORDS = frozenset(
 )
 # Words before a capitalised run that make it a place, a person, an organisation.
 _BEFORE_PLACE = re.compile(
-    r"\b(?:in|at|near|from|outside|across|into|towards?|"
-    r"(?:north|south|east|west|outskirts|city|town|province|capital|region|state)\s+of)\s+(?:the\s+)?$",
+    r"\b(?:in|at|near|from|outside|across|into|towards?|(?:visit|trip|journey|flew|travell?ed)\s+to|"
+    r"(?:north|south|east|west|outskirts|city|town|province|capital|region|state)\s+of)\s+(?:the\s+)?$|"
+    # An apposition to a place noun: "seize the financial capital, Almaty".
+    r"\b(?:capital|city|town|village|port)\s*,\s+$",
     re.I,
 )
 _BEFORE_PERSON = re.compile(
     rf"\b(?:{'|'.join(TITLES)}|mr\.?|mrs\.?|ms\.?|dr\.?|colleague|deputy|spokesman|spokeswoman|"
     r"director|officer|executive|chief|governor|ambassador|senator|judge|analyst|economist|"
-    r"president|chairman|founder|premier|by)\s*,?\s+$",
+    r"president|chairman|founder|premier|by|(?:phone\s+)?call\s+to|telephoned|phoned)\s*,?\s+$",
     re.I,
 )
 _AFTER_PERSON = re.compile(
@@ -84,7 +104,13 @@ _AFTER_PERSON = re.compile(
     re.I,
 )
 _MARKED = re.compile(r"<(?P<name>[^<>]{2,60})>")
-_TICKER = re.compile(r"[A-Z0-9.]{1,8}")
+_TICKER = re.compile(r"[A-Z0-9.]{1,8}(?: [A-Z]{1,2})?")  # "<VLO>", "<ERIC ST>" (and its exchange)
+# A person's title inside a capitalised run: "World Bank President Barber Conable" is the bank
+# and its president, "Italian Prime Minister Bettino Craxi" the prime minister.
+_RUN_TITLES = frozenset(
+    """president chairman chairwoman minister secretary governor spokesman spokeswoman
+    chancellor senator""".split()  # noqa: SIM905
+)
 _ORG_AFTER = re.compile(
     r"^\s+(?:secret\s+)?(?:service|agency|bank|group|company|committee|party|federation|"
     r"corporation|firm|ministry)\b"
@@ -134,10 +160,37 @@ def names(sentence: str) -> list[Value]:
             parts = parts[1:]
         if not parts:
             continue
-        text = " ".join(parts)
-        end = start + len(text)
-        found.append(Value(text, _kind(sentence, text, start, end), start, end))
+        found += _split_at_title(sentence, parts, start)
     return sorted(found, key=lambda v: v.start)
+
+
+def _split_at_title(sentence: str, parts: list[str], start: int) -> list[Value]:
+    """A capitalised run as one name, or as two when a person's title stands inside it: what
+    comes before the title ("World Bank"), sorted by the words around it, and the person after
+    it ("Barber Conable")."""
+    cut = max((n for n, w in enumerate(parts[:-1]) if fold(w) in _RUN_TITLES), default=None)
+    if cut is None:
+        text = " ".join(parts)
+        return [
+            Value(text, _kind(sentence, text, start, start + len(text)), start, start + len(text))
+        ]
+    found = []
+    head = parts[:cut]
+    while head and fold(head[-1]) in TITLES | {"of"}:  # "Secretary of State", "Prime Minister"
+        head.pop()
+    if head:
+        text = " ".join(head)
+        # What qualifies the title ("Belgian Agriculture" Minister) is no one's name.
+        kind = _kind(sentence, text, start, start + len(text))
+        kind = kind if kind in ("organisation", "place") else "qualifier"
+        found.append(Value(text, kind, start, start + len(text)))
+    person = " ".join(parts[cut + 1 :])
+    at = sentence.index(person, start)
+    kind = _kind(sentence, person, at, at + len(person))  # "President Hotel" stays a place
+    found.append(
+        Value(person, kind if kind in ("organisation", "place") else "person", at, at + len(person))
+    )
+    return found
 
 
 def _kind(sentence: str, text: str, start: int, end: int) -> str:
@@ -168,6 +221,7 @@ _DESCRIBES = re.compile(
     r"(?:is|was)\s+(?:a|an|the)\b)",
     re.I,
 )
+_FROM_BEFORE = re.compile(r"\bfrom\s+(?:the\s+)?$", re.I)
 _TIME_UNITS = frozenset(["years", "months", "weeks", "days", "hours", "decades", "centuries"])
 _SCALED = re.compile(rf"{_SCALE}\b|%", re.I)
 _DEICTIC = re.compile(r"(?:today|now|currently|at present|nowadays|this time)$", re.I)
@@ -215,13 +269,17 @@ def values_of(
         return [v for v in quantities(sentence, in_dates) if _counts(v, sentence, asked.counted)]
     # Only names the words around them sort: a run of capitalised words may be anything
     # ("Premier League", "First Crusade"). A name right after the noun the question asks with
-    # is of its type ("by broker X").
+    # is of its type ("by broker X"). Where something came from is a place after "from" (not
+    # "opened officially near Havana").
     return [
         v
         for v in names(sentence)
-        if loose
-        or v.kind == kind
-        or (v.kind == "name" and asked.noun and _after_noun(sentence[: v.start], asked.noun))
+        if (
+            loose
+            or v.kind == kind
+            or (v.kind == "name" and asked.noun and _after_noun(sentence[: v.start], asked.noun))
+        )
+        and (not asked.origin or _FROM_BEFORE.search(sentence[: v.start]))
     ]
 
 
@@ -234,12 +292,12 @@ def _after_noun(before: str, noun: str) -> bool:
 
 def _counts(value: Value, sentence: str, counted: tuple[str, ...]) -> bool:
     """A count goes with the word counted ("2,500 Russian soldiers" for "how many soldiers"):
-    that word within the next four, or the two before ("a population of 90,000"), matched on
-    its first five letters."""
+    that word within the next four, or the two before ("a population of 90,000"), matched by
+    root."""
     if value.kind == "amount" and "%" not in value.text and "pct" not in value.text:
         return False
     if not counted:
         return True
     around = words(sentence[value.end :])[:4] + words(sentence[: value.start])[-2:]
-    stems = {w[:5] for w in counted}
-    return any(w[:5] in stems for w in around)
+    stems = {root(w) for w in counted}
+    return any(root(w) in stems for w in around)
