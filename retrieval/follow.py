@@ -36,6 +36,9 @@ from retrieval.text.analyzer import STOP_WORDS, words
 from retrieval.text.clean import clean_question
 
 _NOT_MATERIAL = re.compile(r"[\W_]+")  # spacing, punctuation, line breaks: not news
+# A short form written with dots ("U.S.", "U.K."), which the analyzer reads as letters: a topic's
+# "US" is named by an article's "U.S.", and the other way round.
+_DOTTED = re.compile(r"\b(?:[^\W\d_]\.){2,}")
 # The words that join the parts of a topic: "Reagan on interest rates" is about Reagan and
 # about interest rates, "Chrysler bid for Electrospace" about both companies, "EC and US trade
 # talks" about both. "or" joins alternatives, not parts: it does not split.
@@ -64,12 +67,16 @@ def topic_parts(topic: str, indexed: Indexed) -> list[list[str]]:
     """The content terms of each part of a topic, the parts split at JOINS: "Reagan on
     interest rates" is [["reagan"], ["interest", "rate"]]; a topic without a join is one part."""
     parts: list[list[str]] = [[]]
-    for word in words(topic):
+    for word in words(_undotted(topic)):
         if word in JOINS:
             parts.append([])
         elif word not in STOP_WORDS:
             parts[-1] += indexed.analyzer.terms(word)
     return [part for part in parts if part]
+
+
+def _undotted(text: str) -> str:
+    return _DOTTED.sub(lambda m: m.group(0).replace(".", "") + " ", text)
 
 
 def names_every_part(topic: str, article: Article, indexed: Indexed) -> bool:
@@ -80,7 +87,8 @@ def names_every_part(topic: str, article: Article, indexed: Indexed) -> bool:
     parts = topic_parts(topic, indexed)
     if len(parts) < 2:
         return True
-    held = set(indexed.analyzer.terms("\n".join((article.title, *article.paragraphs))))
+    text = "\n".join((article.title, *article.paragraphs))
+    held = set(indexed.analyzer.terms(_undotted(text)))
 
     def named(term: str) -> bool:
         spelt = indexed.long_form(term)

@@ -167,6 +167,8 @@ def test_a_topic_of_parts_is_news_only_of_an_article_naming_each_part(live):
     }
     assert named == {"rates": True, "bonn": False, "exports": False}
     assert names_every_part("gasoline in Japan", article["octane"], retriever.indexed)
+    for topic in ("US on interest rates", "U.S. on interest rates"):  # "U.S." names the US
+        assert names_every_part(topic, article["bonn"], retriever.indexed)
     for name in ("bonn", "exports"):
         passages = article_passages(retriever, f"1{name}.txt")
         assert match(retriever, "Reagan on interest rates", passages) is None
