@@ -12,12 +12,18 @@ false pushes.
 --one-index: quicker and not what a bot sees: one index of all 1,000 stories, each held-back
 story matched within it (term statistics that already count the later stories).
 
-Nothing here is a test; `python scripts/follow_quality.py [--one-index]`.
+--labels PATH: other topics and labels instead of LABELS, a JSON file
+{"topics": [{"topic": "...", "stories": ["19025_south-korea-threatens-emergency-measures.txt"]}]}
+(a story by its seed file name or the number it starts with). A labelled story that is not
+among the held-back ones cannot be pushed: it is named in one line and left out.
+
+Nothing here is a test; `python scripts/follow_quality.py [--one-index] [--labels PATH]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -75,26 +81,72 @@ LABELS: dict[str, tuple[str, ...]] = {
 }
 
 
+class LabelsError(ValueError):
+    """A labels file that cannot be read: one line naming the file and what is wrong."""
+
+
+def read_labels(path: Path) -> dict[str, tuple[str, ...]]:
+    """Topic -> its labelled stories, from a JSON file {"topics": [{"topic", "stories"}]}."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LabelsError(f"{path}: cannot be read as JSON: {exc}") from None
+    topics = data.get("topics") if isinstance(data, dict) else None
+    if not isinstance(topics, list) or not topics:
+        raise LabelsError(f'{path}: expected {{"topics": [...]}} with at least one topic')
+    labels: dict[str, tuple[str, ...]] = {}
+    for n, entry in enumerate(topics, 1):
+        topic = entry.get("topic") if isinstance(entry, dict) else None
+        stories = entry.get("stories") if isinstance(entry, dict) else None
+        if not isinstance(topic, str) or not topic.strip():
+            raise LabelsError(f"{path}: topic {n}: 'topic' must be a non-empty string")
+        if not isinstance(stories, list) or not all(isinstance(s, str) for s in stories):
+            raise LabelsError(f"{path}: topic {n} {topic!r}: 'stories' must be a list of names")
+        if topic in labels:
+            raise LabelsError(f"{path}: topic {n} {topic!r} is there twice")
+        labels[topic] = tuple(stories)
+    return labels
+
+
+def resolve(
+    labels: dict[str, tuple[str, ...]], held: list[Article]
+) -> tuple[set[tuple[str, str]], list[tuple[str, str]]]:
+    """The labelled (topic, seed file name) pairs among the held-back stories, and those whose
+    story is not among them (as labelled). A story is named by its file name or its number."""
+    names = {a.source: a.source for a in held} | {a.source.split("_")[0]: a.source for a in held}
+    truth: set[tuple[str, str]] = set()
+    outside: list[tuple[str, str]] = []
+    for topic, stories in labels.items():
+        for story in stories:
+            source = names.get(story.strip())
+            if source is None:
+                outside.append((topic, story))
+            else:
+                truth.add((topic, source))
+    return truth, outside
+
+
 def _held_back(articles: list[Article]) -> tuple[list[Article], list[Article]]:
     ordered = sorted(articles, key=lambda a: (a.date, a.source))
     return ordered[:-HELD_BACK], ordered[-HELD_BACK:]
 
 
-def _match_all(retriever: Retriever, story: Article) -> set[str]:
+def _match_all(retriever: Retriever, story: Article, topics: list[str]) -> set[str]:
     passages = article_passages(retriever, story.source)
-    return {topic for topic in LABELS if match(retriever, topic, passages) is not None}
+    return {topic for topic in topics if match(retriever, topic, passages) is not None}
 
 
 def _one_index(
-    base: list[Article], held: list[Article], settings: RetrievalSettings, encoder: Encoder
-) -> dict[str, set[str]]:
+    base: list[Article], held: list[Article], topics: list[str], settings: RetrievalSettings,
+    encoder: Encoder,
+) -> dict[str, set[str]]:  # fmt: skip
     retriever = Retriever.over_articles([*base, *held], settings, encoder)
-    return {story.source[:5]: _match_all(retriever, story) for story in held}
+    return {story.source: _match_all(retriever, story, topics) for story in held}
 
 
 def _live(
-    reuters: Path, base: list[Article], held: list[Article], settings: RetrievalSettings,
-    encoder: Encoder,
+    reuters: Path, base: list[Article], held: list[Article], topics: list[str],
+    settings: RetrievalSettings, encoder: Encoder,
 ) -> dict[str, set[str]]:  # fmt: skip
     """The pushes each held-back story makes when it arrives in a followed bot's seeds folder."""
     pushed: dict[str, set[str]] = {}
@@ -105,13 +157,13 @@ def _live(
             shutil.copy(reuters / story.source, seeds / story.source)
         live = LiveRetriever(seeds, settings, encoder, index_root=Path(tmp) / "index")
         store = FollowStore(Path(tmp) / "follows.sqlite3")
-        for topic in LABELS:
-            store.follow(1, topic, len(LABELS))
+        for topic in topics:
+            store.follow(1, topic, len(topics))
         for story in held:
             shutil.copy(reuters / story.source, seeds / story.source)
             report = live.reload()
             pushes = find_pushes(store, live.current, news_sources(report))
-            pushed[story.source[:5]] = {p.topic for p in pushes}
+            pushed[story.source] = {p.topic for p in pushes}
         store.close()
         live.stop()
     return pushed
@@ -121,22 +173,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reuters", type=Path, default=ROOT / "data" / "reuters" / "1000")
     parser.add_argument("--one-index", action="store_true")
+    parser.add_argument("--labels", type=Path, help="topics and labels (JSON) instead of LABELS")
     args = parser.parse_args(argv)
+    try:
+        labels = read_labels(args.labels) if args.labels else LABELS
+    except LabelsError as exc:
+        parser.error(str(exc))
     config = load_config()
     encoder = Encoder(load_model(None), DEFAULT_MODEL, config.resolve(config.corpus.cache_dir))
     base, held = _held_back(load_corpus(args.reuters))
+    truth, outside = resolve(labels, held)
+    for topic, story in outside:
+        print(f"  not held back, left out: {topic!r} -> {story}")
     started = time.monotonic()
-    if args.one_index:  # story prefix -> topics pushed
-        pushed = _one_index(base, held, config.retrieval, encoder)
+    topics = list(labels)
+    if args.one_index:  # story -> topics pushed
+        pushed = _one_index(base, held, topics, config.retrieval, encoder)
     else:
-        pushed = _live(args.reuters, base, held, config.retrieval, encoder)
-    truth = {(t, s) for t, stories in LABELS.items() for s in stories}
-    made = {(t, s) for s, topics in pushed.items() for t in topics}
+        pushed = _live(args.reuters, base, held, topics, config.retrieval, encoder)
+    made = {(t, s) for s, pushed_topics in pushed.items() for t in pushed_topics}
     hits = truth & made
     precision = len(hits) / len(made) if made else 1.0
-    recall = len(hits) / len(truth)
+    recall = len(hits) / len(truth) if truth else 1.0
     mode = "one index" if args.one_index else "added one at a time"
-    print(f"{len(LABELS)} topics, {len(held)} stories held back ({mode}), "
+    print(f"{len(labels)} topics, {len(held)} stories held back ({mode}), "
           f"{time.monotonic() - started:.0f} s")  # fmt: skip
     print(f"pushes {len(made)}, right {len(hits)}, labelled {len(truth)}")
     print(f"precision {precision:.3f}  recall {recall:.3f}")

@@ -8,6 +8,7 @@ being enqueued to the reply reaching the server, and the wall time.
 
     .venv/bin/python scripts/load.py [--users 50] [--questions 10] [--timeout 300]
     .venv/bin/python scripts/load.py --flood 300 [--rounds 5]   # one user floods, another asks
+    .venv/bin/python scripts/load.py --pushes 100 [--rounds 5]  # 100 chats get a push, one asks
 
 Exit status: 0 if every question got exactly one correct reply in time, 1 otherwise.
 """
@@ -21,6 +22,7 @@ import json
 import logging
 import os
 import resource
+import shutil
 import signal
 import statistics
 import subprocess
@@ -289,6 +291,75 @@ async def flood_async(args: argparse.Namespace, config: AppConfig) -> int:
     return 0
 
 
+FOLLOWED = "Masimov arrest"
+NEWS = """date 2022-01-09 Former spy chief Masimov held on treason charges
+
+Kazakhstan's former intelligence chief Karim Masimov was arrested on suspicion of high treason,
+the national security committee said on Sunday.
+"""
+
+
+async def pushes_async(args: argparse.Namespace, config: AppConfig) -> int:
+    """args.pushes chats follow a topic that a new article matches; while their pushes go out,
+    another user asks: how long does that user wait, against the same question with no pushes?
+    A fresh bot, seeds folder and cache per round (what was pushed is kept in the cache)."""
+    from bot.runtime import open_retriever
+    from bot.telegram.local_api.running import running_bot
+
+    waits: dict[str, list[float]] = {"quiet": [], "pushes": []}
+    during: list[int] = []  # pushes sent before the answer
+    first = 10_000  # the following chats' ids
+    for round_ in range(args.rounds):
+        for kind in ("quiet", "pushes"):
+            with tempfile.TemporaryDirectory(prefix="load-pushes-") as tmp:
+                seeds = Path(tmp) / "seeds"
+                shutil.copytree(config.resolve(config.corpus.seeds_dir), seeds)
+                corpus = config.corpus.model_copy(
+                    update={"seeds_dir": seeds, "cache_dir": Path(tmp) / "cache", "watch": False}
+                )
+                base = config.model_copy(update={"corpus": corpus})
+                retriever = await asyncio.to_thread(open_retriever, base)
+                async with FakeBotApi(TOKEN, username="LoadTestBot") as server:
+                    cfg = bot_settings(base, server, args)
+                    async with running_bot(cfg, retriever, TOKEN) as app:
+                        warm = server.user(3)
+                        await server.wait_reply(
+                            server.send_text(server.private_chat(warm), warm, ANSWERABLE[1])
+                        )
+                        chats = range(first, first + args.pushes)
+                        if kind == "pushes":
+                            store = app.bot_data["services"].follows
+                            for chat_id in chats:
+                                server.private_chat(server.user(chat_id))
+                                store.follow(chat_id, FOLLOWED, limit=20)
+                            (seeds / "news.txt").write_text(NEWS, encoding="utf-8")
+                            await asyncio.to_thread(retriever.reload)
+                            await server.wait_for(lambda: server.sent_to(first), 120, "a push")
+                        user = server.user(2)
+                        message = server.send_text(server.private_chat(user), user, ANSWERABLE[0])
+                        reply = await server.wait_reply(message, timeout=120)
+                        sent = server.enqueued_at[server.update_id_of(message)]
+                        waits[kind].append(reply.at - sent)
+                        if kind == "pushes":
+                            during.append(sum(1 for c in chats if server.sent_to(c)))
+                            await server.wait_for(
+                                lambda c=chats: all(server.sent_to(n) for n in c), 120, "pushes"
+                            )
+                retriever.stop()
+        print(
+            f"round {round_ + 1}: quiet {waits['quiet'][-1] * 1000:.0f} ms, while pushing "
+            f"{waits['pushes'][-1] * 1000:.0f} ms ({during[-1]} of {args.pushes} pushes sent "
+            "before the answer)",
+            flush=True,
+        )
+    print(
+        f"another user's answer, median of {args.rounds}: "
+        f"{statistics.median(waits['quiet']) * 1000:.0f} ms without pushes, "
+        f"{statistics.median(waits['pushes']) * 1000:.0f} ms while {args.pushes} chats get a push"
+    )
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=50)
@@ -308,11 +379,20 @@ def main() -> int:
         help="instead: one user sends this many /help, a stranger two thirds as many messages, "
         "and another user's answer is timed against a quiet bot",
     )
-    parser.add_argument("--rounds", type=int, default=5, help="--flood: rounds (median)")
+    parser.add_argument(
+        "--pushes",
+        type=int,
+        default=0,
+        help="instead: this many chats follow a topic a new article matches, and another "
+        "user's answer is timed while their pushes go out, against a bot with no pushes",
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="--flood, --pushes: rounds")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.flood:
         return asyncio.run(flood_async(args, load_config(args.config)))
+    if args.pushes:
+        return asyncio.run(pushes_async(args, load_config(args.config)))
     return asyncio.run(main_async(args, load_config(args.config)))
 
 

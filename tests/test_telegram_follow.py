@@ -1,6 +1,8 @@
 """Followed topics on Telegram, end to end through the local Bot API server: /follow in a private
 chat and a group (admins only), a new seed file pushed once, unfollow buttons (a forged one
-drops nothing), bad topics (empty, 5,000 characters, another script) one line each, a blocked bot's chat dropped, the hourly limit's summary, and webhook mode.
+drops nothing), bad topics (empty, 5,000 characters, another script) one line each, a blocked
+bot's chat dropped, the hourly limit's summary, and in webhook mode all three features: a
+follow, an upload and an inline query.
 The harness is in tests/test_telegram.py."""
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from bot.config import WebhookSettings
 from retrieval.live import LiveRetriever
 from tests.test_follow import ARREST, ICELAND
 from tests.test_telegram import USERNAME, free_port, run, running_bot
+from tests.test_telegram_uploads import files_in
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -82,6 +85,8 @@ def test_unfollow_buttons_and_a_forged_one(retriever, fresh_config):
             assert (await server.wait_answered(pressed))["text"] == "No longer following “OPEC”."
             assert (await bot.ask("/following")).text.count("•") == 1
             assert (await bot.ask("/unfollow cocoa")).text == "No longer following “cocoa”."
+            seeds = fresh_config.resolve(fresh_config.corpus.seeds_dir)
+            before = files_in(seeds)
             for topic, problem in (
                 ("", "Please put a topic"),
                 ("oil " * 1250, "That topic is 4,999 characters long"),
@@ -90,6 +95,7 @@ def test_unfollow_buttons_and_a_forged_one(retriever, fresh_config):
                 reply = (await bot.ask(f"/follow {topic}")).text
                 assert problem in reply and "\n" not in reply, reply
             assert (await bot.ask("/following")).text.startswith("This chat follows no topics")
+            assert files_in(seeds) == before
 
     run(scenario(), 160)
 
@@ -128,7 +134,10 @@ def test_a_blocked_bot_drops_the_chat_and_the_hour_limit_summarises(live, fresh_
     run(scenario(), 160)
 
 
-def test_a_push_in_webhook_mode(live, fresh_config, monkeypatch):
+def test_follow_inline_and_uploads_in_webhook_mode(live, fresh_config, monkeypatch):
+    """The three features through the webhook (Telegram delivers only the allowed_updates the
+    bot set): an admin's document indexed and pushed once to a chat following its topic, then
+    asked about inline; a non-admin's document refused."""
     monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "s3cret-webhook_token")
     port = free_port()
     webhook = WebhookSettings(
@@ -136,12 +145,30 @@ def test_a_push_in_webhook_mode(live, fresh_config, monkeypatch):
     )
 
     async def scenario() -> None:
-        async with running_bot(live, fresh_config, mode="webhook", webhook=webhook) as bot:
-            await bot.ask("/follow Masimov arrest")
-            count = len(bot.server.sent_to(111))
-            await add_seed(live, "100_arrest.txt", ARREST)
-            push = (await bot.server.wait_sent(111, count + 1))[-1]
+        async with running_bot(
+            live, fresh_config, mode="webhook", webhook=webhook, admin_user_ids=[111]
+        ) as bot:
+            server = bot.server
+            ann, chat = bot.private(111)
+            bob, bob_chat = bot.private(222, "Bob")
+            await bot.ask("/follow Masimov arrest", user_id=222)
+            refused = server.send_document(bob_chat, bob, "arrest.txt", ARREST.encode())
+            assert (await server.wait_reply(refused)).text == (
+                "Only the bot's admins can add or remove articles."
+            )
+            count = len(server.sent_to(222))
+            added = server.send_document(chat, ann, "arrest.txt", ARREST.encode())
+            assert (await server.wait_reply(added)).text.startswith("Added: Former spy chief")
+            push = (await server.wait_sent(222, count + 1))[-1]
             assert push.text.startswith("New article about “Masimov arrest”")
+            inline = await server.wait_inline_answer(
+                server.inline_query(bob, "Who was arrested on suspicion of high treason?")
+            )
+            first = inline["results"][0]["input_message_content"]["message_text"]
+            assert "Former spy chief Masimov held on treason charges" in first
+            await asyncio.sleep(1.0)
+            assert len(server.sent_to(222)) == count + 1  # pushed once
+            assert {status for _, status in server.deliveries} == {200}
 
     run(scenario(), 160)
 

@@ -13,6 +13,7 @@ import pytest
 from bot.answer_format import NO_ANSWER
 from bot.telegram.inline import INLINE_RESULTS, RESULT_ID
 from tests.test_telegram import ARREST, FRANCE, run, running_bot
+from tests.test_telegram_uploads import files_in
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -57,9 +58,14 @@ def test_only_the_latest_keystroke_is_answered_and_rate_limited(retriever, confi
             await server.wait_inline_answer(server.inline_query(ann, "Who is Masimov?"))
             limited = await server.wait_inline_answer(server.inline_query(ann, "Who is Tokayev?"))
             assert limited["results"][0]["title"] == "Too many questions"
+            seeds = config.resolve(config.corpus.seeds_dir)
+            before = files_in(seeds)
             server.choose_inline_result(ann, "a0-../../etc/passwd")
             await server.wait_for(
                 lambda: [r for r in caplog.records if "not one of ours" in r.getMessage()]
             )
+            forged = [r for r in caplog.records if "not one of ours" in r.getMessage()]
+            assert len(forged) == 1 and "\n" not in forged[0].getMessage()
+            assert files_in(seeds) == before
 
     run(scenario())

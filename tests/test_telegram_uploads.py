@@ -8,6 +8,7 @@ unchanged. The harness is in tests/test_telegram.py; the live retriever in test_
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -21,8 +22,12 @@ ADMIN = 111
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
 
+def files_in(path: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir())}
+
+
 def folder(retriever) -> dict[str, bytes]:  # noqa: ANN001
-    return {p.name: p.read_bytes() for p in sorted(retriever.seeds_dir.iterdir())}
+    return files_in(retriever.seeds_dir)
 
 
 def test_an_admins_document_is_indexed_and_answers(live, fresh_config):

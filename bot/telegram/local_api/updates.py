@@ -178,6 +178,9 @@ class UpdateMaker:
             message = body["message"]
             self.update_ids[(message["chat"]["id"], message["message_id"])] = update["update_id"]
         if self.webhook["url"]:
+            allowed = self.webhook["allowed_updates"]
+            if allowed and not set(body) <= set(allowed):  # Telegram keeps them back too
+                return update
             task = asyncio.get_running_loop().create_task(self._deliver(update))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
