@@ -141,11 +141,13 @@ def test_a_long_sentence_spans_rows_and_reads_back_whole(engines):
     back joined (reuters tables run to hundreds of pieces)."""
     store = engines["milvus"].index.store
     packed = bytes(range(256)) * 500  # 128,000 bytes: three parts
-    rows = milvus_store.sentence_rows("f" * 32, 0, packed, np.ones(768, np.float32))
+    vector = np.ones(768, np.float32)
+    rows = milvus_store.sentence_rows("f" * 32, 0, packed, vector, "A table.")
     assert len(rows) == 3 and all(len(r["data"]) <= milvus_store.MAX_TEXT for r in rows)
     store.client.insert(store.sentences_name, rows)
     try:
         assert store.sentences(["f" * 32 + ":0", "e" * 32 + ":0"]) == {"f" * 32 + ":0": packed}
+        assert store.sentence_texts(["f" * 32 + ":0"]) == {"f" * 32 + ":0": "A table."}
     finally:
         store.client.delete(store.sentences_name, filter=f'article == "{"f" * 32}"')
 
