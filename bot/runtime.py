@@ -31,6 +31,7 @@ from retrieval.index.local import BuildProgress, LocalIndex
 from retrieval.index.prune import hold
 from retrieval.index.search import EngineUnavailable, PassageIndex
 from retrieval.live import Attach, LiveRetriever
+from retrieval.memory import release_freed_memory
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model
 from retrieval.model.kernels import resolve_precision
 from retrieval.model.late_chunking import BatchEmbedder
@@ -267,7 +268,9 @@ def _open_engine(config: AppConfig, progress: Progress) -> Retriever:
                 f" {engine.config.prefix!r} yet; run `newsbot index` with this configuration"
             )
         # Nothing is embedded but questions: the cache is not opened.
-        return Retriever(index, settings, Encoder(model, model_name, None))
+        retriever = Retriever(index, settings, Encoder(model, model_name, None))
+        release_freed_memory()  # the catalogue's parse, freed
+        return retriever
 
 
 def _index_root(cache: Path | None) -> Path:
