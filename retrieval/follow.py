@@ -22,7 +22,7 @@ import re
 import numpy as np
 
 from retrieval.corpus import Article
-from retrieval.pipeline import Hit, Retriever
+from retrieval.pipeline import Hit, Retriever, engine_reached
 from retrieval.question.intent import read_intent
 from retrieval.ranking.candidates import Candidates
 from retrieval.ranking.order import decide_answerable
@@ -49,10 +49,16 @@ def article_passages(retriever: Retriever, source: str) -> np.ndarray:
 
 def match(retriever: Retriever, topic: str, passages: np.ndarray) -> Hit | None:
     """The best of these passages (one article's) for the topic with its answering sentence,
-    or None when the no-answer rule says none of them is about it."""
+    or None when the no-answer rule says none of them is about it. Raises StoreDown when the
+    engine holding the passages does not answer."""
     topic = clean_question(topic)
     if not topic or not len(passages):
         return None
+    with engine_reached():
+        return _match(retriever, topic, passages)
+
+
+def _match(retriever: Retriever, topic: str, passages: np.ndarray) -> Hit | None:
     intent = read_intent(topic, retriever.article_dates, use_dates=False)
     query = read_query(intent.topic, retriever.analyzer, retriever.encoder)
     found = retriever.candidates.find(query, None)

@@ -50,7 +50,13 @@ from retrieval.index.milvus_store import (
     sentence_rows,
 )
 from retrieval.index.reader import LocalIndex, passage_tf
-from retrieval.index.search import CandidateQuery, SentenceBlock, offsets, ranges
+from retrieval.index.search import (
+    CandidateQuery,
+    EngineUnavailable,
+    SentenceBlock,
+    offsets,
+    ranges,
+)
 from retrieval.model.vectors import unit
 
 ARTICLES_PER_WRITE = 50  # articles written (then made visible) together
@@ -179,6 +185,15 @@ class MilvusIndex:
         """The index as the catalogue in Milvus says; None when nothing was written yet."""
         found = store.catalogue()
         return None if found is None else cls(store, *found)
+
+    def readable(self) -> str | None:
+        """Why questions cannot be answered now (Milvus does not answer), or None: what the
+        health check asks of an index, as of a local one whose files shrank."""
+        try:
+            self.store.catalogue_name_now()
+        except EngineUnavailable as exc:
+            return str(exc)
+        return None
 
     def _article_texts(self, article: int) -> list[str]:
         """The sentences of an article, in sentence-id order; raises EngineUnavailable."""
