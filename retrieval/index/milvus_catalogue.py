@@ -7,7 +7,7 @@ paragraph, first sentence, length); the dates each sentence mentions; the BM25 t
 sentence; how many passages hold each word piece; the vocabulary for typo correction; the
 settings. It is written to Milvus whole after the articles (retrieval.index.milvus.sync_store)
 and read once at start (and again when another process wrote a newer one). At 1,000 Reuters
-stories it is 0.6 MB compressed; docs/scaling.md has what it costs in memory.
+stories it is 0.4 MB compressed; docs/scaling.md has what it costs in memory.
 
 A passage's sentences, and an article's paragraphs, are lazy sequences here: their length is
 known, their text is read (a whole article at a time, the last ARTICLES_KEPT kept) when
