@@ -278,8 +278,8 @@ def test_the_local_engine_never_imports_pymilvus():
 
 
 def test_the_bot_starts_from_milvus_alone(tmp_path):
-    """`newsbot index` writes the articles to Milvus; `newsbot ask` then answers from Milvus
-    alone: with the local index deleted and no seeds folder to read."""
+    """`newsbot index` writes the articles to Milvus; `newsbot ask` and the console chat then
+    answer from Milvus alone: with the local index deleted and no seeds folder to read."""
     cache, seeds = tmp_path / "cache", tmp_path / "seeds"
     shutil.copytree(ROOT / "seeds", seeds)
     config = tmp_path / "bot.yaml"
@@ -298,3 +298,10 @@ def test_the_bot_starts_from_milvus_alone(tmp_path):
     said = " ".join(done.stdout.split())  # wrapped at the terminal's width
     assert done.returncode == 0 and "Masimov" in said, done.stderr
     assert "8 January 2022" in said and not (cache / "index").exists()
+    chat = subprocess.run(
+        [*bot, "chat"], input=f"{ARREST}\n/timeline Masimov\n", capture_output=True,
+        text=True, timeout=600, cwd=ROOT,
+    )  # fmt: skip
+    said = " ".join(chat.stdout.split())
+    assert chat.returncode == 0 and "Traceback" not in chat.stderr, chat.stderr
+    assert "Masimov" in said and "Timeline of “Masimov”" in said, said
