@@ -278,8 +278,8 @@ def test_the_local_engine_never_imports_pymilvus():
 
 
 def test_the_bot_starts_from_milvus_alone(tmp_path):
-    """`newsbot index` writes the articles to Milvus; `newsbot ask` and the console chat then
-    answer from Milvus alone: with the local index deleted and no seeds folder to read."""
+    """`newsbot index` writes the articles to Milvus; `newsbot ask`, the console chat and
+    `sources` then answer from Milvus alone: the local index and the seeds folder deleted."""
     cache, seeds = tmp_path / "cache", tmp_path / "seeds"
     shutil.copytree(ROOT / "seeds", seeds)
     config = tmp_path / "bot.yaml"
@@ -305,3 +305,7 @@ def test_the_bot_starts_from_milvus_alone(tmp_path):
     said = " ".join(chat.stdout.split())
     assert chat.returncode == 0 and "Traceback" not in chat.stderr, chat.stderr
     assert "Masimov" in said and "Timeline of “Masimov”" in said, said
+    listed = subprocess.run(
+        [*bot, "sources"], capture_output=True, text=True, timeout=600, cwd=ROOT
+    )  # the articles in Milvus: the seeds folder is gone
+    assert listed.returncode == 0 and "1 article" in listed.stdout, listed.stderr
