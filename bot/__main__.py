@@ -263,10 +263,14 @@ def _first_question(lines: Iterator[Line]) -> tuple[Iterator[Line], Line]:
 
 def _sources(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - AppConfig, lazily
     from bot.answer_format import ANSI, PLAIN, render_sources
-    from bot.runtime import load_articles
+    from bot.runtime import load_articles, open_retriever
 
     markup = ANSI if sys.stdout.isatty() else PLAIN
-    print(wrap(render_sources(load_articles(config, args.seeds), markup), output_width(sys.stdout)))
+    if config.index.engine == "milvus":  # the articles there, not the seeds folder's
+        articles = open_retriever(config, progress=_loading).articles
+    else:
+        articles = load_articles(config, args.seeds)
+    print(wrap(render_sources(articles, markup), output_width(sys.stdout)))
     return 0
 
 

@@ -28,6 +28,7 @@ from bot.session import ChatSession, update_note
 from bot.terminal import rows_taken, terminal_rows, terminal_width
 from retrieval.index.local import SyncReport
 from retrieval.live import Answering, LiveRetriever
+from retrieval.pipeline import Retriever
 
 MAX_QUESTION_CHARS = 1000
 COMMANDS = (
@@ -154,11 +155,14 @@ def run_chat(
             return TERMINATED
         if warnings is not None:  # a bad file warned about while loading is not warned again
             warnings.reloaded()
-            retriever.listeners.append(warnings.reloaded)
+            if isinstance(retriever, LiveRetriever):  # from Milvus: no folder followed
+                retriever.listeners.append(warnings.reloaded)
         return _chat(config, retriever, screen, history)
 
 
-def _chat(config: AppConfig, retriever: LiveRetriever, screen: Screen, history: Path | None) -> int:
+def _chat(
+    config: AppConfig, retriever: LiveRetriever | Retriever, screen: Screen, history: Path | None
+) -> int:
     """The chat once the articles are loaded: the greeting, then questions until the end."""
     stdout = screen.stdout
     colour = stdout.isatty() and "NO_COLOR" not in os.environ
@@ -176,7 +180,7 @@ def _chat(config: AppConfig, retriever: LiveRetriever, screen: Screen, history: 
         enable_line_editing(history) if screen.interactive else (None, lambda: None)
     )
     screen.say(chat.greeting())
-    if config.corpus.watch:
+    if config.corpus.watch and isinstance(retriever, LiveRetriever):
         retriever.listeners.append(chat.seeds_reloaded)
     try:
         with screen.open(readline), _leave_on_sigterm(), updating(config, retriever):

@@ -40,6 +40,7 @@ def run_index(args: argparse.Namespace, config, program: str) -> int:  # noqa: A
     the user called us, for the hint about --prune)."""
     from bot.progress import BuildReporter
     from bot.runtime import open_retriever
+    from retrieval.live import LiveRetriever
 
     # Every stage with its rate and time left: on a terminal one line, otherwise log lines.
     retriever = open_retriever(
@@ -47,7 +48,9 @@ def run_index(args: argparse.Namespace, config, program: str) -> int:  # noqa: A
         seeds_dir=args.seeds,
         build_progress=BuildReporter(sys.stderr),
         ray_address=args.ray,
+        write_engine=True,  # with index.engine: milvus, the articles are written there too
     )
+    assert isinstance(retriever, LiveRetriever)  # write_engine: the folder's own index
     report = retriever.report
     if report.problem:  # the disk refused the update: the old index answers, but this failed
         from bot.progress import IndexBuildError

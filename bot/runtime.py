@@ -12,9 +12,10 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import (
     DEFAULT_CONFIG,
@@ -30,12 +31,17 @@ from retrieval.index.local import BuildProgress, LocalIndex
 from retrieval.index.prune import hold
 from retrieval.index.search import EngineUnavailable, PassageIndex
 from retrieval.live import Attach, LiveRetriever
+from retrieval.memory import release_freed_memory
 from retrieval.model.embeddings import DEFAULT_MODEL, Encoder, load_model
 from retrieval.model.kernels import resolve_precision
 from retrieval.model.late_chunking import BatchEmbedder
 from retrieval.model.onnx_model import OnnxModel
 from retrieval.model.packages import PACKAGED_MODELS, ModelError, canonical_model
 from retrieval.model.spread import SpreadError, ray_embedder  # imports ray only when called
+from retrieval.pipeline import Retriever
+
+if TYPE_CHECKING:
+    from retrieval.index.milvus import MilvusEngine
 
 # progress(message) is a context manager around the slow step. What it yields may be a function
 # taking (paragraphs embedded, paragraphs to embed), which a front end draws as a bar or logs.
@@ -123,12 +129,19 @@ def open_retriever(
     progress: Progress = quiet,
     build_progress: BuildProgress | None = None,
     ray_address: str | None = None,
-) -> LiveRetriever:
+    write_engine: bool = False,
+) -> LiveRetriever | Retriever:
     """The seeds folder is checked first, so a bad setting fails fast, before the model load;
     then the index of the folder opens, built or brought in step first when a seed file
     changed. How far a build is goes to `build_progress`, or else to the bar `progress`
     yields, or nowhere. With `ray_address`, what the build embeds is spread over that Ray
-    cluster (retrieval.model.spread)."""
+    cluster (retrieval.model.spread).
+
+    With `index.engine: milvus` a bot answers from what is in Milvus alone (a Retriever of
+    the articles there at its start; no seeds folder, no local index); `newsbot index`
+    (write_engine) builds the local index of the folder and writes it to Milvus."""
+    if config.index.engine == "milvus" and not write_engine:
+        return _open_engine(config, progress)
     setting = seeds_setting(config, seeds_dir)
     seeds = check_folder(setting, "seeds folder")
     listing = list_seeds(seeds)
@@ -144,12 +157,7 @@ def open_retriever(
         # Short: on an 80-column terminal the line also holds the time and what was embedded.
         f"Loading {model_name} ({precision}), {n:,} article{'s' if n != 1 else ''}…"
     ) as report:
-        try:
-            model = load_model(location, precision)
-        except ModelError as exc:
-            raise _model_error(config, str(exc)) from None
-        except OSError as exc:  # unpacking a packaged model on first use: a full disk
-            raise _model_error(config, f"cannot unpack it: {os_problem(exc)}") from None
+        model = _load_model(config, location, precision)
         encoder = Encoder(model, model_name, cache, _spread(ray_address, model))
         if build_progress is None and callable(report):
             build_progress = _embedding_bar(report)
@@ -166,10 +174,6 @@ def open_retriever(
                 attach=_engine(config, f"{model_name} {model.precision}"),
             )
             hold(retriever.index.folder.parent)  # `newsbot index --prune` leaves it alone
-        except EngineUnavailable as exc:
-            raise ConfigError(
-                f"{config.source or DEFAULT_CONFIG}: key 'milvus.uri': {exc}"
-            ) from None
         except OSError as exc:
             raise IndexBuildError.in_folder(index_root, os_problem(exc)) from None
         except SpreadError as exc:  # the cluster failed mid-build: what was embedded is cached
@@ -197,14 +201,12 @@ def _spread(address: str | None, model: OnnxModel) -> BatchEmbedder | None:
         raise ConfigError(f"--ray: {exc}") from None
 
 
-def _engine(config: AppConfig, model_name: str) -> Attach | None:
-    """With `index.engine: milvus`, what puts each index in Milvus; pymilvus is imported only
-    then (the `milvus` extra)."""
-    if config.index.engine == "local":
-        return None
+def _milvus(config: AppConfig, model_name: str) -> MilvusEngine:
+    """The Milvus engine of the configuration; pymilvus is imported only here (the `milvus`
+    extra)."""
     source = config.source or DEFAULT_CONFIG
     try:
-        from retrieval.index.milvus import EngineConfig, EngineMismatch, MilvusEngine
+        from retrieval.index.milvus import EngineConfig, MilvusEngine
     except ImportError as exc:
         raise ConfigError(
             f"{source}: key 'index.engine': milvus needs the milvus extra"
@@ -213,20 +215,62 @@ def _engine(config: AppConfig, model_name: str) -> Attach | None:
     milvus = config.milvus
     uri = milvus.uri if milvus.is_server else str(config.resolve(Path(milvus.uri)))
     token = os.environ.get(milvus.token_env, "")
-    engine = MilvusEngine(
+    return MilvusEngine(
         EngineConfig(uri, token, milvus.collection_prefix),
         model_name,
         config.retrieval.max_sentences,
         config.retrieval.stride,
     )
 
+
+@contextlib.contextmanager
+def _engine_errors(config: AppConfig) -> Iterator[None]:
+    """The engine's problems at start, as one ConfigError line naming the key to look at."""
+    from retrieval.index.milvus_store import EngineMismatch
+
+    source = config.source or DEFAULT_CONFIG
+    try:
+        yield
+    except EngineUnavailable as exc:
+        raise ConfigError(f"{source}: key 'milvus.uri': {exc}") from None
+    except EngineMismatch as exc:
+        raise ConfigError(f"{source}: key 'milvus.collection_prefix': {exc}") from None
+
+
+def _engine(config: AppConfig, model_name: str) -> Attach | None:
+    """With `index.engine: milvus`, what writes each index `newsbot index` builds to Milvus."""
+    if config.index.engine == "local":
+        return None
+    engine = _milvus(config, model_name)
+
     def attach(index: LocalIndex, progress: BuildProgress | None) -> PassageIndex:
-        try:
+        with _engine_errors(config):
             return engine.attach(index, progress)
-        except EngineMismatch as exc:
-            raise ConfigError(f"{source}: key 'milvus.collection_prefix': {exc}") from None
 
     return attach
+
+
+def _open_engine(config: AppConfig, progress: Progress) -> Retriever:
+    """A bot answering from Milvus alone: the model, then the catalogue read from there."""
+    settings = config.retrieval
+    location = _model_location(config)
+    model_name = canonical_model(settings.model) or DEFAULT_MODEL
+    precision = resolve_precision(location, settings.precision)
+    with progress(f"Loading {model_name} ({precision}), the articles in Milvus…"):
+        model = _load_model(config, location, precision)
+        engine = _milvus(config, f"{model_name} {model.precision}")
+        with _engine_errors(config):
+            index = engine.open(model.dimension)
+        if index is None:
+            raise ConfigError(
+                f"{config.source or DEFAULT_CONFIG}: key 'milvus.uri': Milvus at"
+                f" {engine.config.uri} holds no articles under the prefix"
+                f" {engine.config.prefix!r} yet; run `newsbot index` with this configuration"
+            )
+        # Nothing is embedded but questions: the cache is not opened.
+        retriever = Retriever(index, settings, Encoder(model, model_name, None))
+        release_freed_memory()  # the catalogue's parse, freed
+        return retriever
 
 
 def _index_root(cache: Path | None) -> Path:
@@ -240,6 +284,15 @@ def _index_root(cache: Path | None) -> Path:
         raise IndexBuildError.in_folder(Path(tempfile.gettempdir()), os_problem(exc)) from None
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return folder
+
+
+def _load_model(config: AppConfig, location: str, precision: str) -> OnnxModel:
+    try:
+        return load_model(location, precision)
+    except ModelError as exc:
+        raise _model_error(config, str(exc)) from None
+    except OSError as exc:  # unpacking a packaged model on first use: a full disk
+        raise _model_error(config, f"cannot unpack it: {os_problem(exc)}") from None
 
 
 def _model_error(config: AppConfig, problem: str) -> ConfigError:

@@ -1,4 +1,5 @@
-"""`python -m eval --engine milvus`: the same questions with the candidates from Milvus Lite."""
+"""`python -m eval --engine milvus`: the same questions answered from Milvus Lite alone, as a
+bot with `index.engine: milvus` answers them."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ import re
 import numpy as np
 
 from retrieval.corpus import Article
-from retrieval.pipeline import Hit, Retriever
+from retrieval.pipeline import Hit, Retriever, engine_reached
 from retrieval.question.intent import read_intent
 from retrieval.ranking.candidates import Candidates
 from retrieval.ranking.indexed import Indexed
@@ -99,10 +99,16 @@ def names_every_part(topic: str, article: Article, indexed: Indexed) -> bool:
 
 def match(retriever: Retriever, topic: str, passages: np.ndarray) -> Hit | None:
     """The best of these passages (one article's) for the topic with its answering sentence,
-    or None when the article is not about it (the no-answer rule, the rules above)."""
+    or None when the article is not about it (the no-answer rule, the rules above). Raises
+    StoreDown when the engine holding the passages does not answer."""
     topic = clean_question(topic)
     if not topic or not len(passages):
         return None
+    with engine_reached():
+        return _match(retriever, topic, passages)
+
+
+def _match(retriever: Retriever, topic: str, passages: np.ndarray) -> Hit | None:
     intent = read_intent(topic, retriever.article_dates, use_dates=False)
     query = read_query(intent.topic, retriever.analyzer, retriever.encoder)
     article = retriever.passages[int(passages[0])].article

@@ -16,8 +16,9 @@ interface of retrieval.index.search.PassageIndex.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from retrieval.answer.doubt import Doubt, doubt
@@ -39,7 +40,16 @@ from retrieval.ranking.timeline import TimelineEvent, dated_events
 from retrieval.settings import RetrievalSettings
 from retrieval.text.clean import clean_question
 
-__all__ = ["STORE_DOWN", "Answer", "Hit", "Retriever", "Scores", "StoreDown", "TimelineEvent"]
+__all__ = [
+    "STORE_DOWN",
+    "Answer",
+    "Hit",
+    "Retriever",
+    "Scores",
+    "StoreDown",
+    "TimelineEvent",
+    "engine_reached",
+]
 
 log = logging.getLogger(__name__)
 STORE_DOWN = "The article store is not reachable right now; try again in a minute."
@@ -48,6 +58,17 @@ STORE_DOWN = "The article store is not reachable right now; try again in a minut
 class StoreDown(Exception):
     """A question path other than ask() (which answers with problem=STORE_DOWN) could not
     reach the engine; str() is STORE_DOWN, what the front end tells the user."""
+
+
+@contextlib.contextmanager
+def engine_reached() -> Iterator[None]:
+    """Around a question path other than ask(): the engine's error said once in the log, then
+    StoreDown, whose one line the front end tells the user."""
+    try:
+        yield
+    except EngineUnavailable as exc:  # the engine's client connects again next time
+        log.warning("%s", exc)
+        raise StoreDown(STORE_DOWN) from None
 
 
 @dataclass(frozen=True)
@@ -174,11 +195,8 @@ class Retriever:
         topic = clean_question(topic or "")
         if not topic:
             return dated_events(self.indexed, range(len(self.passages)))
-        try:
+        with engine_reached():
             scores = self.score(topic)
-        except EngineUnavailable as exc:  # as in ask: said once here, the front end says why
-            log.warning("%s", exc)
-            raise StoreDown(STORE_DOWN) from None
         if not decide_answerable(scores, self.settings.no_answer):
             return []
         about = self.ranker.relevant(scores.fused_stats.z(scores.fused), scores.ids)

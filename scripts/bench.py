@@ -311,14 +311,18 @@ def print_machine(args: argparse.Namespace) -> None:
 
 
 def engine_rows(bot, questions: list[str], local: list[float], args: argparse.Namespace) -> None:  # noqa: ANN001
-    """The same questions with the candidates from Milvus Lite (a temporary file), beside the
-    local index: writing it, p50/p95, the engine process's RSS and its files."""
+    """The same questions answered from Milvus Lite (a temporary file), beside the local
+    index: writing the articles there, p50/p95 in this process, the engine process's RSS and
+    files; then `python -m bot ask` with index.engine: milvus, which starts from Milvus alone:
+    process start to answer and its peak RSS."""
+    from milvus_lite.server_manager import server_manager_instance
+
     from retrieval.index.milvus import EngineConfig, MilvusEngine
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = bot.settings
+        settings, db = bot.settings, f"{tmp}/bench.db"
         engine = MilvusEngine(
-            EngineConfig(f"{tmp}/bench.db", "", "bench_"), bot.encoder.model_name,
+            EngineConfig(db, "", "bench_"), f"{bot.encoder.model_name} {bot.encoder.model.precision}",
             settings.max_sentences, settings.stride,
         )  # fmt: skip
         searched, write_s = timed(lambda: engine.attach(bot.index))
@@ -327,14 +331,30 @@ def engine_rows(bot, questions: list[str], local: list[float], args: argparse.Na
         disk = sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file())
         children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
         engine_rss = sum(_rss_mib(int(c)) for c in children)
-    print("\n| engine | p50 per question | p95 | write the articles | engine RSS | engine disk |")
-    print("|---|---:|---:|---:|---:|---:|")
-    print(f"| local index | {ms(statistics.median(local))} | {ms(p95(local))} | – | – | – |")
+        assert engine.store is not None
+        engine.store.close()
+        server_manager_instance.release_server(db)  # Milvus Lite: one process per file
+        config = bench_config(Path(tmp), args.seeds.resolve(), ROOT / ".cache", args)
+        with config.open("a") as out:
+            out.write(
+                f"index:\n  engine: milvus\nmilvus:\n  uri: {db}\n  collection_prefix: bench_\n"
+            )
+        ask = ["ask", "--config", str(config), questions[0]]
+        walls = [
+            run_timed([sys.executable, "-m", "bot", *ask], cwd=ROOT) for _ in range(args.cold_runs)
+        ]
+        bot_rss = peak_rss_mib(sys.executable, "-m", "bot", ask, cwd=ROOT)
+    print("\n| engine | p50 per question | p95 | write the articles | start to first answer"
+          " | bot peak RSS | engine RSS | engine disk |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| local index | {ms(statistics.median(local))} | {ms(p95(local))} | – | (above) | (above) | – | – |"
+    )
     print(
         f"| Milvus Lite 2.5.1 | {ms(statistics.median(latencies))} | {ms(p95(latencies))}"
-        f" | {write_s:.1f} s | {engine_rss:,.0f} MiB | {disk / 2**20:,.0f} MiB |"
+        f" | {write_s:.1f} s | {statistics.median(walls):.2f} s | {bot_rss:,.0f} MiB"
+        f" | {engine_rss:,.0f} MiB | {disk / 2**20:,.0f} MiB |"
     )
-    print(f"bot process RSS now: {_rss_mib(os.getpid()):,.0f} MiB (both engines loaded)")
 
 
 def _rss_mib(pid: int) -> float:

@@ -109,3 +109,44 @@ def fresh_config(config, tmp_path) -> AppConfig:
     """The session config with a cache folder (and so a follows store) of this test's own."""
     corpus = config.corpus.model_copy(update={"cache_dir": tmp_path / "bot-cache"})
     return config.model_copy(update={"corpus": corpus})
+
+
+# -------------------------------------------------------- the Milvus engine (tests/test_milvus.py)
+
+
+@pytest.fixture(scope="session")
+def milvus_db(tmp_path_factory) -> str:
+    """A Milvus Lite file: the first client started on it starts the engine process."""
+    pytest.importorskip("pymilvus")
+    pytest.importorskip("milvus_lite")
+    return str(tmp_path_factory.mktemp("milvus") / "engine.db")
+
+
+@pytest.fixture(scope="session")
+def engine(milvus_db):  # noqa: ANN201 - MilvusEngine, imported only with the milvus extra
+    from retrieval.index.milvus import EngineConfig, MilvusEngine
+
+    return MilvusEngine(EngineConfig(milvus_db, "", "test_"), DEFAULT_MODEL, 3, 1)
+
+
+@pytest.fixture(scope="session")
+def two_stage(config):  # noqa: ANN201
+    """Candidates from the search even on one article: 5 from BM25 and 5 from the engine."""
+    return config.retrieval.model_copy(update={"candidates": 5, "sample": 5})
+
+
+@pytest.fixture(scope="session")
+def engines(retriever, engine, two_stage) -> dict[str, Retriever]:
+    """The bundled article answered from each engine, the Milvus one from Milvus alone."""
+    return {
+        "local": Retriever(retriever.index, two_stage, retriever.encoder),
+        "milvus": Retriever(engine.attach(retriever.index), two_stage, retriever.encoder),
+    }
+
+
+@pytest.fixture(params=["local", "milvus"])
+def each_engine(request, retriever) -> Retriever:
+    """The bundled article's retriever (local), then one answering from Milvus alone."""
+    if request.param == "local":
+        return retriever
+    return request.getfixturevalue("engines")["milvus"]

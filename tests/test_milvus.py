@@ -1,11 +1,13 @@
 """The Milvus engine (index.engine: milvus) against a real Milvus Lite, started once per session.
 
 Both engines answer the same questions with the two-stage search forced on the bundled article
-(a few candidates, a small sample), so that the candidates do come from the engine's search."""
+(a few candidates, a small sample), so that the candidates do come from the engine's search
+(the fixtures `engines`, `engine`, `two_stage` and `milvus_db` are in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import subprocess
 import sys
 import time
@@ -18,9 +20,12 @@ import pytest
 pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
 
+from bot.follow.pushes import find_pushes  # noqa: E402
+from bot.follow.store import FollowStore  # noqa: E402
 from eval.chat import followup_rows  # noqa: E402
 from eval.dates import bundled_date_rows, date_questions  # noqa: E402
 from eval.run import article_questions, evaluate  # noqa: E402
+from retrieval.follow import article_passages, match  # noqa: E402
 from retrieval.index import milvus_store  # noqa: E402
 from retrieval.index.milvus import (  # noqa: E402
     EngineConfig,
@@ -36,33 +41,6 @@ from tests.test_telegram import ARREST, run, running_bot  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINES = ("local", "milvus")
-
-
-@pytest.fixture(scope="session")
-def milvus_db(tmp_path_factory) -> str:
-    """A Milvus Lite file: the first client started on it starts the engine process."""
-    return str(tmp_path_factory.mktemp("milvus") / "engine.db")
-
-
-@pytest.fixture(scope="session")
-def engine(milvus_db) -> MilvusEngine:
-    return MilvusEngine(EngineConfig(milvus_db, "", "test_"), DEFAULT_MODEL, 3, 1)
-
-
-@pytest.fixture(scope="session")
-def two_stage(config):
-    """Candidates from the search even on one article: 5 from BM25 and 5 from the engine."""
-    return config.retrieval.model_copy(update={"candidates": 5, "sample": 5})
-
-
-@pytest.fixture(scope="session")
-def engines(retriever, engine, two_stage) -> dict[str, Retriever]:
-    local = retriever.index
-    searched = engine.attach(local)
-    return {
-        "local": Retriever(local, two_stage, retriever.encoder),
-        "milvus": Retriever(searched, two_stage, retriever.encoder),
-    }
 
 
 def _hit1(retriever: Retriever) -> float:
@@ -141,11 +119,13 @@ def test_a_long_sentence_spans_rows_and_reads_back_whole(engines):
     back joined (reuters tables run to hundreds of pieces)."""
     store = engines["milvus"].index.store
     packed = bytes(range(256)) * 500  # 128,000 bytes: three parts
-    rows = milvus_store.sentence_rows("f" * 32, 0, packed, np.ones(768, np.float32))
+    vector = np.ones(768, np.float32)
+    rows = milvus_store.sentence_rows("f" * 32, 0, packed, vector, "A table.")
     assert len(rows) == 3 and all(len(r["data"]) <= milvus_store.MAX_TEXT for r in rows)
     store.client.insert(store.sentences_name, rows)
     try:
         assert store.sentences(["f" * 32 + ":0", "e" * 32 + ":0"]) == {"f" * 32 + ":0": packed}
+        assert store.sentence_texts(["f" * 32 + ":0"]) == {"f" * 32 + ":0": "A table."}
     finally:
         store.client.delete(store.sentences_name, filter=f'article == "{"f" * 32}"')
 
@@ -211,6 +191,21 @@ def test_engine_stopped_while_running_then_back(
     with pytest.raises(StoreDown, match="not reachable"):
         bot.timeline("Karim Masimov")
     assert bot.timeline("Karim Masimov")
+    # A followed topic matched against an article (a push): StoreDown, nothing claimed.
+    source = bot.articles[0].source
+    passages = article_passages(bot, source)
+    server_manager_instance.release_server(path)  # the health check says so, in one line
+    assert isinstance(bot.index, MilvusIndex) and path in (bot.index.readable() or "")
+    assert bot.index.readable() is None
+    server_manager_instance.release_server(path)
+    with pytest.raises(StoreDown, match="not reachable"):
+        match(bot, "Karim Masimov", passages)
+    assert match(bot, "Karim Masimov", passages) is not None
+    store = FollowStore(None)
+    store.follow(7, "Karim Masimov", 10)
+    server_manager_instance.release_server(path)
+    assert find_pushes(store, bot, [source]) == []
+    assert [p.chat_id for p in find_pushes(store, bot, [source])] == [7]  # not claimed before
 
     async def telegram() -> None:  # and a Telegram user, for a question and a timeline
         async with running_bot(bot, config) as chat:
@@ -280,3 +275,37 @@ def test_the_local_engine_never_imports_pymilvus():
         "assert not [m for m in sys.modules if m.startswith(('pymilvus', 'milvus_lite'))]"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120)
+
+
+def test_the_bot_starts_from_milvus_alone(tmp_path):
+    """`newsbot index` writes the articles to Milvus; `newsbot ask`, the console chat and
+    `sources` then answer from Milvus alone: the local index and the seeds folder deleted."""
+    cache, seeds = tmp_path / "cache", tmp_path / "seeds"
+    shutil.copytree(ROOT / "seeds", seeds)
+    config = tmp_path / "bot.yaml"
+    config.write_text(
+        f"corpus:\n  cache_dir: {cache}\n  seeds_dir: {seeds}\n"
+        f"index:\n  engine: milvus\nmilvus:\n  uri: {tmp_path / 'alone.db'}\n"
+    )
+    bot = [sys.executable, "-m", "bot", "--config", str(config)]
+    done = subprocess.run([*bot, "index"], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0 and "written to Milvus" in done.stderr, done.stderr
+    shutil.rmtree(cache / "index")
+    shutil.rmtree(seeds)
+    done = subprocess.run(
+        [*bot, "ask", ARREST], capture_output=True, text=True, timeout=600, cwd=ROOT
+    )
+    said = " ".join(done.stdout.split())  # wrapped at the terminal's width
+    assert done.returncode == 0 and "Masimov" in said, done.stderr
+    assert "8 January 2022" in said and not (cache / "index").exists()
+    chat = subprocess.run(
+        [*bot, "chat"], input=f"{ARREST}\n/timeline Masimov\n", capture_output=True,
+        text=True, timeout=600, cwd=ROOT,
+    )  # fmt: skip
+    said = " ".join(chat.stdout.split())
+    assert chat.returncode == 0 and "Traceback" not in chat.stderr, chat.stderr
+    assert "Masimov" in said and "Timeline of “Masimov”" in said, said
+    listed = subprocess.run(
+        [*bot, "sources"], capture_output=True, text=True, timeout=600, cwd=ROOT
+    )  # the articles in Milvus: the seeds folder is gone
+    assert listed.returncode == 0 and "1 article" in listed.stdout, listed.stderr

@@ -33,8 +33,10 @@ pytestmark = pytest.mark.timeout(120)
 # ------------------------------------------------------------------------------ questions
 
 
-def test_question_is_answered_with_passage_date_and_bold_sentence(retriever, config, caplog):
+def test_question_is_answered_with_passage_date_and_bold_sentence(each_engine, config, caplog):
+    """The same reply from either engine (tests/conftest.py each_engine)."""
     caplog.set_level(logging.INFO, logger="bot.telegram")
+    retriever = each_engine
 
     async def scenario() -> None:
         async with running_bot(retriever, config) as bot:

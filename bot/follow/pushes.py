@@ -6,6 +6,7 @@ summary, each push rendered in the front end's markup.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +15,9 @@ from bot.answer_format import Markup, byline, passage_text, shorten, shortest_pa
 from bot.follow.store import FollowStore, Subscription
 from retrieval.follow import article_passages, digest, match
 from retrieval.index.local import SyncReport
-from retrieval.pipeline import Hit, Retriever
+from retrieval.pipeline import Hit, Retriever, StoreDown
+
+log = logging.getLogger(__name__)
 
 SHOWN_TOPIC = 100  # characters of a topic in a push
 
@@ -59,7 +62,11 @@ def find_pushes(store: FollowStore, retriever: Retriever, sources: Sequence[str]
             continue
         passages, version = article_passages(retriever, source), digest(article)
         for key, subs in by_key.items():
-            hit = match(retriever, subs[0].topic, passages)
+            try:
+                hit = match(retriever, subs[0].topic, passages)
+            except StoreDown as exc:  # the engine said why in the log; nothing claimed
+                log.warning("no pushes for %s: %s", ", ".join(sources), exc)
+                return pushes
             if hit is None:
                 continue
             for sub in subs:

@@ -8,19 +8,23 @@ The collections (retrieval.index.milvus_store) per `milvus.collection_prefix`:
 - `<prefix>passages`: one row per passage: its text (english analyzer, stemmed) with Milvus's
   BM25 function, its pooled vector, its article's key and its number in the article, the
   article's date as a day number, and the first and last day its sentences mention;
-- `<prefix>sentences`: per sentence, what full scoring reads (its own and its in-context
-  vector, its word pieces' vectors), packed as the local index stores them (int8 codes and
-  their scales), so both engines score with the same numbers;
+- `<prefix>sentences`: per sentence, its text and what full scoring reads (its own and its
+  in-context vector, its word pieces' vectors), packed as the local index stores them (int8
+  codes and their scales), so both engines score with the same numbers;
 - `<prefix>articles`: one row per article fully written (its fingerprint), and one row
-  `settings` with the index's settings (model, passage windows, date resolver, vector size).
+  `settings` with the index's settings (model, passage windows, date resolver, vector size);
+- `<prefix>catalogue`: what a bot keeps in memory (retrieval.index.milvus_catalogue).
 Writing goes by article: its record goes first when it is removed or changed, and comes last
 when it is written, so a write cut short (kill -9) leaves the article invisible, and the next
-sync writes it again. A question's candidates are one hybrid_search (BM25 on the text and the
-vector, reciprocal rank fusion) with the time asked about as a filter; the full scoring,
-no-answer rule, dates and highlights then run in the bot as with the local index, on the
-sentences' vectors read from Milvus for the passages scored. The passages' texts, dates and
-term statistics (BM25, the no-answer rule, typo correction) are still the local index's
-metadata in this process; its vector files are not read.
+sync writes it again; the catalogue comes after all of them. `newsbot index` builds the local
+index (the embedding, with its cache) and writes it here; a bot with `index.engine: milvus`
+then starts from Milvus alone (MilvusEngine.open), never from a local index.
+A question's candidates are one hybrid_search (BM25 on the text and the vector, reciprocal
+rank fusion) with the time asked about as a filter; the full scoring, no-answer rule, dates
+and highlights then run in the bot as with the local index, on the sentences' vectors and
+texts read from Milvus for the passages a question needs. The term statistics (BM25, the
+no-answer rule, typo correction), the passages' dates and the articles' titles are the
+catalogue's, read once.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from scipy import sparse
 
 from retrieval.corpus import Article
 from retrieval.dates.timex import RESOLVER_VERSION, Period
+from retrieval.index.milvus_catalogue import Catalogue, pack_catalogue
 from retrieval.index.milvus_store import (
     MAX_TEXT,
     EngineConfig,
@@ -44,13 +49,19 @@ from retrieval.index.milvus_store import (
     MilvusStore,
     sentence_rows,
 )
-from retrieval.index.reader import LocalIndex
-from retrieval.index.search import CandidateQuery, SentenceBlock, offsets, ranges
+from retrieval.index.reader import LocalIndex, passage_tf
+from retrieval.index.search import (
+    CandidateQuery,
+    EngineUnavailable,
+    SentenceBlock,
+    offsets,
+    ranges,
+)
 from retrieval.model.vectors import unit
 
 ARTICLES_PER_WRITE = 50  # articles written (then made visible) together
 # Stored with the settings: collections written before the sentences were are refused.
-LAYOUT = 2
+LAYOUT = 3
 ProgressHook = Callable[[str, int, int], None]
 # A packed sentence: word pieces, their count (for pooling), norm of its mean state, scales of
 # its in-context and own int8 codes; then those two codes, then the pieces' scales and codes.
@@ -118,32 +129,78 @@ class MilvusSearch:
 
 
 class MilvusIndex:
-    """A PassageIndex whose candidates (MilvusSearch) and sentence vectors (read_sentences) come
-    from Milvus. The passages, their dates and the term statistics are the local index's
-    metadata, taken one by one here; its vector files are never read."""
+    """A PassageIndex answered from Milvus alone: the candidates (MilvusSearch), the sentences'
+    vectors and the passages' texts read there for the passages a question needs; what BM25,
+    the dates and typo correction need of the whole corpus from the catalogue, read once
+    (retrieval.index.milvus_catalogue). No file of a local index is read."""
 
-    def __init__(self, local: LocalIndex, store: MilvusStore) -> None:
-        self.store = store
-        self.articles, self.passages, self.meta = local.articles, local.passages, local.meta
-        self.dimension = local.dimension
-        self.passage_first, self.passage_length = local.passage_first, local.passage_length
-        self.passage_dates = local.passage_dates
-        self.sentence_expressions = local.sentence_expressions
-        self.vocabulary, self.terms, self.piece_df = local.vocabulary, local.terms, local.piece_df
-        self.term_frequency, self.sentence_terms = local.term_frequency, local.sentence_terms
-        self.keys = [article_key(a.source) for a in local.articles]
+    def __init__(self, store: MilvusStore, name: str, data: bytes) -> None:
+        self.store, self.catalogue_name = store, name
+        catalogue = Catalogue(data, self._article_texts)
+        self.articles, self.passages = catalogue.articles, catalogue.passages
+        self.meta, self.vocabulary = catalogue.meta, catalogue.vocabulary
+        self.sentence_expressions = catalogue.sentence_expressions
+        self.dimension = int(self.meta["dimension"])
+        arrays = catalogue.arrays
+        table = arrays["passages"]
+        self.passage_first = table["sentence"].astype(np.int64)
+        self.passage_length = table["length"].astype(np.int64)
+        article = table["article"].astype(np.int64)
+        self.passage_dates = np.array([a.date.toordinal() for a in self.articles], np.int64)[
+            article
+        ]
+        self.piece_df = arrays["piece_df"]
+        self.terms = {t: n for n, t in enumerate(self.vocabulary["terms"])}
+        sentences = int(self.meta["sentences"])
+        self.sentence_terms = sparse.csr_matrix(
+            (
+                np.asarray(arrays["sentence_tf_data"], np.float32),
+                arrays["sentence_tf_indices"],
+                arrays["sentence_tf_indptr"],
+            ),
+            shape=(sentences, len(self.terms)),
+        )
+        self.term_frequency = passage_tf(
+            self.passage_first, self.passage_length, self.sentence_terms
+        )
+        self.keys = [article_key(a.source) for a in self.articles]
+        bounds = np.searchsorted(article, np.arange(len(self.articles) + 1))
         self.passage_of: dict[tuple[str, int], int] = {}
-        for a, (start, end) in enumerate(pairwise(local.article_passages)):
+        for a, (start, end) in enumerate(pairwise(bounds.tolist())):
             for number, i in enumerate(range(start, end)):
                 self.passage_of[(self.keys[a], number)] = i
         # Sentence ids are laid out article by article: a sentence's row is its article's key
         # and its number there.
-        owner = np.repeat(local.passage_article, local.passage_length)
-        held = ranges(local.passage_first, local.passage_length)
-        self._sentence_article = np.zeros(len(local.sentence_counts), np.int32)
+        owner = np.repeat(article, self.passage_length)
+        held = ranges(self.passage_first, self.passage_length)
+        self._sentence_article = np.zeros(sentences, np.int32)
         self._sentence_article[held] = owner
-        self._article_first = np.full(len(self.keys), len(local.sentence_counts), np.int64)
+        self._article_first = np.full(len(self.keys), sentences, np.int64)
         np.minimum.at(self._article_first, owner, held)
+        self._article_end = np.zeros(len(self.keys), np.int64)
+        np.maximum.at(self._article_end, owner, held + 1)
+
+    @classmethod
+    def open(cls, store: MilvusStore) -> MilvusIndex | None:
+        """The index as the catalogue in Milvus says; None when nothing was written yet."""
+        found = store.catalogue()
+        return None if found is None else cls(store, *found)
+
+    def readable(self) -> str | None:
+        """Why questions cannot be answered now (Milvus does not answer), or None: what the
+        health check asks of an index, as of a local one whose files shrank."""
+        try:
+            self.store.catalogue_name_now()
+        except EngineUnavailable as exc:
+            return str(exc)
+        return None
+
+    def _article_texts(self, article: int) -> list[str]:
+        """The sentences of an article, in sentence-id order; raises EngineUnavailable."""
+        count = int(self._article_end[article] - self._article_first[article])
+        rows = [f"{self.keys[article]}:{n}" for n in range(max(count, 0))]
+        found = self.store.sentence_texts(rows)
+        return [found.get(row, "") for row in rows]
 
     def candidate_search(self, in_time: Callable[[Period], np.ndarray]) -> MilvusSearch:
         return MilvusSearch(self.store, self.passage_of, in_time)
@@ -247,10 +304,15 @@ def article_rows(local: LocalIndex, a: int, key: str) -> tuple[list[dict], list[
     first = int(local.passage_first[ids].min())
     last = int((local.passage_first[ids] + local.passage_length[ids]).max())
     vectors = local.sentence_vectors(np.arange(first, last))
+    texts = [""] * (last - first)
+    for i in ids:
+        passage = local.passages[int(i)]
+        for n, text in enumerate(passage.sentences):
+            texts[passage.first_sentence_id - first + n] = text
     sentences = [
         row
         for n, vector in enumerate(vectors)
-        for row in sentence_rows(key, n, pack_sentence(local, first + n), vector)
+        for row in sentence_rows(key, n, pack_sentence(local, first + n), vector, texts[n])
     ]
     return passages, sentences
 
@@ -277,6 +339,7 @@ def sync_store(
         store.write(records, passages, sentences)
         if progress is not None:
             progress("milvus", start + len(chunk), len(todo))
+    store.put_catalogue(pack_catalogue(local))  # what a bot keeps in memory, once all is in
     return len(todo), len(stale)
 
 
@@ -292,13 +355,25 @@ class MilvusEngine:
         }  # fmt: skip
         self.store: MilvusStore | None = None
 
-    def attach(self, local: LocalIndex, progress: ProgressHook | None = None) -> MilvusIndex:
-        """Raises EngineUnavailable or EngineMismatch (one line each)."""
+    def _open_store(self, dimension: int) -> MilvusStore:
         if self.store is None:
-            settings = {**self.settings, "dimension": local.dimension, "layout": LAYOUT}
-            self.store = MilvusStore(self.config, settings, local.dimension)
-        sync_store(self.store, local, progress)
-        return MilvusIndex(local, self.store)
+            settings = {**self.settings, "dimension": dimension, "layout": LAYOUT}
+            self.store = MilvusStore(self.config, settings, dimension)
+        return self.store
+
+    def attach(self, local: LocalIndex, progress: ProgressHook | None = None) -> MilvusIndex:
+        """Write the index's articles to Milvus and answer from there, as a bot in engine mode
+        does (MilvusIndex). Raises EngineUnavailable or EngineMismatch (one line each)."""
+        store = self._open_store(local.dimension)
+        sync_store(store, local, progress)
+        opened = MilvusIndex.open(store)
+        assert opened is not None  # sync_store wrote the catalogue
+        return opened
+
+    def open(self, dimension: int) -> MilvusIndex | None:
+        """The index in Milvus as a bot answers from it (None: no article written yet).
+        Raises EngineUnavailable or EngineMismatch (one line each)."""
+        return MilvusIndex.open(self._open_store(dimension))
 
 
 __all__: Sequence[str] = [

@@ -1,27 +1,35 @@
 """The connection to Milvus and its collections (retrieval.index.milvus uses it): every call that
 fails becomes EngineUnavailable, in one line, and the next call connects again.
 
-Three collections per `milvus.collection_prefix`:
+Four collections per `milvus.collection_prefix`:
 - `<prefix>passages`: one row per passage (what the candidates are searched in);
 - `<prefix>sentences`: one row per sentence (more when its word pieces do not fit one row):
-  what full scoring reads of it, packed (retrieval.index.milvus.pack_sentence), and its own
-  vector;
+  its text, what full scoring reads of it, packed (retrieval.index.milvus.pack_sentence), and
+  its own vector;
 - `<prefix>articles`: one row per article fully written (its fingerprint), and one row
-  `settings` with the index's settings.
+  `settings` with the index's settings;
+- `<prefix>catalogue`: what the bot keeps in memory (retrieval.index.milvus_catalogue), in
+  parts, and the row `current` naming the parts of the one in use (written last).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pymilvus import (
+
+# milvus_lite imports pkg_resources, which warns on every start that it is deprecated: a line
+# about the library's packaging the user can do nothing about.
+warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
+from pymilvus import (  # noqa: E402 - after the filter above
     AnnSearchRequest,
     DataType,
     Function,
@@ -31,7 +39,7 @@ from pymilvus import (
     RRFRanker,
 )
 
-from retrieval.index.search import CandidateQuery, EngineUnavailable
+from retrieval.index.search import CandidateQuery, EngineUnavailable  # noqa: E402
 
 log = logging.getLogger(__name__)
 # pymilvus logs each failed connection on its own (a line in its own format, with a stack for
@@ -44,6 +52,7 @@ CONNECT_SECONDS = 10.0  # how long a server that does not answer is waited for
 CALL_SECONDS = 8
 
 SETTINGS_ROW = "settings"
+CURRENT_ROW = "current"  # of the catalogue: which parts are the one in use
 BATCH = 256  # rows per insert: well under Milvus's 64 MB message limit at any text length
 MAX_TEXT = 65535  # Milvus's VARCHAR limit, in bytes
 PART_BYTES = 49_000  # packed bytes per sentence row: their base64 stays under MAX_TEXT
@@ -70,6 +79,7 @@ class MilvusStore:
         self.passages_name = f"{config.prefix}passages"
         self.articles_name = f"{config.prefix}articles"
         self.sentences_name = f"{config.prefix}sentences"
+        self.catalogue_name = f"{config.prefix}catalogue"
         self._lock = threading.Lock()
         self._client: MilvusClient | None = None
         with self._calling("open"):
@@ -108,22 +118,22 @@ class MilvusStore:
                 index_params=self._indexes(),
                 timeout=wait,
             )
-        if not client.has_collection(self.articles_name, timeout=wait):
-            schema = MilvusClient.create_schema(auto_id=False)
-            schema.add_field("key", DataType.VARCHAR, max_length=64, is_primary=True)
-            schema.add_field("value", DataType.VARCHAR, max_length=4096)
-            schema.add_field("unused", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector
-            index = MilvusClient.prepare_index_params()
-            index.add_index("unused", index_type="FLAT", metric_type="L2")
-            client.create_collection(
-                self.articles_name, schema=schema, index_params=index, timeout=wait
-            )
+        for name, size in ((self.articles_name, 4096), (self.catalogue_name, MAX_TEXT)):
+            if not client.has_collection(name, timeout=wait):
+                schema = MilvusClient.create_schema(auto_id=False)
+                schema.add_field("key", DataType.VARCHAR, max_length=64, is_primary=True)
+                schema.add_field("value", DataType.VARCHAR, max_length=size)
+                schema.add_field("unused", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants one
+                index = MilvusClient.prepare_index_params()
+                index.add_index("unused", index_type="FLAT", metric_type="L2")
+                client.create_collection(name, schema=schema, index_params=index, timeout=wait)
         if not client.has_collection(self.sentences_name, timeout=wait):
             client.create_collection(
                 self.sentences_name, schema=self._sentence_schema(),
                 index_params=self._vector_index(), timeout=wait,
             )  # fmt: skip
-        for name in (self.passages_name, self.articles_name, self.sentences_name):
+        names = (self.passages_name, self.articles_name, self.sentences_name, self.catalogue_name)
+        for name in names:
             client.load_collection(name, timeout=wait)
 
     def _sentence_schema(self) -> Any:
@@ -131,6 +141,7 @@ class MilvusStore:
         schema.add_field("id", DataType.VARCHAR, max_length=96, is_primary=True)  # key:n:part
         schema.add_field("article", DataType.VARCHAR, max_length=64)
         schema.add_field("parts", DataType.INT64)  # rows of this sentence
+        schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT)  # in its first row
         schema.add_field("data", DataType.VARCHAR, max_length=MAX_TEXT)  # base64, packed
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dimension)  # its own
         return schema
@@ -193,9 +204,64 @@ class MilvusStore:
                 " the collections"
             )
 
-    def _put_record(self, key: str, value: str) -> None:
+    def _put_record(self, key: str, value: str, collection: str | None = None) -> None:
         row = {"key": key, "value": value, "unused": [0.0, 0.0]}
-        self.client.upsert(self.articles_name, [row], timeout=CALL_SECONDS)
+        self.client.upsert(collection or self.articles_name, [row], timeout=CALL_SECONDS)
+
+    def put_catalogue(self, data: bytes) -> None:
+        """The catalogue in parts under a name of its own, then `current` naming them (a
+        reader sees the old one or the new one whole), then the old one's parts removed."""
+        name = hashlib.sha256(data).hexdigest()[:16]
+        encoded = base64.b64encode(data).decode("ascii")
+        parts = [encoded[at : at + MAX_TEXT] for at in range(0, max(len(encoded), 1), MAX_TEXT)]
+        with self._calling("write the catalogue"):
+            old = self._current()
+            if old and old["name"] == name:
+                return
+            for start in range(0, len(parts), BATCH // 8):
+                rows = [{"key": f"{name}:{n}", "value": part, "unused": [0.0, 0.0]}
+                        for n, part in enumerate(parts) if start <= n < start + BATCH // 8]  # fmt: skip
+                self.client.upsert(self.catalogue_name, rows, timeout=CALL_SECONDS)
+            current = json.dumps({"name": name, "parts": len(parts)})
+            self._put_record(CURRENT_ROW, current, self.catalogue_name)
+            if old:
+                self.client.delete(self.catalogue_name, filter=f'key like "{old["name"]}:%"',
+                                   timeout=CALL_SECONDS)  # fmt: skip
+
+    def _current(self) -> dict[str, Any] | None:
+        rows = self.client.get(
+            self.catalogue_name, ids=[CURRENT_ROW], output_fields=["value"],
+            consistency_level="Strong", timeout=CALL_SECONDS,
+        )  # fmt: skip
+        return json.loads(rows[0]["value"]) if rows else None
+
+    def catalogue_name_now(self) -> str | None:
+        """The name of the catalogue in use (None: nothing written yet)."""
+        with self._calling("read the catalogue"):
+            current = self._current()
+        return current["name"] if current else None
+
+    def catalogue(self) -> tuple[str, bytes] | None:
+        """(its name, the catalogue in use), or None when nothing was written yet."""
+        for _attempt in range(3):  # a writer may replace it between the two reads
+            with self._calling("read the catalogue"):
+                current = self._current()
+                if current is None:
+                    return None
+                keys = [f"{current['name']}:{n}" for n in range(current["parts"])]
+                rows = []
+                for start in range(0, len(keys), BATCH // 8):
+                    rows += self.client.get(
+                        self.catalogue_name, ids=keys[start : start + BATCH // 8],
+                        output_fields=["value"], consistency_level="Strong", timeout=CALL_SECONDS,
+                    )  # fmt: skip
+            if len(rows) == len(keys):
+                parts = {row["key"]: row["value"] for row in rows}
+                data = base64.b64decode("".join(parts[k] for k in keys))
+                return current["name"], data
+        raise EngineUnavailable(
+            f"cannot read the catalogue in Milvus at {self.config.uri}: it keeps changing"
+        )
 
     def written(self) -> dict[str, str]:
         """Article key -> fingerprint, of every article fully written."""
@@ -257,6 +323,15 @@ class MilvusStore:
             for i, parts in found.items()
         }
 
+    def sentence_texts(self, ids: Sequence[str]) -> dict[str, str]:
+        """The text of sentences ("<article key>:<number>"), by id; missing ones are left."""
+        with self._calling("read sentences"):
+            rows = self.client.get(
+                self.sentences_name, ids=[f"{i}:0" for i in ids], output_fields=["text"],
+                consistency_level="Strong", timeout=CALL_SECONDS,
+            )  # fmt: skip
+        return {row["id"].rsplit(":", 1)[0]: row["text"] for row in rows}
+
     def search(self, query: CandidateQuery, k: int, within: str) -> list[tuple[str, int]]:
         """(article key, passage number) of the passages nearest to the question."""
         vector = [np.asarray(query.vector, np.float32).tolist()]
@@ -295,13 +370,17 @@ class _Calling:
         raise EngineUnavailable(f"cannot {self.what} in Milvus at {uri}: {first}") from None
 
 
-def sentence_rows(key: str, number: int, packed: bytes, vector: np.ndarray) -> list[dict]:
-    """The rows of one sentence: its packed data in base64, PART_BYTES at a time."""
+def sentence_rows(
+    key: str, number: int, packed: bytes, vector: np.ndarray, text: str
+) -> list[dict]:
+    """The rows of one sentence: its packed data in base64, PART_BYTES at a time, its text in
+    the first."""
     parts = [packed[at : at + PART_BYTES] for at in range(0, max(len(packed), 1), PART_BYTES)]
     listed = np.asarray(vector, np.float32).tolist()
     return [
         {"id": f"{key}:{number}:{p}", "article": key, "parts": len(parts),
-         "data": base64.b64encode(part).decode("ascii"), "vector": listed}
+         "data": base64.b64encode(part).decode("ascii"), "vector": listed,
+         "text": text.encode()[:MAX_TEXT].decode(errors="ignore") if p == 0 else ""}
         for p, part in enumerate(parts)
     ]  # fmt: skip
 

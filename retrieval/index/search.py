@@ -11,7 +11,8 @@ three parts shaped by what a question asks:
 - `CorpusStatistics`: what BM25, term coverage and the no-answer rule need of the whole corpus
   (term frequencies, document frequencies of word pieces, the vocabulary for typo correction).
 retrieval.index.reader.LocalIndex (memory-mapped files on this machine) implements all three;
-retrieval.index.milvus.MilvusIndex reads the candidates and the sentences' vectors from Milvus.
+so does retrieval.index.milvus.MilvusIndex, from Milvus alone (the corpus statistics from a
+catalogue read once, the rest for the passages a question needs).
 
 Token matching (ColBERT-style MaxSim): each question word piece finds its most similar word
 piece in a passage; the passage scores the IDF-weighted mean of those best matches. Unlike one

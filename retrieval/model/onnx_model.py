@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.memory import release_freed_memory
 from retrieval.model.packages import (
     DEFAULT_MODEL,
     PACKAGED_MODELS,
@@ -169,6 +170,7 @@ class OnnxModel:
                 f"{self.name} ({precision}): cannot load {self.folder / 'model.onnx'} ({reason}); "
                 f"{rebuild_hint(name, precision)}"
             ) from None
+        release_freed_memory()  # the parsed model file, freed but kept by the heap (47 MiB)
 
     def embed(self, texts: Sequence[str], progress: Progress | None = None) -> list[TokenStates]:
         """Token states for each text; many texts go in length-sorted batches on every core."""
